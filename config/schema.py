@@ -1,0 +1,307 @@
+"""The configuration file, as pydantic models.
+
+One TOML file describes a home. Every model forbids unknown keys so a misspelt key is an
+error that names its path, never a silently ignored setting. Defaults live here and only
+here. Secrets are never values in this file: they are paths to files (``*_file``) or
+names of environment variables (``*_env``), read by :mod:`eldergate.config.secrets`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
+
+PROTOCOLS = (
+    "mr60bha2",
+    "mr60fda2",
+    "mr60bha1",
+    "mr60fda1",
+    "mr24hpc1",
+    "ld2410",
+    "ti-mmwave",
+    "winsen-gas",
+    "zigbee2mqtt",
+    "rtl433",
+)
+Protocol = Literal[
+    "mr60bha2",
+    "mr60fda2",
+    "mr60bha1",
+    "mr60fda1",
+    "mr24hpc1",
+    "ld2410",
+    "ti-mmwave",
+    "winsen-gas",
+    "zigbee2mqtt",
+    "rtl433",
+]
+Role = Literal["bed_radar", "room_radar", "presence", "door", "gas", "smoke", "sos", "water_leak"]
+ContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d)?\s*$")
+_UNIT_SECONDS = {None: 1.0, "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _parse_duration(value: object) -> object:
+    """Accept seconds as a number or a string like "90s", "15min", "2h", "1d"."""
+    if isinstance(value, bool):
+        return value  # let pydantic refuse it as a float
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15min, 2h)")
+        return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    return value
+
+
+def _positive(v: float) -> float:
+    if v <= 0:
+        raise ValueError("must be greater than zero")
+    return v
+
+
+Seconds = Annotated[float, BeforeValidator(_parse_duration), AfterValidator(_positive)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- identity, people, places -----------------------------------------------------------
+
+
+class GatewayIdentity(Strict):
+    site: Identifier = Field(description="community or site id, part of every MQTT topic")
+    id: Identifier = Field(description="this gateway's id, unique within the site")
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = "zh"
+    state_dir: Path = Path("/var/lib/eldergate")
+
+
+class Contact(Strict):
+    name: str
+    role: ContactRole
+    # An Apprise URL (ntfy://, gotify://, wecombot://, dingtalk://, mailto://, json://...).
+    # URLs usually carry a token, so they are secrets: inline, from a file or an env var.
+    notify: SecretStr | None = None
+    notify_file: Path | None = None
+    notify_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_address(self) -> Contact:
+        given = [x for x in (self.notify, self.notify_file, self.notify_env) if x is not None]
+        if len(given) > 1:
+            raise ValueError("give only one of notify, notify_file, notify_env")
+        return self
+
+
+class Thresholds(Strict):
+    heart_rate_min_bpm: float = Field(40.0, gt=0)
+    heart_rate_max_bpm: float = Field(120.0, gt=0)
+    breathing_rate_min_bpm: float = Field(8.0, gt=0)
+    breathing_rate_max_bpm: float = Field(28.0, gt=0)
+    abnormal_vitals_after: Seconds = 120.0  # sustained this long before an event
+    apnoea_after: Seconds = 20.0
+    night_start: time = time(22, 0)
+    night_end: time = time(6, 30)
+    out_of_bed_at_night: Seconds = 30 * 60.0
+    wandering_after: Seconds = 15 * 60.0  # front door opened at night, nobody back inside
+    fall_confirm_after: Seconds = 45.0
+    fall_cancel_window: Seconds = 30.0
+    long_lie_after: Seconds = 20 * 60.0  # present, motionless, outside the bed
+    inactivity_after: Seconds = 4 * 3600.0  # nobody seen in the daytime
+    escalate_after: Seconds = 5 * 60.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.heart_rate_min_bpm >= self.heart_rate_max_bpm:
+            raise ValueError("heart_rate_min_bpm must be below heart_rate_max_bpm")
+        if self.breathing_rate_min_bpm >= self.breathing_rate_max_bpm:
+            raise ValueError("breathing_rate_min_bpm must be below breathing_rate_max_bpm")
+        return self
+
+
+class Resident(Strict):
+    id: Identifier
+    display_name: str
+    birth_year: int = Field(ge=1900, le=2100)
+    medical_notes: str = ""
+    bedroom: Identifier | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+
+class Room(Strict):
+    id: Identifier
+    name: str
+    kind: Literal["bedroom", "living_room", "kitchen", "bathroom", "hall", "other"] = "other"
+
+
+# --- sensors -------------------------------------------------------------------------------
+
+
+class SerialLink(Strict):
+    port: str = Field(min_length=1, description="prefer /dev/serial/by-id/... for a stable name")
+    baud: int | None = Field(None, gt=0, description="default: the protocol's usual rate")
+    command_port: str | None = Field(None, description="TI only: the CLI port for the chirp config")
+    chirp_config: Path | None = None
+
+
+class MqttLink(Strict):
+    topic: str = Field(min_length=1, description="e.g. zigbee2mqtt/front_door or rtl_433/pi/events")
+
+
+class Box(Strict):
+    """An axis-aligned box in the radar's coordinates, metres."""
+
+    x_min: float
+    x_max: float
+    y_min: float
+    y_max: float
+    z_min: float = -10.0
+    z_max: float = 10.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Box:
+        for axis in "xyz":
+            if getattr(self, f"{axis}_min") >= getattr(self, f"{axis}_max"):
+                raise ValueError(f"{axis}_min must be below {axis}_max")
+        return self
+
+    def contains(self, x: float, y: float, z: float | None = None) -> bool:
+        inside = self.x_min <= x <= self.x_max and self.y_min <= y <= self.y_max
+        return inside and (z is None or self.z_min <= z <= self.z_max)
+
+
+class Placement(Strict):
+    mounting_height_m: float | None = Field(None, gt=0, le=6)
+    bed_zone: Box | None = None
+    # distance band (m) in which the bed radar sees a person lying in the bed
+    bed_distance_m: tuple[float, float] | None = None
+    front_door: bool = False
+
+
+class Sensor(Strict):
+    id: Identifier
+    protocol: Protocol
+    role: Role
+    room: Identifier
+    resident: Identifier | None = None
+    serial: SerialLink | None = None
+    mqtt: MqttLink | None = None
+    placement: Placement = Field(default_factory=Placement)
+    check_in: Seconds | None = None  # silent longer than this: a supervision event
+    # generic JSON mapping, for MQTT sensors of any vendor (see docs/configuration.md)
+    mapping: list[JsonMapping] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_link(self) -> Sensor:
+        if (self.serial is None) == (self.mqtt is None):
+            raise ValueError("give exactly one link: [sensors.serial] or [sensors.mqtt]")
+        mqtt_protocols = ("zigbee2mqtt", "rtl433")
+        if self.protocol in mqtt_protocols and self.serial is not None:
+            raise ValueError(f"protocol {self.protocol} arrives over MQTT: use [sensors.mqtt]")
+        if self.protocol not in mqtt_protocols and self.mqtt is not None and not self.mapping:
+            raise ValueError(f"protocol {self.protocol} is a serial protocol: use [sensors.serial]")
+        return self
+
+
+class JsonMapping(Strict):
+    """``path`` picks a field ("$.alarm" or "$.state.gas"); ``equals`` turns it into a boolean."""
+
+    path: str = Field(pattern=r"^\$(\.[A-Za-z0-9_]+)+$")
+    reading: Literal["gas", "smoke", "carbon_monoxide", "water_leak", "sos", "contact", "battery", "presence"]
+    equals: str | int | float | bool | None = None
+
+
+# --- links to the outside ---------------------------------------------------------------
+
+
+class LocalMqtt(Strict):
+    """The home's own broker (Zigbee2MQTT, rtl_433 publish there)."""
+
+    url: str = Field("mqtt://127.0.0.1:1883", pattern=r"^mqtts?://")
+    credentials_file: Path | None = None
+    protocol: Literal["v5", "v311"] = "v5"
+
+
+class Uplink(Strict):
+    """The community server's broker."""
+
+    enabled: bool = True
+    broker_url: str = Field(pattern=r"^mqtts?://")
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    credentials_file: Path | None = None
+    protocol: Literal["v5", "v311"] = "v5"
+    heartbeat: Seconds = 60.0
+    session_expiry: Seconds = 7 * 86400.0
+    topic_prefix: str = "eldergate/v1"
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Uplink:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class Telemetry(Strict):
+    enabled: bool = False
+    url: str = Field("http://127.0.0.1:8086", pattern=r"^https?://")
+    org: str = "eldergate"
+    bucket: str = "eldergate"
+    token_file: Path | None = None
+    token_env: str | None = None
+    vitals_every: Seconds = 10.0
+    spool_max_points: int = Field(200_000, gt=0)
+    send_waveforms: bool = False
+
+
+class Notifications(Strict):
+    enabled: bool = True
+    # a command run at once for a possible fall, e.g. a speaker asking "are you all right?"
+    annunciator_command: list[str] = Field(default_factory=list)
+
+
+class StatusPage(Strict):
+    enabled: bool = False
+    bind: str = "127.0.0.1"
+    port: int = Field(8080, gt=0, lt=65536)
+
+
+class Config(Strict):
+    gateway: GatewayIdentity
+    residents: list[Resident] = Field(min_length=1)
+    rooms: list[Room] = Field(min_length=1)
+    sensors: list[Sensor] = Field(min_length=1)
+    local_mqtt: LocalMqtt = Field(default_factory=LocalMqtt)
+    uplink: Uplink | None = None
+    telemetry: Telemetry = Field(default_factory=Telemetry)
+    notifications: Notifications = Field(default_factory=Notifications)
+    status_page: StatusPage = Field(default_factory=StatusPage)
+
+    def resident_for(self, sensor: Sensor) -> Resident:
+        rid = sensor.resident or self.residents[0].id
+        return next(r for r in self.residents if r.id == rid)
+
+    def sensor(self, sensor_id: str) -> Sensor:
+        return next(s for s in self.sensors if s.id == sensor_id)
+
+
+Sensor.model_rebuild()

@@ -1,0 +1,49 @@
+"""What every protocol parser shares: counters and the two parser interfaces.
+
+A parser is sans-IO: bytes (or an MQTT message) in, readings out. It never raises on bad
+input; it drops what it cannot use and counts it, so health reporting can say why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from eldergate.drivers.readings import Reading
+
+
+@dataclass(slots=True)
+class ParserStats:
+    frames: int = 0  # well-formed frames decoded
+    bytes_in: int = 0
+    dropped_bytes: int = 0  # bytes skipped while hunting for a frame start
+    bad_checksum: int = 0
+    bad_length: int = 0  # length fields over the protocol's cap
+    malformed: int = 0  # frames or messages well-framed but not decodable
+    unknown: int = 0  # well-formed frames of an undecoded type
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+class StreamParser(Protocol):
+    """A byte-stream protocol (UART). Keeps its own buffer across calls."""
+
+    stats: ParserStats
+
+    def feed(self, chunk: bytes) -> list[Reading]: ...
+
+
+class MessageParser(Protocol):
+    """A message protocol (MQTT): one topic and payload at a time."""
+
+    stats: ParserStats
+
+    def feed_message(self, topic: str, payload: bytes) -> list[Reading]: ...
+
+
+def xor_all(data: bytes | bytearray | memoryview) -> int:
+    acc = 0
+    for b in data:
+        acc ^= b
+    return acc

@@ -1,0 +1,278 @@
+"""The ``eldergate`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from eldergate.config.loader import ConfigError, load_config, parse_config
+from eldergate.config.schema import PROTOCOLS, Config
+from eldergate.drivers.registry import PROTOCOLS as IMPLEMENTED
+from eldergate.drivers.registry import describe
+from eldergate.gateway.capture import CaptureError
+from eldergate.gateway.logsetup import setup_logging
+
+log = logging.getLogger("eldergate")
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+# role a sensor gets when declared on the command line with --sensor ID=PROTOCOL
+DEFAULT_ROLE = {
+    "mr60bha2": "bed_radar", "mr60bha1": "bed_radar", "mr60fda2": "room_radar", "mr60fda1": "room_radar",
+    "ti-mmwave": "room_radar", "mr24hpc1": "presence", "ld2410": "presence", "winsen-gas": "gas",
+    "zigbee2mqtt": "door", "rtl433": "door",
+}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("eldergate")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="eldergate", description="Edge gateway for elderly people who live alone.")
+    p.add_argument("--version", action="version", version=f"eldergate {_version()}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run the gateway for a home")
+    run.add_argument("--config", required=True, type=Path, help="the home's TOML file")
+    run.add_argument("--state-dir", type=Path, help="override gateway.state_dir")
+    run.add_argument("--console", action="store_true", help="also print a live, readable view")
+
+    chk = sub.add_parser("check-config", help="validate a configuration file and summarise it")
+    chk.add_argument("file", type=Path)
+
+    demo = sub.add_parser("demo", help="run a simulated home (no hardware, no servers), about a minute")
+    demo.add_argument("--speedup", type=float, default=1.0, help="run the scripted day N times faster")
+    demo.add_argument("--color", action="store_true", help="colour the alerts")
+
+    rec = sub.add_parser("record", help="record what the home's sensors send to a capture file")
+    rec.add_argument("--config", required=True, type=Path)
+    rec.add_argument("--out", required=True, type=Path, help="capture file (JSON lines) to write")
+    rec.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+
+    rep = sub.add_parser(
+        "replay", help="run a capture through the real drivers and pipeline",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="protocols (for --sensor ID=PROTOCOL):\n" + describe(),
+    )
+    rep.add_argument("capture", type=Path, help="capture file (JSON lines)")
+    rep.add_argument("--config", type=Path, help="the home's TOML file")
+    rep.add_argument("--sensor", action="append", default=[], metavar="ID=PROTOCOL",
+                     help="declare a capture's sensor when there is no --config (repeatable)")
+    rep.add_argument("--json", action="store_true", help="one JSON object per line")
+    rep.add_argument("--readings", action="store_true", help="also print every decoded reading")
+    rep.add_argument("--speed", type=float, help="N times real time (default: as fast as possible)")
+    rep.add_argument("--timezone", default="Asia/Shanghai", help="for --sensor mode (night hours)")
+
+    vit = sub.add_parser("vitals", help="heart and breathing rate from a CSV of chest displacement")
+    vit.add_argument("input", type=Path, help="CSV with columns t (s) and displacement_mm")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(verbose=args.verbose)
+    try:
+        return int(_COMMANDS[args.command](args))
+    except ConfigError as err:
+        _print_config_error(err)
+        return EXIT_CONFIG
+    except CaptureError as err:
+        print(f"eldergate: bad capture: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _print_config_error(err: ConfigError) -> None:
+    print(f"eldergate: invalid configuration {err.source}:", file=sys.stderr)
+    for path, reason in err.problems:
+        print(f"  {path}: {reason}", file=sys.stderr)
+
+
+def _check_implemented(cfg: Config, source: str) -> None:
+    missing = [(f"sensors[{i}].protocol", f"{s.protocol!r} is not supported by this version yet")
+               for i, s in enumerate(cfg.sensors) if s.protocol not in IMPLEMENTED]
+    if missing:
+        raise ConfigError(source, missing)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from eldergate.gateway.config_report import report
+
+    cfg = load_config(args.file)
+    print(report(cfg))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from eldergate.gateway.demo import run_demo
+
+    result = run_demo(sys.stdout, speedup=args.speedup, color=args.color)
+    return EXIT_OK if result.alerts else EXIT_FAIL
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from eldergate.gateway.console_view import ConsoleView
+    from eldergate.gateway.runtime import Gateway, default_store
+    from eldergate.gateway.sinks import Sink
+
+    cfg = load_config(args.config)
+    _check_implemented(cfg, str(args.config))
+    store = default_store(cfg, args.state_dir)
+    sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone)] if args.console else []
+    gw = Gateway(cfg, sinks, store=store)
+    _stop_on_signals(gw.stop)
+    gw.start()
+    log.info("gateway %s/%s running with %d sensor(s)", cfg.gateway.site, cfg.gateway.id, len(cfg.sensors))
+    gw.run()
+    log.info("stopped; %d reading(s) processed, everything stored", gw.processed)
+    return EXIT_OK
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from eldergate.gateway.capture import CaptureWriter
+    from eldergate.gateway.runtime import Gateway
+
+    cfg = load_config(args.config)
+    _check_implemented(cfg, str(args.config))
+    with args.out.open("w", encoding="utf-8") as fh:
+        writer: CaptureWriter | None = None
+        lock = threading.Lock()
+
+        def tap(t: float, sensor: str, data: bytes) -> None:
+            with lock:
+                assert writer is not None
+                writer.serial(t, sensor, data)
+
+        gw = Gateway(cfg, [], raw_tap=tap)
+        writer = CaptureWriter(fh, gw.clock.now(), cfg.gateway.timezone)
+        gw.bus.raw_tap = lambda t, sensor, topic, payload: writer.message(t, sensor, topic, payload)
+        _stop_on_signals(gw.stop)
+        if args.duration:
+            threading.Timer(args.duration, gw.stop).start()
+        gw.start()
+        gw.run()
+    log.info("capture written to %s", args.out)
+    return EXIT_OK
+
+
+def adhoc_config(sensors: list[str], capture: Path, timezone: str) -> Config:
+    """A configuration for --sensor ID=PROTOCOL: default settings, one resident, one room."""
+    topics = _first_topics(capture)
+    entries = []
+    for i, spec in enumerate(sensors):
+        sid, _, proto = spec.partition("=")
+        if proto not in PROTOCOLS:
+            raise ConfigError("--sensor", [(f"--sensor[{i}]", f"{spec!r}: expected ID=PROTOCOL with one of "
+                                            + ", ".join(PROTOCOLS))])
+        entry: dict[str, object] = {"id": sid, "protocol": proto, "role": DEFAULT_ROLE[proto], "room": "home"}
+        if proto in ("zigbee2mqtt", "rtl433"):
+            entry["mqtt"] = {"topic": topics.get(sid, f"{proto}/{sid}")}
+        else:
+            entry["serial"] = {"port": f"capture:{sid}"}
+        entries.append(entry)
+    data = {
+        "gateway": {"site": "replay", "id": "replay", "timezone": timezone},
+        "residents": [{"id": "resident", "display_name": "resident", "birth_year": 1940}],
+        "rooms": [{"id": "home", "name": "home"}],
+        "sensors": entries,
+    }
+    return parse_config(data, "--sensor")
+
+
+def _first_topics(capture: Path) -> dict[str, str]:
+    """For MQTT sensors declared ad hoc: the device's state topic, as first seen."""
+    from eldergate.gateway.capture import read_capture
+
+    topics: dict[str, str] = {}
+    _meta, items = read_capture(capture)
+    for item in items:
+        if item.topic and item.sensor not in topics and not item.topic.endswith(("/availability", "/state")):
+            topics[item.sensor] = item.topic
+    return topics
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from eldergate.gateway.console_view import ConsoleView
+    from eldergate.gateway.replay import replay
+    from eldergate.gateway.sinks import JsonLinesSink
+
+    if args.config is not None:
+        cfg = load_config(args.config)
+        source = str(args.config)
+    elif args.sensor:
+        cfg = adhoc_config(args.sensor, args.capture, args.timezone)
+        source = "--sensor"
+    else:
+        print("eldergate replay: give --config FILE or --sensor ID=PROTOCOL", file=sys.stderr)
+        return EXIT_CONFIG
+    _check_implemented(cfg, source)
+    if args.json:
+        sink = JsonLinesSink(sys.stdout, readings=args.readings)
+        replay(cfg, args.capture, sink.emit, readings=args.readings, speed=args.speed)
+        sink.close()
+    else:
+        view = ConsoleView(sys.stdout, cfg.gateway.timezone, vitals_every_s=60.0)
+        replay(cfg, args.capture, view.emit, speed=args.speed)
+    return EXIT_OK
+
+
+def cmd_vitals(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from eldergate.signal.vitals import estimate_vitals
+
+    try:
+        with args.input.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        t = np.array([float(r["t"]) for r in rows])
+        x = np.array([float(r["displacement_mm"]) for r in rows])
+    except (OSError, KeyError, ValueError) as err:
+        print(f"eldergate vitals: cannot read {args.input}: {err} "
+              "(need a CSV with columns t and displacement_mm)", file=sys.stderr)
+        return EXIT_CONFIG
+    order = np.argsort(t, kind="stable")
+    for e in estimate_vitals(t[order], x[order]):
+        print(json.dumps({
+            "t": round(e.t, 3),
+            "heart_rate_bpm": None if e.heart_rate_bpm is None else round(e.heart_rate_bpm, 1),
+            "breathing_rate_bpm": None if e.breathing_rate_bpm is None else round(e.breathing_rate_bpm, 1),
+            "quality": round(e.quality, 3),
+            "reason": None if e.reason is None else str(e.reason),
+        }))
+    return EXIT_OK
+
+
+def _stop_on_signals(stop: object) -> None:
+    def handler(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop()  # type: ignore[operator]
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+_COMMANDS = {
+    "run": cmd_run,
+    "check-config": cmd_check_config,
+    "demo": cmd_demo,
+    "record": cmd_record,
+    "replay": cmd_replay,
+    "vitals": cmd_vitals,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""One home's pipeline: readings in (time order), observations, events and alerts out.
+
+This is the wiring of the signal/ estimators for the sensors in the configuration. The
+same object runs live (fed by the runtime's drivers) and in ``eldergate replay`` (fed
+from a capture), so both produce the same events for the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from eldergate.config.schema import Config, Resident, Sensor
+from eldergate.drivers.readings import (
+    Availability,
+    ChestDisplacement,
+    DeviceFall,
+    DeviceVitals,
+    Distance,
+    Presence,
+    Reading,
+    TargetHeight,
+    Targets,
+)
+from eldergate.gateway.alerts import Alert, AlertEngine
+from eldergate.signal.activity import ActivityMonitor, ActivitySettings
+from eldergate.signal.bed import BedMonitor
+from eldergate.signal.falls import FallDetector, FallSettings
+from eldergate.signal.home import HomeSensorEvents
+from eldergate.signal.model import Event, EventName, Observation
+from eldergate.signal.night import NightSettings, NightWatch
+from eldergate.signal.summary import DailySummary, SummaryBuilder
+from eldergate.signal.vital_limits import VitalLimits, VitalLimitWatch
+from eldergate.signal.vitals import NoEstimate, VitalsEstimator, VitalsSettings
+
+Output = Reading | Observation | Event | Alert | DailySummary
+
+# how long a sensor may be silent before supervision says so, by role (config overrides)
+DEFAULT_CHECK_IN_S = {
+    "bed_radar": 120.0, "room_radar": 120.0, "presence": 120.0,
+    "door": 25 * 3600.0, "gas": 25 * 3600.0, "smoke": 25 * 3600.0, "sos": 25 * 3600.0, "water_leak": 25 * 3600.0,
+}
+MOVING_SPEED_MS = 0.15
+
+
+@dataclass
+class ResidentState:
+    resident: Resident
+    bed: BedMonitor
+    night: NightWatch
+    activity: ActivityMonitor
+    summary: SummaryBuilder
+    falls: dict[str, FallDetector] = field(default_factory=dict)
+    limits: dict[str, VitalLimitWatch] = field(default_factory=dict)
+    presence: dict[str, bool] = field(default_factory=dict)  # source -> someone seen
+    moving: bool = False
+    targets: int | None = None
+    last_door_open: float | None = None
+    in_zone: dict[str, bool] = field(default_factory=dict)
+
+
+class _Silence:
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.last: float | None = None
+        self.silent = False
+
+
+class Home:
+    def __init__(self, cfg: Config, start: float | None = None) -> None:
+        self.cfg = cfg
+        self.tz = ZoneInfo(cfg.gateway.timezone)
+        self.alerts = AlertEngine(cfg.gateway.id)
+        self.residents = {r.id: self._resident_state(r, start or 0.0) for r in cfg.residents}
+        self.sensors = {s.id: s for s in cfg.sensors}
+        self._home_events = {
+            s.id: HomeSensorEvents(cfg.resident_for(s).id, s.room, s.id, s.placement.front_door)
+            for s in cfg.sensors
+        }
+        self._vitals: dict[str, VitalsEstimator] = {}
+        self._distance: dict[str, float | None] = {}
+        self._has_presence: set[str] = set()
+        self._silence = {
+            s.id: _Silence(s.check_in or DEFAULT_CHECK_IN_S[s.role]) for s in cfg.sensors
+        }
+        self._last_tick: float | None = None
+        self._last_activity: float | None = None
+        self._next_summary: float | None = None
+        self.last_t: float | None = start
+        self.summaries: list[DailySummary] = []
+
+    def _resident_state(self, r: Resident, start: float) -> ResidentState:
+        th = r.thresholds
+        bedroom = r.bedroom or next((s.room for s in self.cfg.sensors if s.role == "bed_radar"), "")
+        night = NightSettings(th.night_start, th.night_end, self.cfg.gateway.timezone,
+                              th.out_of_bed_at_night, th.wandering_after)
+        activity = ActivitySettings(long_lie_after_s=th.long_lie_after, inactivity_after_s=th.inactivity_after)
+        return ResidentState(r, BedMonitor(r.id, bedroom), NightWatch(r.id, night),
+                             ActivityMonitor(r.id, activity), SummaryBuilder(r.id, start))
+
+    # -- entry points -------------------------------------------------------------------
+
+    def process(self, r: Reading) -> list[Output]:
+        """One reading, in time order. Returns what it caused (not the reading itself)."""
+        s = self.sensors.get(r.sensor)
+        if s is None:
+            return []
+        self.last_t = r.t
+        rs = self.residents[self.cfg.resident_for(s).id]
+        out: list[Output] = self._supervise(r.t, s)
+        out += self._route(r, s, rs)
+        if self._last_tick is None or r.t - self._last_tick >= 1.0:
+            out += self._timers(r.t)
+        return self._with_alerts(out)
+
+    def tick(self, t: float) -> list[Output]:
+        """Time passed: timers fire (fall confirmation, nights, silence, summaries)."""
+        return self._with_alerts(self._timers(t))
+
+    def _timers(self, t: float) -> list[Output]:
+        self._last_tick = t
+        self.last_t = t
+        out: list[Output] = []
+        for sid, sil in self._silence.items():
+            if sil.last is None:
+                sil.last = t
+            if not sil.silent and t - sil.last >= sil.limit_s:
+                sil.silent = True
+                s = self.sensors[sid]
+                out.append(Event(t, EventName.SENSOR_SILENT, self.cfg.resident_for(s).id, s.room, sid,
+                                 details={"silent_s": round(t - sil.last, 1)}))
+        for rs in self.residents.values():
+            bed = rs.bed.tick(t)
+            out += bed + self._bed_events(bed, rs)
+            for det in rs.falls.values():
+                out += det.tick(t)
+            rs.night.suppressed = rs.activity.several
+            out += rs.night.tick(t)
+            out += self._activity(t, rs)
+        out += self._maybe_summary(t)
+        return out
+
+    def summary_now(self, t: float, restart: bool = False) -> list[DailySummary]:
+        return [rs.summary.summary(t, rs.activity.moving_s, restart, rs.night.night(t))
+                for rs in self.residents.values()]
+
+    # -- routing ------------------------------------------------------------------------
+
+    def _route(self, r: Reading, s: Sensor, rs: ResidentState) -> list[Output]:
+        if s.role == "bed_radar":
+            return self._bed_radar(r, s, rs)
+        if s.role in ("room_radar", "presence"):
+            return self._room_radar(r, s, rs)
+        out: list[Output] = list(self._home_events[s.id].feed(r))
+        if isinstance(r, Availability):
+            out += self._availability(r, s, rs)
+        for e in out:
+            if isinstance(e, Event) and e.name == EventName.DOOR_OPENED:
+                rs.last_door_open = e.t
+                out += rs.night.door_opened(e.t, s.placement.front_door)
+        return out
+
+    def _availability(self, r: Availability, s: Sensor, rs: ResidentState) -> list[Output]:
+        key = f"_online_{r.scope}"
+        before = getattr(self._silence[s.id], key, None)
+        setattr(self._silence[s.id], key, r.online)
+        if before is None and r.online or before == r.online:
+            return []
+        name = EventName.BRIDGE_ONLINE if r.online else EventName.BRIDGE_OFFLINE
+        return [Event(r.t, name, rs.resident.id, s.room, s.id, details={"scope": r.scope})]
+
+    def _bed_radar(self, r: Reading, s: Sensor, rs: ResidentState) -> list[Output]:
+        if isinstance(r, ChestDisplacement):
+            return self._chest(r, s, rs)
+        if isinstance(r, Distance):
+            self._distance[s.id] = r.distance_m
+            return []
+        if isinstance(r, Presence):
+            self._has_presence.add(s.id)
+            in_bed = r.present and self._distance_in_band(s)
+            rs.presence[s.id] = r.present
+            out: list[Output] = rs.bed.evidence(r.t, f"{s.id}:presence", in_bed)
+            return out + self._bed_events(out, rs) + self._home_presence(r.t, rs)
+        if isinstance(r, DeviceVitals):
+            return [Observation(r.t, name, v, s.id, rs.resident.id, unit="bpm")
+                    for name, v in (("device_heart_rate_bpm", r.heart_rate_bpm),
+                                    ("device_breathing_rate_bpm", r.breathing_rate_bpm)) if v is not None]
+        return []
+
+    def _distance_in_band(self, s: Sensor) -> bool:
+        band = s.placement.bed_distance_m
+        d = self._distance.get(s.id)
+        return band is None or d is None or band[0] <= d <= band[1]
+
+    def _chest(self, r: ChestDisplacement, s: Sensor, rs: ResidentState) -> list[Output]:
+        est_r = self._vitals.get(s.id)
+        if est_r is None:
+            est_r = self._vitals[s.id] = VitalsEstimator(VitalsSettings.for_unit(r.unit))
+        est = est_r.push(r.t, r.value)
+        if est is None:
+            return []
+        out: list[Output] = []
+        reason = None if est.reason is None else str(est.reason)
+        out.append(Observation(est.t, "heart_rate_bpm", est.heart_rate_bpm, s.id, rs.resident.id,
+                               est.heart_quality, reason, "bpm"))
+        out.append(Observation(est.t, "breathing_rate_bpm", est.breathing_rate_bpm, s.id, rs.resident.id,
+                               est.breathing_quality, reason if est.breathing_rate_bpm is None else None, "1/min"))
+        if s.id not in self._has_presence and est.present is not None:
+            out += rs.bed.evidence(est.t, f"{s.id}:breathing", est.present)
+        bed_events = rs.bed.motion(est.t, est.moving)
+        out += bed_events + self._bed_events(bed_events, rs)
+        watch = rs.limits.get(s.id)
+        if watch is None:
+            th = rs.resident.thresholds
+            watch = rs.limits[s.id] = VitalLimitWatch(rs.resident.id, s.id, VitalLimits(
+                th.heart_rate_min_bpm, th.heart_rate_max_bpm, th.breathing_rate_min_bpm,
+                th.breathing_rate_max_bpm, th.abnormal_vitals_after, th.apnoea_after))
+        out += watch.estimate(est.t, est.heart_rate_bpm, est.breathing_rate_bpm)
+        if est.reason != NoEstimate.WARMING_UP:
+            out += watch.breathing_seen(est.t, rs.bed.in_bed, est.reason != NoEstimate.ABSENT)
+        rs.summary.vitals(est.heart_rate_bpm, est.breathing_rate_bpm, rs.bed.in_bed and not est.moving)
+        return out
+
+    def _room_radar(self, r: Reading, s: Sensor, rs: ResidentState) -> list[Output]:
+        out: list[Output] = []
+        det = rs.falls.get(s.id)
+        if det is None:
+            det = rs.falls[s.id] = self._fall_detector(s, rs)
+        zone = s.placement.bed_zone
+        if isinstance(r, Targets):
+            n = len(r.targets)
+            rs.targets = n
+            rs.presence[s.id] = n > 0
+            rs.moving = any(math.hypot(tg.vx or 0.0, tg.vy or 0.0, tg.vz or 0.0) > MOVING_SPEED_MS for tg in r.targets)
+            if zone is not None:
+                rs.in_zone[s.id] = any(zone.contains(tg.x, tg.y) for tg in r.targets)
+                bed = rs.bed.evidence(r.t, f"{s.id}:zone", rs.in_zone[s.id])
+                out += bed + self._bed_events(bed, rs)
+            if r.targets and r.targets[0].z is not None:
+                out += det.height(r.t, r.targets[0].z, rs.in_zone.get(s.id, False))
+            out += self._home_presence(r.t, rs)
+        elif isinstance(r, TargetHeight):
+            out += det.height(r.t, r.height_m, rs.in_zone.get(s.id, False))
+        elif isinstance(r, DeviceFall):
+            out += det.device_flag(r.t, r.fallen)
+        elif isinstance(r, Presence):
+            rs.presence[s.id] = r.present
+            out += self._home_presence(r.t, rs)
+        return out
+
+    def _fall_detector(self, s: Sensor, rs: ResidentState) -> FallDetector:
+        th = rs.resident.thresholds
+        return FallDetector(rs.resident.id, s.room, s.id, FallSettings(confirm_after_s=th.fall_confirm_after))
+
+    # -- cross-cutting --------------------------------------------------------------------
+
+    def _bed_events(self, events: list[Output], rs: ResidentState) -> list[Output]:
+        out: list[Output] = []
+        for e in events:
+            if isinstance(e, Event) and e.name == EventName.BED_EXIT:
+                out += rs.night.bed_exit(e.t)
+            elif isinstance(e, Event) and e.name in (EventName.BED_RETURN, EventName.BED_ENTRY):
+                out += rs.night.bed_return(e.t)
+        return out
+
+    def _home_presence(self, t: float, rs: ResidentState) -> list[Output]:
+        occupied = any(rs.presence.values()) or rs.bed.in_bed
+        return list(rs.night.home_presence(t, occupied))
+
+    def _activity(self, t: float, rs: ResidentState) -> list[Output]:
+        if self._last_activity is not None and t - self._last_activity < 1.0:
+            return []
+        self._last_activity = t
+        present = any(rs.presence.values()) or rs.bed.in_bed
+        door_recent = rs.last_door_open is not None and t - rs.last_door_open < rs.activity.s.inactivity_after_s
+        return list(rs.activity.observe(t, present, rs.moving, rs.bed.in_bed, rs.targets,
+                                        not rs.night.night(t), door_recent))
+
+    def _supervise(self, t: float, s: Sensor) -> list[Output]:
+        sil = self._silence[s.id]
+        sil.last = t
+        if not sil.silent:
+            return []
+        sil.silent = False
+        return [Event(t, EventName.SENSOR_RECOVERED, self.cfg.resident_for(s).id, s.room, s.id)]
+
+    def _maybe_summary(self, t: float) -> list[Output]:
+        if self._next_summary is None:
+            self._next_summary = self._next_morning(t)
+        if t < self._next_summary:
+            return []
+        self._next_summary = self._next_morning(t + 60.0)
+        out = self.summary_now(t, restart=True)
+        self.summaries += out
+        return list(out)
+
+    def _next_morning(self, t: float) -> float:
+        """The next time, after t, one hour past the end of the night (summary time)."""
+        end = self.cfg.residents[0].thresholds.night_end
+        local = datetime.fromtimestamp(t, self.tz)
+        cand = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0) + timedelta(hours=1)
+        if cand.timestamp() <= t:
+            cand += timedelta(days=1)
+        return cand.timestamp()
+
+    def _with_alerts(self, out: list[Output]) -> list[Output]:
+        alerts: list[Output] = []
+        for item in out:
+            if isinstance(item, Event):
+                self._summary_event(item)
+                alerts += self.alerts.on_event(item)
+        return out + alerts
+
+    def _summary_event(self, e: Event) -> None:
+        rs = self.residents.get(e.resident)
+        if rs is not None:
+            rs.summary.event(e, rs.night.night(e.t))

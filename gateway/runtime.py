@@ -1,0 +1,112 @@
+"""The live gateway: drivers in threads, one core loop, sinks.
+
+Drivers put stamped readings on one queue; the core loop takes them in arrival order
+(which is time order, since they are stamped on arrival), feeds the home's pipeline and
+hands every output to the sinks. Timers tick at least twice a second even when no
+reading arrives. ``stop()`` (SIGTERM, SIGINT) ends the loop; everything accepted is
+stored before ``run()`` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from eldergate.config.schema import Config
+from eldergate.drivers.readings import Reading
+from eldergate.drivers.registry import protocol
+from eldergate.gateway.clock import Clock, SystemClock
+from eldergate.gateway.decode import SensorDecoder, decoders_for
+from eldergate.gateway.home import Home, Output
+from eldergate.gateway.sinks import Fanout, Sink, SqliteStore
+from eldergate.gateway.supervisor import Supervisor
+from eldergate.gateway.transports import MessageBus, RawTap, SerialTransport
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 50_000  # readings; a full queue makes the drivers wait (bounded memory)
+
+
+class Gateway:
+    def __init__(self, cfg: Config, sinks: list[Sink], clock: Clock | None = None,
+                 store: SqliteStore | None = None, raw_tap: RawTap | None = None,
+                 tick_s: float = 0.5) -> None:
+        self.cfg = cfg
+        self.clock = clock or SystemClock()
+        self.stop_event = threading.Event()
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.store = store
+        self.sinks = Fanout(([store] if store is not None else []) + sinks)
+        self.home = Home(cfg, start=self.clock.now())
+        if store is not None:
+            self.home.alerts.restore(store.open_alerts())
+        self.decoders: dict[str, SensorDecoder] = decoders_for(cfg)
+        self.supervisor = Supervisor(self.stop_event)
+        self.bus = MessageBus(self.clock, self.queue)
+        self.raw_tap = raw_tap
+        self.tick_s = tick_s
+        self.loop_heartbeat = time.monotonic()
+        self.processed = 0
+        self.on_output: Callable[[Output], None] | None = None
+        self.serial: list[SerialTransport] = []
+
+    def start(self) -> None:
+        for dec in self.decoders.values():
+            s = dec.sensor
+            if s.serial is not None:
+                baud = s.serial.baud or protocol(s.protocol).default_baud
+                tr = SerialTransport(dec, s.serial.port, baud, self.clock, self.queue, self.stop_event,
+                                     self.raw_tap)
+                self.serial.append(tr)
+                self.supervisor.spawn(s.id, tr.run)
+            elif s.mqtt is not None:
+                self.bus.attach(dec)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        """The core loop; returns after ``stop()`` with everything stored."""
+        next_tick = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                self.loop_heartbeat = time.monotonic()
+                try:
+                    item = self.queue.get(timeout=self.tick_s)
+                except queue.Empty:
+                    item = None
+                if isinstance(item, Reading):
+                    self._emit_all(self.home.process(item))
+                    self.processed += 1
+                if time.monotonic() >= next_tick:
+                    self._emit_all(self.home.tick(self.clock.now()))
+                    next_tick = time.monotonic() + self.tick_s
+            self._drain()
+        finally:
+            self.supervisor.join(timeout=2.0)
+            self.sinks.close()
+
+    def _drain(self) -> None:
+        """Readings already accepted are processed and stored before exit."""
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, Reading):
+                self._emit_all(self.home.process(item))
+                self.processed += 1
+
+    def _emit_all(self, outputs: list[Output]) -> None:
+        for o in outputs:
+            self.sinks.emit(o)
+            if self.on_output is not None:
+                self.on_output(o)
+
+
+def default_store(cfg: Config, state_dir: Path | None = None) -> SqliteStore:
+    return SqliteStore((state_dir or cfg.gateway.state_dir) / "eldergate.db")

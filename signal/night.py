@@ -1,0 +1,96 @@
+"""Nights: out of bed too long, the front door opened and nobody back inside (wandering).
+
+Times are the data's own (Unix seconds); the local time of day comes from the configured
+time zone, so the rules need no clock of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from eldergate.signal.model import Event, EventName
+
+
+@dataclass(frozen=True, slots=True)
+class NightSettings:
+    night_start: time = time(22, 0)
+    night_end: time = time(6, 30)
+    timezone: str = "Asia/Shanghai"
+    out_of_bed_limit_s: float = 30 * 60.0
+    wandering_after_s: float = 15 * 60.0
+
+
+def is_night(t: float, start: time, end: time, tz: ZoneInfo) -> bool:
+    local = datetime.fromtimestamp(t, tz).time()
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+class NightWatch:
+    def __init__(self, resident: str, settings: NightSettings | None = None) -> None:
+        self.s = settings or NightSettings()
+        self.resident = resident
+        self._tz = ZoneInfo(self.s.timezone)
+        self._exit_t: float | None = None
+        self._out_raised = False
+        self._door_open_t: float | None = None  # a night-time opening being watched
+        self._wandering = False
+        self._home_occupied = True
+        self._empty_since: float | None = None
+        self.suppressed = False  # several people present: the alone-rules stay quiet
+
+    def night(self, t: float) -> bool:
+        return is_night(t, self.s.night_start, self.s.night_end, self._tz)
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def bed_exit(self, t: float) -> list[Event]:
+        self._exit_t = t if self.night(t) else None
+        self._out_raised = False
+        return []
+
+    def bed_return(self, t: float) -> list[Event]:
+        self._exit_t = None
+        self._out_raised = False
+        return []
+
+    def door_opened(self, t: float, front_door: bool) -> list[Event]:
+        if front_door and self.night(t):
+            self._door_open_t = t
+        return []
+
+    def home_presence(self, t: float, occupied: bool) -> list[Event]:
+        """Anyone seen anywhere inside (any room radar, the bed)."""
+        out: list[Event] = []
+        if occupied and not self._home_occupied:
+            if self._wandering:
+                self._wandering = False
+                out.append(Event(t, EventName.RETURNED_HOME, self.resident))
+            self._door_open_t = None
+        if not occupied and self._home_occupied:
+            self._empty_since = t
+        self._home_occupied = occupied
+        return out + self.tick(t)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def tick(self, t: float) -> list[Event]:
+        out: list[Event] = []
+        if self.suppressed:
+            return out
+        if self._exit_t is not None and not self._out_raised and t - self._exit_t >= self.s.out_of_bed_limit_s:
+            self._out_raised = True
+            minutes = (t - self._exit_t) / 60.0
+            out.append(Event(t, EventName.OUT_OF_BED_AT_NIGHT, self.resident, value=minutes,
+                             details={"out_of_bed_min": round(minutes, 1)}))
+        if self._door_open_t is not None and not self._wandering and not self._home_occupied:
+            empty_from = max(self._door_open_t, self._empty_since or self._door_open_t)
+            if t - empty_from >= self.s.wandering_after_s:
+                self._wandering = True
+                minutes = (t - self._door_open_t) / 60.0
+                out.append(Event(t, EventName.WANDERING, self.resident, value=minutes,
+                                 details={"since_door_opened_min": round(minutes, 1)}))
+        return out
