@@ -1,0 +1,236 @@
+"""The command line as a user meets it: check-config, replay, run + SIGTERM, --help."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from capture_builder import CaptureBuilder
+from testutil import ROOT, clean_env, eldergate_cmd
+
+from eldergate.drivers.readings import Distance, Presence, Target, TargetHeight, Targets
+from eldergate.drivers.seeed_tinyframe import encode_reading
+from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
+
+T0 = datetime(2026, 11, 21, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(eldergate_cmd(*args), capture_output=True, text=True, timeout=timeout, env=clean_env())
+
+
+def test_version_and_help_on_every_command() -> None:
+    assert run("--version").stdout.startswith("eldergate ")
+    for cmd in ("run", "check-config", "demo", "record", "replay", "vitals"):
+        res = run(cmd, "--help")
+        assert res.returncode == 0 and "usage: eldergate" in res.stdout, cmd
+    rep = run("replay", "--help").stdout
+    for name in ("mr60bha2", "mr60fda2", "zigbee2mqtt"):
+        assert name in rep
+
+
+def test_check_config_accepts_the_shipped_examples() -> None:
+    for name in ("example.toml", "demo.toml"):
+        res = run("check-config", str(ROOT / "config" / name))
+        assert res.returncode == 0, res.stderr
+        assert "configuration OK" in res.stdout
+
+
+BAD = """
+[gateway]
+site = "s"
+id = "g"
+[[residents]]
+id = "r1"
+display_name = "x"
+birth_yaer = 1940
+[[rooms]]
+id = "bedroom"
+name = "b"
+[[sensors]]
+id = "bed"
+protocol = "mr60bha2"
+role = "bed_radar"
+room = "bedroom"
+serial = { baud = 115200 }
+[[sensors]]
+id = "door"
+protocol = "zigbee2mqtt"
+role = "door"
+room = "bedroom"
+mqtt = { topic = "zigbee2mqtt/door" }
+check_in = "often"
+[residents.thresholds]
+heart_rate_max_bpm = "fast"
+"""
+
+
+def test_check_config_names_every_bad_field_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD)
+    res = run("check-config", str(bad))
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    for path in ("residents[0].birth_yaer: unknown key", "residents[0].birth_year: field required",
+                 "residents[0].thresholds.heart_rate_max_bpm", "sensors[0].serial.port: field required",
+                 "sensors[1].check_in"):
+        assert path in res.stderr, (path, res.stderr)
+
+
+def test_check_config_never_prints_secrets(tmp_path: Path) -> None:
+    secret = tmp_path / "grid.url"
+    secret.write_text("ntfy://user:S3CRET-TOKEN@ntfy.example/topic")
+    text = (ROOT / "config" / "demo.toml").read_text().replace(
+        'notify = "json://127.0.0.1:9/grid"', f'notify_file = "{secret}"')
+    cfg = tmp_path / "home.toml"
+    cfg.write_text(text)
+    res = run("check-config", str(cfg))
+    assert res.returncode == 0
+    assert "S3CRET" not in res.stdout + res.stderr and "王奶奶" not in res.stdout
+    assert "readable from file" in res.stdout
+
+
+def build_capture(path: Path) -> Path:
+    cap = CaptureBuilder(T0)
+    for k in range(0, 500):  # in bed from 21:00 to 21:08:20
+        cap.serial(float(k), "bed_radar", Presence(present=True), Distance(distance_m=0.62))
+    for k in range(500, 1000, 2):
+        cap.serial(float(k), "bed_radar", Presence(present=False), Distance(distance_m=None))
+    cap.mqtt(690.0, "kitchen_gas", "zigbee2mqtt/kitchen_gas", {"gas": False, "battery": 90})
+    cap.mqtt(700.0, "kitchen_gas", "zigbee2mqtt/kitchen_gas", {"gas": True, "battery": 90})
+    cap.mqtt(760.0, "kitchen_gas", "zigbee2mqtt/kitchen_gas", {"gas": True, "battery": 89})  # cached, no new leak
+    cap.mqtt(800.0, "kitchen_gas", "zigbee2mqtt/kitchen_gas", {"gas": False, "battery": 89})
+    for k in range(0, 400):  # the room radar at 5 Hz from 21:14:40; a fall at 21:15:00
+        t = 880.0 + k * 0.2
+        z = 1.0 if t <= 900.0 else max(0.2, 1.0 - (t - 900.0) * 1.4)
+        cap.serial(t, "room_radar", Presence(present=True), Targets(targets=(Target(id=1, x=0.3, y=1.0),)),
+                   TargetHeight(height_m=z))
+    cap.raw(950.0, "room_radar", b"\x01\x02garbage\x01\x00")
+    return cap.write(path)
+
+
+def test_replay_yields_the_exact_events(tmp_path: Path) -> None:
+    capture = build_capture(tmp_path / "night.jsonl")
+    res = run("replay", "--config", str(ROOT / "config" / "demo.toml"), str(capture), "--json")
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    for obj in lines:
+        assert {"t", "kind", "name", "sensor", "resident"} <= obj.keys()
+    events = [(round(o["t"] - T0, 1), o["name"]) for o in lines if o["kind"] == "event"]
+    # the room radar says nothing for its first 880 s, longer than its 10 min check-in
+    assert events == [(0.0, "bed_entry"), (500.0, "bed_exit"), (600.0, "sensor_silent"), (700.0, "gas"),
+                      (800.0, "gas_cleared"), (880.0, "sensor_recovered"), (900.4, "possible_fall"),
+                      (945.4, "fall")]
+    alerts = [(round(o["t"] - T0, 1), o["name"], o["state"]) for o in lines if o["kind"] == "alert"]
+    assert alerts == [(600.0, "sensor_offline", "raised"), (700.0, "gas", "raised"), (800.0, "gas", "resolved"),
+                      (880.0, "sensor_offline", "resolved"), (945.4, "fall", "raised")]
+    fall = next(o for o in lines if o["kind"] == "alert" and o["name"] == "fall")
+    assert fall["severity"] == "critical" and fall["resident"] == "r1" and fall["room"] == "bedroom"
+    assert [o["kind"] for o in lines].count("summary") == 1
+
+
+def test_replay_is_deterministic_and_prints_readings(tmp_path: Path) -> None:
+    capture = build_capture(tmp_path / "night.jsonl")
+    args = ("replay", "--config", str(ROOT / "config" / "demo.toml"), str(capture), "--json")
+    first, second = run(*args).stdout, run(*args).stdout
+    assert first == second
+    with_readings = [json.loads(x) for x in run(*args, "--readings").stdout.splitlines()]
+    readings = [o for o in with_readings if o["kind"] == "reading"]
+    assert {o["name"] for o in readings} >= {"presence", "distance", "targets", "target_height"}
+    gas = [o for o in readings if o["sensor"] == "kitchen_gas" and o["name"] == "alarm"]
+    assert [o["active"] for o in gas] == [False, True, True, False]
+
+
+def test_replay_with_sensor_declarations_and_no_config(tmp_path: Path) -> None:
+    capture = build_capture(tmp_path / "night.jsonl")
+    res = run("replay", str(capture), "--json", "--sensor", "bed_radar=mr60bha2", "--sensor", "room_radar=mr60fda2",
+              "--sensor", "kitchen_gas=zigbee2mqtt")
+    assert res.returncode == 0, res.stderr
+    names = [json.loads(x)["name"] for x in res.stdout.splitlines() if '"kind":"event"' in x]
+    assert [n for n in names if n != "sensor_silent"][:4] == ["bed_entry", "bed_exit", "gas", "gas_cleared"]
+    assert "fall" in names
+    res = run("replay", str(capture), "--sensor", "bed_radar=nonsense")
+    assert res.returncode == 2 and "expected ID=PROTOCOL" in res.stderr
+
+
+def test_replay_names_a_bad_capture_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"t": 1, "sensor": "bed_radar", "hex": "01"}\n{"t": "x", "sensor": "bed_radar"}\n')
+    res = run("replay", "--config", str(ROOT / "config" / "demo.toml"), str(bad), "--json")
+    assert res.returncode == 2 and "line 2" in res.stderr
+
+
+def _run_config(tmp_path: Path) -> tuple[Path, dict[str, VirtualSerialPort]]:
+    ports = {sid: VirtualSerialPort(tmp_path / f"{sid}.tty") for sid in ("bed_radar", "room_radar")}
+    text = (ROOT / "config" / "demo.toml").read_text()
+    for sid, port in ports.items():
+        text = text.replace(f'"emulated:{sid}"', f'"{port.link}"')
+    text = text.replace('state_dir = "/tmp/eldergate-demo"', f'state_dir = "{tmp_path / "state"}"')
+    cfg = tmp_path / "home.toml"
+    cfg.write_text(text)
+    return cfg, ports
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_within_5s_with_everything_stored(tmp_path: Path) -> None:
+    cfg, ports = _run_config(tmp_path)
+    proc = subprocess.Popen(eldergate_cmd("run", "--config", str(cfg)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=clean_env())
+    try:
+        bed = FrameEmulator(ports["bed_radar"], encode_reading)
+        end = time.monotonic() + 14  # in bed for 14 s: the bed entry (after 10 s) must be stored
+        while time.monotonic() < end:
+            bed.send(Presence(present=True), Distance(distance_m=0.6))
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        t_stop = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=5)
+        took = time.monotonic() - t_stop
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in ports.values():
+            p.close()
+    db = tmp_path / "state" / "eldergate.db"
+    assert rc == 0 and took < 5.0
+    assert _count(db, "SELECT count(*) FROM events WHERE name='bed_entry'") == 1
+    err = proc.stderr.read() if proc.stderr else ""
+    assert "received SIGTERM" in err and "王奶奶" not in err
+
+
+def _count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        try:
+            return int(conn.execute(sql).fetchone()[0])
+        except sqlite3.OperationalError:
+            return -1
+
+
+def test_signal_folder_never_shadows_the_standard_library() -> None:
+    code = "import asyncio, signal; asyncio.run(asyncio.sleep(0)); print(signal.SIGTERM)"
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=clean_env())
+    assert res.returncode == 0 and res.stdout.strip() in ("15", "Signals.SIGTERM"), res.stderr
+    assert not (ROOT / "signal" / "__init__.py").exists()
+
+
+def test_drivers_and_signal_import_nothing_from_gateway() -> None:
+    import ast
+
+    for folder in ("drivers", "signal"):
+        for path in (ROOT / folder).glob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                for name in names:
+                    assert not name.startswith("eldergate.gateway"), f"{path.name} imports {name}"
+                    assert name.split(".")[0] not in ("gateway", "drivers", "config"), f"{path.name}: bare {name}"
