@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from eldergate.config.schema import Config
+from pydantic import ValidationError
 
 
 class ConfigError(Exception):
@@ -54,12 +53,11 @@ def _problems_from(err: ValidationError) -> list[tuple[str, str]]:
 
 def _cross_references(cfg: Config) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    for label, items in (("residents", cfg.residents), ("rooms", cfg.rooms), ("sensors", cfg.sensors)):
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.id in seen:
-                problems.append((f"{label}[{i}].id", f"duplicate id {item.id!r}"))
-            seen.add(item.id)
+    for label, ids in (("residents", [r.id for r in cfg.residents]), ("rooms", [r.id for r in cfg.rooms]),
+                       ("sensors", [s.id for s in cfg.sensors])):
+        for i, ident in enumerate(ids):
+            if ident in ids[:i]:
+                problems.append((f"{label}[{i}].id", f"duplicate id {ident!r}"))
     rooms = {r.id for r in cfg.rooms}
     residents = {r.id for r in cfg.residents}
     for i, res in enumerate(cfg.residents):

@@ -6,7 +6,7 @@ input; it drops what it cannot use and counts it, so health reporting can say wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from eldergate.drivers.readings import Reading
@@ -23,7 +23,7 @@ class ParserStats:
     unknown: int = 0  # well-formed frames of an undecoded type
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
 
 
 class StreamParser(Protocol):

@@ -59,10 +59,7 @@ def _number(value: Any, key: str) -> float:
 
 def _availability(payload: bytes) -> bool:
     text = payload.decode("utf-8", "replace").strip()
-    if text.startswith("{"):
-        state = json.loads(text).get("state")
-    else:
-        state = text  # legacy plain string
+    state = json.loads(text).get("state") if text.startswith("{") else text  # or the legacy plain string
     if state not in ("online", "offline"):
         raise MalformedPayload(f"availability: unexpected state {state!r:.40}")
     return bool(state == "online")
@@ -80,9 +77,9 @@ def decode_state(obj: dict[str, Any]) -> list[Reading]:
             out.append(Alarm(alarm=key, active=_bool(obj[key], key), test=test and key == "smoke"))
     if isinstance(obj.get("action"), str) and obj["action"]:
         out.append(ButtonPress(action=obj["action"]))
-    for key in ("presence", "occupancy"):
-        if key in obj:
-            out.append(Presence(present=_bool(obj[key], key)))
+    for name in ("presence", "occupancy"):
+        if name in obj:
+            out.append(Presence(present=_bool(obj[name], name)))
             break
     if "fall_down_status" in obj:
         out.append(DeviceFall(fallen=obj["fall_down_status"] == "fall"))

@@ -232,7 +232,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_vitals(args: argparse.Namespace) -> int:
     import numpy as np
-
     from eldergate.signal.vitals import estimate_vitals
 
     try:

@@ -12,7 +12,6 @@ alerts as they fire, then a summary.
 from __future__ import annotations
 
 import bisect
-from importlib import resources
 import json
 import math
 import sys
@@ -22,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -143,7 +143,10 @@ def pose_at(t: float) -> Pose:
         return a
     b = POSES[i + 1]
     f = (t - a.t) / (b.t - a.t) if b.t > a.t else 0.0
-    lerp = lambda u, v: u + (v - u) * f  # noqa: E731
+
+    def lerp(u: float, v: float) -> float:
+        return u + (v - u) * f
+
     return replace(a, x=lerp(a.x, b.x), y=lerp(a.y, b.y), z=lerp(a.z, b.z), t=t)
 
 

@@ -8,6 +8,7 @@ from a capture), so both produce the same events for the same bytes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -132,7 +133,7 @@ class Home:
                 out.append(Event(t, EventName.SENSOR_SILENT, self.cfg.resident_for(s).id, s.room, sid,
                                  details={"silent_s": round(t - sil.last, 1)}))
         for rs in self.residents.values():
-            bed = rs.bed.tick(t)
+            bed: list[Output] = list(rs.bed.tick(t))
             out += bed + self._bed_events(bed, rs)
             for det in rs.falls.values():
                 out += det.tick(t)
@@ -166,7 +167,7 @@ class Home:
         key = f"_online_{r.scope}"
         before = getattr(self._silence[s.id], key, None)
         setattr(self._silence[s.id], key, r.online)
-        if before is None and r.online or before == r.online:
+        if (before is None and r.online) or before == r.online:
             return []
         name = EventName.BRIDGE_ONLINE if r.online else EventName.BRIDGE_OFFLINE
         return [Event(r.t, name, rs.resident.id, s.room, s.id, details={"scope": r.scope})]
@@ -181,7 +182,7 @@ class Home:
             self._has_presence.add(s.id)
             in_bed = r.present and self._distance_in_band(s)
             rs.presence[s.id] = r.present
-            out: list[Output] = rs.bed.evidence(r.t, f"{s.id}:presence", in_bed)
+            out: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:presence", in_bed))
             return out + self._bed_events(out, rs) + self._home_presence(r.t, rs)
         if isinstance(r, DeviceVitals):
             return [Observation(r.t, name, v, s.id, rs.resident.id, unit="bpm")
@@ -209,7 +210,7 @@ class Home:
                                est.breathing_quality, reason if est.breathing_rate_bpm is None else None, "1/min"))
         if s.id not in self._has_presence and est.present is not None:
             out += rs.bed.evidence(est.t, f"{s.id}:breathing", est.present)
-        bed_events = rs.bed.motion(est.t, est.moving)
+        bed_events: list[Output] = list(rs.bed.motion(est.t, est.moving))
         out += bed_events + self._bed_events(bed_events, rs)
         watch = rs.limits.get(s.id)
         if watch is None:
@@ -236,7 +237,7 @@ class Home:
             rs.moving = any(math.hypot(tg.vx or 0.0, tg.vy or 0.0, tg.vz or 0.0) > MOVING_SPEED_MS for tg in r.targets)
             if zone is not None:
                 rs.in_zone[s.id] = any(zone.contains(tg.x, tg.y) for tg in r.targets)
-                bed = rs.bed.evidence(r.t, f"{s.id}:zone", rs.in_zone[s.id])
+                bed: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:zone", rs.in_zone[s.id]))
                 out += bed + self._bed_events(bed, rs)
             if r.targets and r.targets[0].z is not None:
                 out += det.height(r.t, r.targets[0].z, rs.in_zone.get(s.id, False))
@@ -256,7 +257,7 @@ class Home:
 
     # -- cross-cutting --------------------------------------------------------------------
 
-    def _bed_events(self, events: list[Output], rs: ResidentState) -> list[Output]:
+    def _bed_events(self, events: Sequence[Output], rs: ResidentState) -> list[Output]:
         out: list[Output] = []
         for e in events:
             if isinstance(e, Event) and e.name == EventName.BED_EXIT:

@@ -44,7 +44,7 @@ class Supervisor:
             try:
                 target()
                 return  # a target returns only when asked to stop
-            except Exception as err:  # noqa: BLE001 — the supervisor is the one catch-all
+            except Exception as err:
                 state.running = False
                 state.failures += 1
                 state.last_failure = f"{type(err).__name__}: {err}"[:300]

@@ -66,10 +66,9 @@ class BedMonitor:
     # -- state ----------------------------------------------------------------------------
 
     def _evidence_now(self, t: float) -> bool | None:
+        """Any live source says in bed; None when no source has spoken recently."""
         live = [v for (ts, v) in self._sources.values() if t - ts <= self.s.source_timeout_s]
-        if not live:
-            return None if self._sources else None
-        return any(live)
+        return any(live) if live else None
 
     def tick(self, t: float) -> list[Event]:
         out: list[Event] = []
@@ -91,7 +90,7 @@ class BedMonitor:
     def _enter(self, t: float, since: float) -> list[Event]:
         self.in_bed = True
         self._entered_t = since
-        self._still_since = t
+        self._still_since = since  # still since lying down, not since the entry was confirmed
         out_s = None if self._exit_t is None else since - self._exit_t
         self._exit_t = None
         if out_s is None or out_s >= self.s.new_night_after_s:

@@ -47,7 +47,7 @@ class VitalsSettings:
     breath_band_hz: tuple[float, float] = (0.08, 0.7)  # 5–42 per minute
     # breathing-band std below this (input units) means nobody there; None: do not judge
     presence_threshold: float | None = 0.02
-    motion_ratio: float = 6.0  # a 1-s block this much above the window's median velocity
+    motion_ratio: float = 4.0  # a 1-s block this much above the window's median velocity
     min_heart_quality: float = 0.12
     min_breath_quality: float = 0.15
     track_sigma_bpm: float = 12.0
@@ -218,7 +218,7 @@ def _decimate(x: Array, fs: float) -> tuple[Array, float]:
     q = max(1, int(fs // 12.5))
     if q > 1:
         n = (len(x) // q) * q
-        x = x[len(x) - n :].reshape(-1, q).mean(axis=1)
+        x = np.asarray(x[len(x) - n :].reshape(-1, q).mean(axis=1), dtype=np.float64)
         fs = fs / q
     return x, fs
 
@@ -243,7 +243,7 @@ def _spectrum(x: Array, fs: float, nfft: int = 4096) -> tuple[Array, Array]:
 
 @functools.lru_cache(maxsize=32)
 def _freqs(size: int, fs: float) -> Array:
-    return np.fft.rfftfreq(size, 1.0 / fs)
+    return np.asarray(np.fft.rfftfreq(size, 1.0 / fs), dtype=np.float64)
 
 
 def _refine(freqs: Array, power: Array, k: int, df: float) -> float:
@@ -278,7 +278,7 @@ def _band_std(x: Array, fs: float, band_hz: tuple[float, float]) -> float:
 
 def _last_motion_end(x: Array, fs: float, ratio: float) -> int | None:
     """Index just after the last 1-s block whose velocity spread marks a motion burst."""
-    block = max(2, int(round(fs)))
+    block = max(2, round(fs))
     v = np.abs(np.diff(x))
     n_blocks = len(v) // block
     if n_blocks < 4:
@@ -290,7 +290,8 @@ def _last_motion_end(x: Array, fs: float, ratio: float) -> int | None:
     hot = np.nonzero(blocks > ratio * ref)[0]
     if len(hot) == 0:
         return None
-    return len(x) - (n_blocks - int(hot[-1]) - 1) * block
+    last_hot = int(hot[-1])
+    return len(x) - (n_blocks - last_hot - 1) * block
 
 
 def estimate_vitals(t: Array, x: Array, settings: VitalsSettings | None = None) -> list[VitalsEstimate]:

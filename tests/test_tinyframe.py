@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceFall,
@@ -26,6 +23,8 @@ from eldergate.drivers.seeed_tinyframe import (
     encode_frame,
     encode_reading,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # Real frames logged by a user of an MR60BHA2 (limengdu/MR60BHA2_ESPHome_external_components
 # issue #3), quoted in protocols.md §1.2: breath rate 0, heart rate 0, distance with LEN 4.
@@ -88,8 +87,8 @@ def test_real_distance_payload_flag_first_in_cm() -> None:
 
 def test_host_commands_match_verified_bytes() -> None:
     # esphome seeed_mr60fda2.cpp, verified in protocols.md §1.2
-    assert CMD_GET_PARAMETERS == bytes.fromhex("01000000000E06F6")
-    assert CMD_ENABLE_HEIGHT_UPLOAD == bytes.fromhex("01800000000E0E7E")
+    assert bytes.fromhex("01000000000E06F6") == CMD_GET_PARAMETERS
+    assert bytes.fromhex("01800000000E0E7E") == CMD_ENABLE_HEIGHT_UPLOAD
     assert cmd_set_install_height(2.4)[:8] == bytes.fromhex("01000000040E04F0")
     assert cmd_set_install_height(2.4)[8:] == bytes.fromhex("9A991940A5")
 

@@ -6,7 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 ELDERGATE = str(Path(sys.executable).with_name("eldergate"))
 

@@ -1,0 +1,25 @@
+"""The demo: emulators on pseudo-terminals into the real drivers, pipeline and alerts."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from eldergate.gateway.demo import run_demo
+
+
+@pytest.mark.slow
+def test_demo_raises_the_scripted_alerts_and_nothing_else() -> None:
+    out = io.StringIO()
+    result = run_demo(out, speedup=3.0)
+    kinds = sorted(str(a.kind) for a in result.alerts)
+    assert kinds == ["fall", "gas", "out_of_bed_at_night", "wandering"], out.getvalue()
+    assert result.events["bed_exit"] >= 2 and result.events["bed_return"] == 1
+    assert result.events["gas"] == 1  # the cached gas: true in a battery report is not a second leak
+    assert result.events["possible_fall"] == 1 and result.events["fall"] == 1
+    for stats in result.frames.values():
+        assert stats["bad_checksum"] == 0 and stats["malformed"] == 0
+    text = out.getvalue()
+    assert "ALERT" in text and "daily summary" in text and "燃气泄漏" in text
+    morning = result.summaries[0]
+    assert morning.night_bed_exits == 1 and morning.sleep_min > 300
