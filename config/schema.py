@@ -34,6 +34,7 @@ PROTOCOLS = (
     "winsen-gas",
     "zigbee2mqtt",
     "rtl433",
+    "json",
 )
 Protocol = Literal[
     "mr60bha2",
@@ -46,7 +47,9 @@ Protocol = Literal[
     "winsen-gas",
     "zigbee2mqtt",
     "rtl433",
+    "json",
 ]
+MQTT_PROTOCOLS = ("zigbee2mqtt", "rtl433", "json")
 Role = Literal["bed_radar", "room_radar", "presence", "door", "gas", "smoke", "sos", "water_leak"]
 ContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]
 
@@ -164,6 +167,19 @@ class SerialLink(Strict):
 
 class MqttLink(Strict):
     topic: str = Field(min_length=1, description="e.g. zigbee2mqtt/front_door or rtl_433/pi/events")
+    # rtl_433: which device on the shared events topic (ids are decimal in rtl_433's JSON)
+    model: str | None = None
+    device_id: int | str | None = None
+    channel: int | None = None
+
+
+class GasModule(Strict):
+    """A serial gas module: what it measures, the scale of its counts, and when to alarm."""
+
+    gas: str = "co"
+    scale: float = Field(0.1, gt=0, description="units per count (ZE07-CO: 0.1 ppm)")
+    unit: str = "ppm"
+    alarm_above: float = Field(50.0, gt=0)
 
 
 class Box(Strict):
@@ -206,6 +222,7 @@ class Sensor(Strict):
     mqtt: MqttLink | None = None
     placement: Placement = Field(default_factory=Placement)
     check_in: Seconds | None = None  # silent longer than this: a supervision event
+    gas: GasModule | None = None  # winsen-gas only
     # generic JSON mapping, for MQTT sensors of any vendor (see docs/configuration.md)
     mapping: list[JsonMapping] = Field(default_factory=list)
 
@@ -213,11 +230,14 @@ class Sensor(Strict):
     def _one_link(self) -> Sensor:
         if (self.serial is None) == (self.mqtt is None):
             raise ValueError("give exactly one link: [sensors.serial] or [sensors.mqtt]")
-        mqtt_protocols = ("zigbee2mqtt", "rtl433")
-        if self.protocol in mqtt_protocols and self.serial is not None:
+        if self.protocol in MQTT_PROTOCOLS and self.serial is not None:
             raise ValueError(f"protocol {self.protocol} arrives over MQTT: use [sensors.mqtt]")
-        if self.protocol not in mqtt_protocols and self.mqtt is not None and not self.mapping:
+        if self.protocol not in MQTT_PROTOCOLS and self.mqtt is not None:
             raise ValueError(f"protocol {self.protocol} is a serial protocol: use [sensors.serial]")
+        if self.protocol == "rtl433" and (self.mqtt is None or self.mqtt.model is None):
+            raise ValueError("an rtl433 sensor needs mqtt.model (and usually mqtt.device_id)")
+        if self.protocol == "json" and not self.mapping:
+            raise ValueError("a json sensor needs at least one [[sensors.mapping]] rule")
         return self
 
 

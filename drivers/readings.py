@@ -166,6 +166,16 @@ class ButtonPress(Reading):
 
 
 @dataclass(frozen=True, slots=True)
+class Pulse(Reading):
+    """A stateless report: the message itself is the news (a 433 MHz smoke alarm that only
+    transmits when it sounds, a door contact that never sends "closed"). Bursts of repeats
+    of one press are collapsed downstream."""
+
+    kind: ClassVar[str] = "pulse"
+    what: Literal["door_open", "smoke", "smoke_test", "sos", "water_leak"]
+
+
+@dataclass(frozen=True, slots=True)
 class GasConcentration(Reading):
     kind: ClassVar[str] = "gas_concentration"
     gas: str

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eldergate.config.schema import Config, Sensor
 from eldergate.drivers.base import MessageParser, ParserStats, StreamParser
 from eldergate.drivers.readings import Reading, stamp
-from eldergate.drivers.registry import protocol
+from eldergate.drivers.registry import message_parser, protocol, stream_parser
+
+
+def parser_options(sensor: Sensor) -> dict[str, Any]:
+    """What a parser needs to know from the configuration, as plain values."""
+    opts: dict[str, Any] = {}
+    if sensor.gas is not None:
+        opts |= {"gas": sensor.gas.gas, "scale": sensor.gas.scale, "unit": sensor.gas.unit}
+    if sensor.mqtt is not None:
+        opts |= {"model": sensor.mqtt.model, "device_id": sensor.mqtt.device_id, "channel": sensor.mqtt.channel}
+    if sensor.mapping:
+        opts["mapping"] = [m.model_dump() for m in sensor.mapping]
+    return opts
 
 
 class SensorDecoder:
@@ -14,11 +28,11 @@ class SensorDecoder:
         info = protocol(sensor.protocol)
         self.stream: StreamParser | None = None
         self.message: MessageParser | None = None
-        if info.stream_parser is not None:
-            self.stream = info.stream_parser()
-        elif info.message_parser is not None:
+        if info.link == "serial":
+            self.stream = stream_parser(sensor.protocol, parser_options(sensor))
+        else:
             topic = sensor.mqtt.topic if sensor.mqtt is not None else f"{sensor.protocol}/{sensor.id}"
-            self.message = info.message_parser(topic)
+            self.message = message_parser(sensor.protocol, topic, parser_options(sensor))
 
     @property
     def stats(self) -> ParserStats:
@@ -30,6 +44,11 @@ class SensorDecoder:
         if self.stream is None:
             return []
         return [stamp(r, t, self.sensor.id) for r in self.stream.feed(data)]
+
+    def flush(self, t: float) -> list[Reading]:
+        """End of input (a capture's end, a quiet line): parsers that hold a frame decode it."""
+        flush = getattr(self.stream, "flush", None)
+        return [stamp(r, t, self.sensor.id) for r in flush()] if flush is not None else []
 
     def message_in(self, t: float, topic: str, payload: bytes) -> list[Reading]:
         if self.message is None:

@@ -7,6 +7,7 @@ from a capture), so both produce the same events for the same bytes.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,17 +15,22 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from eldergate.config.schema import Config, Resident, Sensor
+from eldergate.drivers.ld2410 import LD2410Report
 from eldergate.drivers.readings import (
+    Alarm,
     Availability,
     ChestDisplacement,
     DeviceFall,
     DeviceVitals,
     Distance,
+    GasConcentration,
+    Motion,
     Presence,
     Reading,
     TargetHeight,
     Targets,
 )
+from eldergate.drivers.seeed_5359 import BedState, MotionEnergy
 from eldergate.gateway.alerts import Alert, AlertEngine
 from eldergate.signal.activity import ActivityMonitor, ActivitySettings
 from eldergate.signal.bed import BedMonitor
@@ -35,6 +41,8 @@ from eldergate.signal.night import NightSettings, NightWatch
 from eldergate.signal.summary import DailySummary, SummaryBuilder
 from eldergate.signal.vital_limits import VitalLimits, VitalLimitWatch
 from eldergate.signal.vitals import NoEstimate, VitalsEstimator, VitalsSettings
+
+log = logging.getLogger(__name__)
 
 Output = Reading | Observation | Event | Alert | DailySummary
 
@@ -130,8 +138,11 @@ class Home:
             if not sil.silent and t - sil.last >= sil.limit_s:
                 sil.silent = True
                 s = self.sensors[sid]
+                log.warning("sensor %s silent for %.0f s (check-in %.0f s)", sid, t - sil.last, sil.limit_s)
                 out.append(Event(t, EventName.SENSOR_SILENT, self.cfg.resident_for(s).id, s.room, sid,
                                  details={"silent_s": round(t - sil.last, 1)}))
+        for hs in self._home_events.values():
+            out += hs.tick(t)
         for rs in self.residents.values():
             bed: list[Output] = list(rs.bed.tick(t))
             out += bed + self._bed_events(bed, rs)
@@ -154,6 +165,9 @@ class Home:
             return self._bed_radar(r, s, rs)
         if s.role in ("room_radar", "presence"):
             return self._room_radar(r, s, rs)
+        if isinstance(r, GasConcentration) and s.gas is not None:
+            r = Alarm(alarm="carbon_monoxide" if s.gas.gas == "co" else "gas", active=r.value > s.gas.alarm_above,
+                      t=r.t, sensor=r.sensor)
         out: list[Output] = list(self._home_events[s.id].feed(r))
         if isinstance(r, Availability):
             out += self._availability(r, s, rs)
@@ -184,6 +198,13 @@ class Home:
             rs.presence[s.id] = r.present
             out: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:presence", in_bed))
             return out + self._bed_events(out, rs) + self._home_presence(r.t, rs)
+        if isinstance(r, BedState) and r.in_bed is not None:
+            self._has_presence.add(s.id)
+            bed_state: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:device_bed", r.in_bed))
+            return bed_state + self._bed_events(bed_state, rs)
+        if isinstance(r, Motion):
+            motion: list[Output] = list(rs.bed.motion(r.t, r.state == "active"))
+            return motion
         if isinstance(r, DeviceVitals):
             return [Observation(r.t, name, v, s.id, rs.resident.id, unit="bpm")
                     for name, v in (("device_heart_rate_bpm", r.heart_rate_bpm),
@@ -249,6 +270,13 @@ class Home:
         elif isinstance(r, Presence):
             rs.presence[s.id] = r.present
             out += self._home_presence(r.t, rs)
+        elif isinstance(r, LD2410Report | MotionEnergy):
+            present = r.present if isinstance(r, LD2410Report) else r.static_energy > 0 or r.motion_energy > 0
+            rs.presence[s.id] = present
+            rs.moving = (r.target_state in (1, 3)) if isinstance(r, LD2410Report) else r.motion_energy > 0
+            out += self._home_presence(r.t, rs)
+        elif isinstance(r, Motion):
+            rs.moving = r.state == "active"
         return out
 
     def _fall_detector(self, s: Sensor, rs: ResidentState) -> FallDetector:
@@ -285,6 +313,7 @@ class Home:
         if not sil.silent:
             return []
         sil.silent = False
+        log.info("sensor %s is reporting again", s.id)
         return [Event(t, EventName.SENSOR_RECOVERED, self.cfg.resident_for(s).id, s.room, s.id)]
 
     def _maybe_summary(self, t: float) -> list[Output]:

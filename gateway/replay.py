@@ -44,6 +44,13 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
                 emit(r)
             for out in home.process(r):
                 emit(out)
+    if home is not None and home.last_t is not None:
+        for dec in decoders.values():  # a frame still waiting for bytes that will not come
+            for r in dec.flush(home.last_t):
+                if readings:
+                    emit(r)
+                for out in home.process(r):
+                    emit(out)
     if home is None:
         home = Home(cfg, start=0.0)
     elif final_summary and home.last_t is not None:

@@ -9,6 +9,7 @@ stored before ``run()`` returns.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -24,6 +25,7 @@ from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
 from eldergate.gateway.sinks import Fanout, Sink, SqliteStore
 from eldergate.gateway.supervisor import Supervisor
+from eldergate.gateway.ti_cli import send_chirp_config
 from eldergate.gateway.transports import MessageBus, RawTap, SerialTransport
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,12 @@ class Gateway:
         for dec in self.decoders.values():
             s = dec.sensor
             if s.serial is not None:
-                baud = s.serial.baud or protocol(s.protocol).default_baud
-                tr = SerialTransport(dec, s.serial.port, baud, self.clock, self.queue, self.stop_event,
-                                     self.raw_tap)
+                info = protocol(s.protocol)
+                before = None
+                if s.serial.command_port and s.serial.chirp_config:
+                    before = functools.partial(send_chirp_config, s.serial.command_port, s.serial.chirp_config)
+                tr = SerialTransport(dec, s.serial.port, s.serial.baud or info.default_baud, self.clock, self.queue,
+                                     self.stop_event, self.raw_tap, startup=info.startup, before_open=before)
                 self.serial.append(tr)
                 self.supervisor.spawn(s.id, tr.run)
             elif s.mqtt is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import serial
 from eldergate.gateway.clock import Clock
 from eldergate.gateway.decode import SensorDecoder
-from eldergate.gateway.errors import DeviceGone
+from eldergate.gateway.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,11 @@ class SerialTransport:
 
     def __init__(self, decoder: SensorDecoder, port: str, baud: int, clock: Clock,
                  out: queue.Queue[object], stop: threading.Event, raw_tap: RawTap | None = None,
-                 backoff: tuple[float, float] = (0.2, 30.0)) -> None:
+                 backoff: tuple[float, float] = (0.2, 30.0), startup: tuple[bytes, ...] = (),
+                 before_open: Callable[[], object] | None = None) -> None:
         self.decoder, self.port, self.baud = decoder, port, baud
+        self.startup = startup  # commands written each time the port opens
+        self.before_open = before_open  # e.g. the TI chirp configuration over the CLI port
         self.clock, self.out, self.stop = clock, out, stop
         self.raw_tap = raw_tap
         self.health = LinkHealth(decoder.sensor.id)
@@ -53,13 +56,17 @@ class SerialTransport:
         delay = self._backoff[0]
         while not self.stop.is_set():
             try:
+                if self.before_open is not None:
+                    self.before_open()
                 with self._open() as ser:
+                    for command in self.startup:
+                        ser.write(command)
                     if self.health.reconnects or self.health.last_error:
                         log.info("%s: serial port back (%s)", self.name, self.port)
                     self.health.connected, self.health.last_error = True, None
                     delay = self._backoff[0]
                     self._read_loop(ser)
-            except (serial.SerialException, OSError, DeviceGone) as err:
+            except (serial.SerialException, OSError, TransientError) as err:
                 if self.health.connected or self.health.last_error is None:
                     log.warning("%s: serial port %s unavailable: %s (retrying)", self.name, self.port, err)
                 self.health.connected = False
@@ -75,7 +82,9 @@ class SerialTransport:
         while not self.stop.is_set():
             waiting = ser.in_waiting
             data = ser.read(waiting or 1)
-            if not data:
+            if not data:  # the line is quiet: a frame held for more bytes is complete
+                for r in self.decoder.flush(self.clock.now()):
+                    self.out.put(r)
                 continue
             t = self.clock.now()
             self.health.last_data = t

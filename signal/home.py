@@ -7,7 +7,7 @@ with ``test`` set is a self-test, never a fire (A1.4).
 
 from __future__ import annotations
 
-from eldergate.drivers.readings import Alarm, Battery, ButtonPress, Contact, Reading, Tamper
+from eldergate.drivers.readings import Alarm, Battery, ButtonPress, Contact, Pulse, Reading, Tamper
 from eldergate.signal.model import Event, EventName
 
 _ALARM_EVENTS = {
@@ -17,6 +17,15 @@ _ALARM_EVENTS = {
     "water_leak": (EventName.WATER_LEAK, EventName.WATER_LEAK_CLEARED),
 }
 SOS_ACTIONS = frozenset({"emergency", "sos", "single", "double", "hold", "press", "panic"})
+_PULSE_EVENTS = {
+    "door_open": (EventName.DOOR_OPENED, None),
+    "smoke": (EventName.SMOKE, EventName.SMOKE_CLEARED),
+    "smoke_test": (EventName.SMOKE_TEST, None),
+    "sos": (EventName.SOS, None),
+    "water_leak": (EventName.WATER_LEAK, EventName.WATER_LEAK_CLEARED),
+}
+BURST_S = 5.0  # repeats of one press within this are one press (ecosystem.md A2.3)
+PULSE_IDLE_S = 300.0  # a pulse-only alarm that has gone quiet this long is over
 
 
 class HomeSensorEvents:
@@ -26,8 +35,11 @@ class HomeSensorEvents:
         self.resident, self.room, self.sensor = resident, room, sensor
         self.front_door = front_door
         self._state: dict[str, bool] = {}
+        self._pulse_last: dict[str, float] = {}  # what -> last pulse time, while active
 
     def feed(self, r: Reading) -> list[Event]:
+        if isinstance(r, Pulse):
+            return self._pulse(r)
         if isinstance(r, Contact):
             # a door first seen open counts as an opening: after a restart that is the safe reading
             return self._edge(r.t, "contact_open", not r.closed, EventName.DOOR_OPENED, EventName.DOOR_CLOSED)
@@ -45,6 +57,25 @@ class HomeSensorEvents:
         if isinstance(r, Tamper):
             return self._edge(r.t, "tamper", r.tampered, EventName.TAMPER, EventName.TAMPER_CLEARED)
         return []
+
+    def _pulse(self, r: Pulse) -> list[Event]:
+        last = self._pulse_last.get(r.what)
+        self._pulse_last[r.what] = r.t
+        if last is not None and r.t - last < (PULSE_IDLE_S if _PULSE_EVENTS[r.what][1] else BURST_S):
+            return []  # the same press repeating, or an alarm already sounding
+        return [self._event(r.t, _PULSE_EVENTS[r.what][0])]
+
+    def tick(self, t: float) -> list[Event]:
+        """Pulse-only alarms return to idle when they go quiet."""
+        out = []
+        for what, last in list(self._pulse_last.items()):
+            off = _PULSE_EVENTS[what][1]
+            idle = PULSE_IDLE_S if off else BURST_S
+            if t - last >= idle:
+                del self._pulse_last[what]
+                if off is not None:
+                    out.append(self._event(t, off))
+        return out
 
     def _edge(self, t: float, key: str, value: bool, on: EventName, off: EventName | None) -> list[Event]:
         before = self._state.get(key)

@@ -1,0 +1,75 @@
+"""Winsen-style UART gas modules: ZE07-CO, ZE08-CH2O, ZE15-CO, MH-Z19 CO₂ (protocols.md §5.1).
+
+Fixed 9-byte frames at 9600 8N1, ``FF`` then 7 bytes then a checksum that is the two's
+complement of the 8-bit sum of bytes 1..7. Active upload: FF, gas code, unit code,
+decimals, concentration hi/lo, full scale hi/lo, checksum. Q&A reply: FF 86, concentration
+hi/lo in bytes 2–3. Sources: esphome/esphome components/mhz19; the ZE07 and ZE08 libraries
+quoted in protocols.md. The gas and unit codes beyond these are single-source there, so the
+configuration names the gas and scale; the parser only reports what the bytes say.
+"""
+
+from __future__ import annotations
+
+from eldergate.drivers.base import ParserStats
+from eldergate.drivers.readings import GasConcentration, Reading
+
+FRAME = 9
+GAS_CO = 0x04  # ZE07/ZE15 active upload gas code as printed by their libraries [?]
+GAS_CH2O = 0x17
+
+
+def checksum(frame: bytes | bytearray) -> int:
+    return (~sum(frame[1:8]) + 1) & 0xFF
+
+
+class WinsenParser:
+    """``gas`` and ``scale`` come from the configuration (ZE07: CO at 0.1 ppm per count)."""
+
+    def __init__(self, gas: str = "co", scale: float = 0.1, unit: str = "ppm") -> None:
+        self.gas, self.scale, self.unit = gas, scale, unit
+        self.stats = ParserStats()
+        self._buf = bytearray()
+
+    def feed(self, chunk: bytes) -> list[Reading]:
+        self.stats.bytes_in += len(chunk)
+        buf = self._buf
+        buf += chunk
+        out: list[Reading] = []
+        pos = 0
+        while True:
+            start = buf.find(0xFF, pos)
+            if start < 0:
+                self.stats.dropped_bytes += len(buf) - pos
+                pos = len(buf)
+                break
+            self.stats.dropped_bytes += start - pos
+            pos = start
+            if len(buf) - pos < FRAME:
+                break
+            frame = buf[pos : pos + FRAME]
+            if checksum(frame) != frame[8]:
+                self.stats.bad_checksum += 1
+                self.stats.dropped_bytes += 1
+                pos += 1
+                continue
+            self.stats.frames += 1
+            value = (frame[4] << 8 | frame[5]) if frame[1] != 0x86 else (frame[2] << 8 | frame[3])
+            out.append(GasConcentration(gas=self.gas, value=value * self.scale, unit=self.unit))
+            pos += FRAME
+        del buf[:pos]
+        return out
+
+
+def _with_checksum(body: bytes) -> bytes:
+    frame = bytearray(body[:8].ljust(8, b"\0"))
+    return bytes(frame) + bytes([checksum(frame + b"\0")])
+
+
+def encode_upload(gas_code: int, counts: int, full_scale: int = 5000) -> bytes:
+    return _with_checksum(bytes([0xFF, gas_code, 0x02, 0x01, counts >> 8, counts & 0xFF,
+                                 full_scale >> 8, full_scale & 0xFF]))
+
+
+READ_COMMAND = bytes.fromhex("FF0186000000000079")  # verified in protocols.md §5.1
+QA_MODE = bytes.fromhex("FF0178410000000046")
+ACTIVE_MODE = bytes.fromhex("FF0178400000000047")
