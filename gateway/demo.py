@@ -257,7 +257,7 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
                 alerts.append(o)
 
         store = SqliteStore(workdir / "eldergate.db")
-        gw = Gateway(cfg, [view], clock=clock, store=store, tick_s=0.05)
+        gw = Gateway(cfg, [view], clock=clock, store=store, tick_s=0.05, mqtt=False)
         gw.on_output = tally
         _intro(out, cfg)
         gw.start()

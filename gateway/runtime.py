@@ -23,6 +23,8 @@ from eldergate.drivers.registry import protocol
 from eldergate.gateway.clock import Clock, SystemClock
 from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
+from eldergate.gateway.mqtt_link import ClientSettings
+from eldergate.gateway.mqtt_source import MqttSource
 from eldergate.gateway.sinks import Fanout, Sink, SqliteStore
 from eldergate.gateway.supervisor import Supervisor
 from eldergate.gateway.ti_cli import send_chirp_config
@@ -36,7 +38,7 @@ QUEUE_LIMIT = 50_000  # readings; a full queue makes the drivers wait (bounded m
 class Gateway:
     def __init__(self, cfg: Config, sinks: list[Sink], clock: Clock | None = None,
                  store: SqliteStore | None = None, raw_tap: RawTap | None = None,
-                 tick_s: float = 0.5) -> None:
+                 tick_s: float = 0.5, mqtt: bool = True) -> None:
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
@@ -54,9 +56,20 @@ class Gateway:
         self.loop_heartbeat = time.monotonic()
         self.processed = 0
         self.on_output: Callable[[Output], None] | None = None
+        self.on_reading: Callable[[Reading], None] | None = None  # taps for tests and tools
         self.serial: list[SerialTransport] = []
+        self.mqtt_source: MqttSource | None = None
+        self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
 
     def start(self) -> None:
+        mqtt_decoders = [d for d in self.decoders.values() if d.sensor.mqtt is not None]
+        if mqtt_decoders and self.use_mqtt:
+            lm = self.cfg.local_mqtt
+            settings = ClientSettings(lm.url, f"eldergate-{self.cfg.gateway.id}-local", lm.protocol,
+                                      lm.credentials_file)
+            self.mqtt_source = MqttSource(settings, mqtt_decoders, self.clock, self.queue, self.stop_event,
+                                          raw_tap=self.bus.raw_tap)
+            self.supervisor.spawn("local_mqtt", self.mqtt_source.run)
         for dec in self.decoders.values():
             s = dec.sensor
             if s.serial is not None:
@@ -68,7 +81,7 @@ class Gateway:
                                      self.stop_event, self.raw_tap, startup=info.startup, before_open=before)
                 self.serial.append(tr)
                 self.supervisor.spawn(s.id, tr.run)
-            elif s.mqtt is not None:
+            elif s.mqtt is not None and not self.use_mqtt:
                 self.bus.attach(dec)
 
     def stop(self) -> None:
@@ -85,8 +98,7 @@ class Gateway:
                 except queue.Empty:
                     item = None
                 if isinstance(item, Reading):
-                    self._emit_all(self.home.process(item))
-                    self.processed += 1
+                    self._process(item)
                 if time.monotonic() >= next_tick:
                     self._emit_all(self.home.tick(self.clock.now()))
                     next_tick = time.monotonic() + self.tick_s
@@ -103,8 +115,13 @@ class Gateway:
             except queue.Empty:
                 return
             if isinstance(item, Reading):
-                self._emit_all(self.home.process(item))
-                self.processed += 1
+                self._process(item)
+
+    def _process(self, r: Reading) -> None:
+        if self.on_reading is not None:
+            self.on_reading(r)
+        self._emit_all(self.home.process(r))
+        self.processed += 1
 
     def _emit_all(self, outputs: list[Output]) -> None:
         for o in outputs:

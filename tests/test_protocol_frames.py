@@ -6,7 +6,6 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from eldergate.drivers import ld2410, seeed_5359, ti_mmwave, winsen
 from eldergate.drivers.readings import (
     DeviceFall,
@@ -63,9 +62,9 @@ def test_5359_bad_checksum_and_a_0x43_heart_rate() -> None:
 
 
 def test_5359_queries_match_verified_bytes() -> None:
-    assert seeed_5359.QUERY_FIRMWARE == h("53 59 02 A4 00 01 0F 62 54 43")
-    assert seeed_5359.MR60BHA1_REALTIME_MODE == h("53 59 84 0F 00 01 00 40 54 43")
-    assert seeed_5359.MR24HPC1_UNDERLYING_ON == h("53 59 08 00 00 01 01 B6 54 43")
+    assert h("53 59 02 A4 00 01 0F 62 54 43") == seeed_5359.QUERY_FIRMWARE
+    assert h("53 59 84 0F 00 01 00 40 54 43") == seeed_5359.MR60BHA1_REALTIME_MODE
+    assert h("53 59 08 00 00 01 01 B6 54 43") == seeed_5359.MR24HPC1_UNDERLYING_ON
 
 
 def test_mr60fda1_fall_and_mr24hpc1_energy() -> None:
@@ -119,9 +118,9 @@ def test_ld2410_acks_interleaved_with_reports_and_bytewise() -> None:
 
 
 def test_ld2410_commands_match_vendor_examples_and_bad_tail_is_skipped() -> None:
-    assert ld2410.ENABLE_CONFIG == h("FD FC FB FA 04 00 FF 00 01 00 04 03 02 01")
-    assert ld2410.END_CONFIG == h("FD FC FB FA 02 00 FE 00 04 03 02 01")
-    assert ld2410.ENGINEERING_ON == h("FD FC FB FA 02 00 62 00 04 03 02 01")
+    assert h("FD FC FB FA 04 00 FF 00 01 00 04 03 02 01") == ld2410.ENABLE_CONFIG
+    assert h("FD FC FB FA 02 00 FE 00 04 03 02 01") == ld2410.END_CONFIG
+    assert h("FD FC FB FA 02 00 62 00 04 03 02 01") == ld2410.ENGINEERING_ON
     broken = VENDOR_BASIC[:-1] + b"\x00"
     p = ld2410.LD2410Parser()
     assert len(p.feed(broken + VENDOR_BASIC)) == 1 and p.stats.bad_checksum == 1

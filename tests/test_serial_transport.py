@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from testutil import ROOT, clean_env, eldergate_cmd
-
 from eldergate.config.loader import load_config
 from eldergate.drivers import ld2410
 from eldergate.drivers.readings import Presence
@@ -20,9 +18,10 @@ from eldergate.gateway.clock import SystemClock
 from eldergate.gateway.decode import decoders_for
 from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.transports import SerialTransport
 from eldergate.gateway.ti_cli import ChirpConfigError, send_chirp_config
+from eldergate.gateway.transports import SerialTransport
 from eldergate.signal.model import Event, EventName
+from testutil import ROOT, clean_env, eldergate_cmd
 
 TI_FILE = ROOT.parent / "shared" / "data" / "ti_vitalsigns_uart" / "vs68xx_first300frames.bin"
 

@@ -1,0 +1,71 @@
+"""Building a paho-mqtt 2 client from a broker URL, credentials and TLS files.
+
+Shared by the local source (the home's broker) and the community uplink. MQTT v5 gets a
+persistent session with an expiry interval (conventions.md: without one, nothing was
+queued across a reconnect); 3.1.1 gets ``clean_session=False``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from eldergate.config.secrets import read_credentials
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_url(url: str) -> BrokerAddress:
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    url: str
+    client_id: str
+    protocol: str = "v5"  # v5 | v311
+    credentials_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    session_expiry_s: int = 7 * 86400
+    keepalive_s: int = 30
+
+
+def make_client(s: ClientSettings) -> tuple[mqtt.Client, BrokerAddress, Properties | None]:
+    """A configured client, where to connect, and the CONNECT properties (v5)."""
+    addr = parse_url(s.url)
+    v5 = s.protocol == "v5"
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=s.client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else False,
+        reconnect_on_failure=True,
+    )
+    if s.credentials_file is not None:
+        creds = read_credentials(s.credentials_file)
+        client.username_pw_set(creds.username, creds.password)
+    if addr.tls:
+        ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        if s.cert_file is not None and s.key_file is not None:
+            ctx.load_cert_chain(str(s.cert_file), str(s.key_file))
+        client.tls_set_context(ctx)
+    props = None
+    if v5:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = s.session_expiry_s
+    return client, addr, props

@@ -1,0 +1,75 @@
+"""A real Mosquitto for the tests, on a free loopback port, with persistence on disk."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mosquitto:
+    """Start, stop (SIGTERM: it saves its database), kill (SIGKILL) and restart on the same port."""
+
+    def __init__(self, workdir: Path, port: int | None = None, extra: str = "") -> None:
+        if MOSQUITTO is None:
+            raise RuntimeError("mosquitto is not installed (scripts/test installs it)")
+        self.port = port or free_port()
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        # Started as root, mosquitto drops to its own user, which must reach its database: pytest's
+        # tmp_path is under a 0700 folder, so the database gets a world-writable folder of its own.
+        self.dbdir = Path(tempfile.mkdtemp(prefix="eldergate-mosquitto-"))
+        self.dbdir.chmod(0o777)
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {self.dbdir}/\nautosave_interval 1\nmax_queued_messages 100000\n{extra}"
+        )
+        self.log = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> Mosquitto:
+        assert MOSQUITTO is not None
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-500:]}") from None
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def cleanup(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dbdir, ignore_errors=True)
