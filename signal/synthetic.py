@@ -76,7 +76,8 @@ def _heartbeat(t: Array, spec: ChestSignalSpec, rng: np.random.Generator) -> tup
         beats.append(beats[-1] + mean_ibi * (1 + spec.hrv_sd * rng.standard_normal()))
     beat_t = np.asarray(beats)
     heart = np.zeros_like(t)
-    width = 0.12 * mean_ibi
+    # a smooth pulse: on the recordings the whitened heart fundamental dominates its 2nd harmonic
+    width = 0.16 * mean_ibi
     for b in beat_t:
         lo, hi = np.searchsorted(t, [b - 4 * width, b + 6 * width])
         seg = t[lo:hi] - b
@@ -120,7 +121,7 @@ class ChestStream:
             self._next_beat += self._beat_period
         p = self._phase
         breath = self.breath_amplitude_mm * (np.sin(p) + 0.25 * np.sin(2 * p + 0.6) + 0.08 * np.sin(3 * p + 1.1))
-        width = 0.12 * self._beat_period
+        width = 0.16 * self._beat_period
         s = t - self._last_beat
         heart = self.heart_amplitude_mm * (np.exp(-0.5 * (s / width) ** 2)
                                            - 0.3 * np.exp(-0.5 * ((s - 2.5 * width) / width) ** 2))
