@@ -74,7 +74,9 @@ class BedMonitor:
         out: list[Event] = []
         ev = self._evidence_now(t)
         if ev is None:
-            ev = False if self._sources else self.in_bed
+            # every source silent: that is not evidence of an exit (supervision reports the
+            # silent sensors); the state holds until a source speaks again
+            ev = self.in_bed
         if ev == self.in_bed:
             self._candidate_since = None
         else:

@@ -162,3 +162,14 @@ def test_apnoea_while_in_bed() -> None:
         out += w.breathing_seen(float(k), in_bed=True, breathing=not (10 <= k < 35))
     assert names(out) == ["apnoea", "breathing_resumed"]
     assert w.breathing_seen(100.0, in_bed=False, breathing=False) == []
+
+
+def test_silent_sources_hold_the_bed_state() -> None:
+    bed = BedMonitor("r1", "bedroom")
+    out = []
+    for t in range(0, 60):
+        out += bed.evidence(float(t), "presence", True)
+    out += bed.tick(500.0) + bed.tick(1000.0)  # the radar went quiet: unknown, not an exit
+    assert names(out) == ["bed_entry", "sleep_start"] and bed.in_bed
+    out += bed.evidence(1001.0, "presence", False) + bed.tick(1030.0)
+    assert names(out)[-1] == "bed_exit"
