@@ -271,6 +271,7 @@ class Uplink(Strict):
     credentials_file: Path | None = None
     protocol: Literal["v5", "v311"] = "v5"
     heartbeat: Seconds = 60.0
+    resend_after: Seconds = 30.0  # an alert without the server's receipt is sent again after this
     session_expiry: Seconds = 7 * 86400.0
     topic_prefix: str = "eldergate/v1"
 

@@ -40,6 +40,7 @@ class AlertKind(enum.StrEnum):
     LOW_BATTERY = "low_battery"
     TAMPER = "tamper"
     GATEWAY_OFFLINE = "gateway_offline"
+    TEST = "test"  # asked for by the community server (cmd test_alert): proves the path end to end
 
 
 class AlertState(enum.StrEnum):
@@ -188,9 +189,24 @@ class AlertEngine:
             return []
         return [a.advance(AlertState.RESOLVED, e.t)]
 
+    def delivered(self, alert_id_: str, t: float) -> Alert | None:
+        """The community server has the alert: stamp it delivered (once)."""
+        for key, a in self.open.items():
+            if a.id == alert_id_ and a.state == AlertState.RAISED:
+                self.open[key] = a.advance(AlertState.DELIVERED, t)
+                return self.open[key]
+        return None
+
+    def test_alert(self, t: float) -> list[Alert]:
+        a = Alert(alert_id(self.gateway_id, "test", "", "", t), AlertKind.TEST, Severity.INFO, "", "", "", t,
+                  {"event": "test_alert"}, raised_at=t)
+        return [a, a.advance(AlertState.RESOLVED, t)]
+
     def acknowledge(self, alert_id_: str, by: str, t: float) -> Alert | None:
         for key, a in self.open.items():
             if a.id == alert_id_:
+                if a.state == AlertState.ACKNOWLEDGED:
+                    return None  # already acknowledged: the first answer stands
                 acked = a.advance(AlertState.ACKNOWLEDGED, t, by)
                 self.open[key] = acked
                 if a.kind == AlertKind.SOS:  # nothing clears an SOS but a person answering it

@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 from eldergate.config.loader import ConfigError, load_config, parse_config
@@ -19,6 +18,7 @@ from eldergate.drivers.registry import PROTOCOLS as IMPLEMENTED
 from eldergate.drivers.registry import describe
 from eldergate.gateway.capture import CaptureError
 from eldergate.gateway.logsetup import setup_logging
+from eldergate.gateway.version import version
 
 log = logging.getLogger("eldergate")
 
@@ -32,16 +32,9 @@ DEFAULT_ROLE = {
 }
 
 
-def _version() -> str:
-    try:
-        return metadata.version("eldergate")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eldergate", description="Edge gateway for elderly people who live alone.")
-    p.add_argument("--version", action="version", version=f"eldergate {_version()}")
+    p.add_argument("--version", action="version", version=f"eldergate {version()}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -75,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--readings", action="store_true", help="also print every decoded reading")
     rep.add_argument("--speed", type=float, help="N times real time (default: as fast as possible)")
     rep.add_argument("--timezone", default="Asia/Shanghai", help="for --sensor mode (night hours)")
+
+    con = sub.add_parser("console", help="community side: watch many gateways, acknowledge alerts")
+    con.add_argument("--broker", required=True, help="the community broker, e.g. mqtt://127.0.0.1:1883")
+    con.add_argument("--credentials-file", type=Path, help="two lines: username, password")
+    con.add_argument("--ca-file", type=Path)
+    con.add_argument("--as", dest="who", default="grid-worker", help="who acknowledges (a grid worker's id)")
+    con.add_argument("--json", action="store_true", help="one JSON line per alert, status or vitals received")
+    con.add_argument("--duration", type=float, help="stop after this many seconds")
 
     vit = sub.add_parser("vitals", help="heart and breathing rate from a CSV of chest displacement")
     vit.add_argument("input", type=Path, help="CSV with columns t (s) and displacement_mm")
@@ -230,6 +231,54 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    """Type "ack ID" (or "ack" for the newest open alert) and Enter to acknowledge."""
+    from eldergate.gateway.mqtt_link import ClientSettings
+    from eldergate.gateway.receiver import CommunityReceiver, HomeView, render
+
+    def changed(leaf: str, home: HomeView, item: object) -> None:
+        if args.json:
+            body = item.model_dump() if hasattr(item, "model_dump") else {"name": item}
+            print(json.dumps({"leaf": leaf, "site": home.site, "gateway": home.gateway, **body},
+                             ensure_ascii=False), flush=True)
+        elif leaf in ("alerts", "status"):
+            print(render(rx.homes), flush=True)
+
+    settings = ClientSettings(args.broker, f"eldergate-console-{args.who}", "v5", args.credentials_file,
+                              args.ca_file)
+    rx = CommunityReceiver(settings, on_change=changed)
+    stop = threading.Event()
+    _stop_on_signals(stop.set)
+    rx.start()
+    if args.duration:
+        threading.Timer(args.duration, stop.set).start()
+    if sys.stdin is not None and sys.stdin.isatty():
+        threading.Thread(target=_console_input, args=(rx, args.who, stop), daemon=True).start()
+    stop.wait()
+    rx.stop()
+    return EXIT_OK
+
+
+def _console_input(rx: object, who: str, stop: threading.Event) -> None:
+    from eldergate.gateway.receiver import CommunityReceiver
+
+    assert isinstance(rx, CommunityReceiver)
+    for line in sys.stdin:
+        parts = line.split()
+        if parts[:1] != ["ack"]:
+            continue
+        open_alerts = [(h, a) for h in rx.homes.values() for a in h.open_alerts() if a.state != "acknowledged"]
+        chosen = [(h, a) for h, a in open_alerts if len(parts) < 2 or a.id.startswith(parts[1])]
+        if not chosen:
+            print("no such open alert", flush=True)
+            continue
+        home, alert = chosen[-1]
+        rx.acknowledge(home.site, home.gateway, alert.id, who)
+        print(f"acknowledged {alert.id} ({alert.title_en}) as {who}", flush=True)
+        if stop.is_set():
+            return
+
+
 def cmd_vitals(args: argparse.Namespace) -> int:
     import numpy as np
     from eldergate.signal.vitals import estimate_vitals
@@ -271,6 +320,7 @@ _COMMANDS = {
     "record": cmd_record,
     "replay": cmd_replay,
     "vitals": cmd_vitals,
+    "console": cmd_console,
 }
 
 if __name__ == "__main__":

@@ -44,8 +44,8 @@ from eldergate.gateway.clock import ScaledClock
 from eldergate.gateway.console_view import ConsoleView
 from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
 from eldergate.gateway.home import Output
+from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.sinks import SqliteStore
 from eldergate.signal.model import Event
 from eldergate.signal.summary import DailySummary
 from eldergate.signal.synthetic import ChestStream
@@ -256,7 +256,7 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
             elif isinstance(o, Alert) and o.state == AlertState.RAISED:
                 alerts.append(o)
 
-        store = SqliteStore(workdir / "eldergate.db")
+        store = Outbox(workdir / "eldergate.db")
         gw = Gateway(cfg, [view], clock=clock, store=store, tick_s=0.05, mqtt=False)
         gw.on_output = tally
         _intro(out, cfg)

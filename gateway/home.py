@@ -154,6 +154,9 @@ class Home:
         out += self._maybe_summary(t)
         return out
 
+    def silent_sensors(self) -> set[str]:
+        return {sid for sid, sil in self._silence.items() if sil.silent}
+
     def summary_now(self, t: float, restart: bool = False) -> list[DailySummary]:
         return [rs.summary.summary(t, rs.activity.moving_s, restart, rs.night.night(t))
                 for rs in self.residents.values()]

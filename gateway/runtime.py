@@ -14,21 +14,24 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
 from eldergate.gateway.clock import Clock, SystemClock
+from eldergate.gateway.contract import AckMessage, CommandMessage
 from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
 from eldergate.gateway.mqtt_link import ClientSettings
 from eldergate.gateway.mqtt_source import MqttSource
-from eldergate.gateway.sinks import Fanout, Sink, SqliteStore
+from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.sinks import Fanout, Sink
 from eldergate.gateway.supervisor import Supervisor
 from eldergate.gateway.ti_cli import send_chirp_config
 from eldergate.gateway.transports import MessageBus, RawTap, SerialTransport
+from eldergate.gateway.uplink import CommunitySink, Uplink
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +40,17 @@ QUEUE_LIMIT = 50_000  # readings; a full queue makes the drivers wait (bounded m
 
 class Gateway:
     def __init__(self, cfg: Config, sinks: list[Sink], clock: Clock | None = None,
-                 store: SqliteStore | None = None, raw_tap: RawTap | None = None,
+                 store: Outbox | None = None, raw_tap: RawTap | None = None,
                  tick_s: float = 0.5, mqtt: bool = True) -> None:
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
         self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
         self.store = store
-        self.sinks = Fanout(([store] if store is not None else []) + sinks)
+        uplinked = store is not None and cfg.uplink is not None and cfg.uplink.enabled
+        community: list[Sink] = [CommunitySink(cfg, store, cfg.telemetry.vitals_every)] if uplinked and store else []
+        self.sinks = Fanout(([store] if store is not None else []) + community + sinks)
+        self.uplink: Uplink | None = None
         self.home = Home(cfg, start=self.clock.now())
         if store is not None:
             self.home.alerts.restore(store.open_alerts())
@@ -62,6 +68,10 @@ class Gateway:
         self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
 
     def start(self) -> None:
+        if self.store is not None and self.cfg.uplink is not None and self.cfg.uplink.enabled:
+            self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
+                                 resend_after_s=self.cfg.uplink.resend_after)
+            self.supervisor.spawn("uplink", self.uplink.run)
         mqtt_decoders = [d for d in self.decoders.values() if d.sensor.mqtt is not None]
         if mqtt_decoders and self.use_mqtt:
             lm = self.cfg.local_mqtt
@@ -99,6 +109,8 @@ class Gateway:
                     item = None
                 if isinstance(item, Reading):
                     self._process(item)
+                elif isinstance(item, AckMessage | CommandMessage):
+                    self._from_server(item)
                 if time.monotonic() >= next_tick:
                     self._emit_all(self.home.tick(self.clock.now()))
                     next_tick = time.monotonic() + self.tick_s
@@ -117,18 +129,43 @@ class Gateway:
             if isinstance(item, Reading):
                 self._process(item)
 
+    def _from_server(self, m: AckMessage | CommandMessage) -> None:
+        """Receipts and acknowledgements from the community server, in the core loop's thread."""
+        now = self.clock.now()
+        if isinstance(m, CommandMessage):
+            if m.command == "acknowledge" and m.alert_id:
+                m = AckMessage(alert_id=m.alert_id, kind="acknowledged", by=m.by)
+            elif m.command == "test_alert":
+                self._emit_all(self.home.alerts.test_alert(now))
+                return
+            else:
+                return
+        if m.kind == "received":
+            delivered = self.home.alerts.delivered(m.alert_id, now)
+            if delivered is not None and self.store is not None:
+                self.store.update_alert(delivered)
+            return
+        acked = self.home.alerts.acknowledge(m.alert_id, m.by or "community", now)
+        if acked is not None:
+            log.info("alert %s acknowledged by %s", acked.id, acked.acknowledged_by)
+            self._emit_all([acked])
+
+    def sensor_status(self) -> dict[str, str]:
+        silent = self.home.silent_sensors()
+        return {sid: "silent" if sid in silent else "ok" for sid in self.decoders}
+
     def _process(self, r: Reading) -> None:
         if self.on_reading is not None:
             self.on_reading(r)
         self._emit_all(self.home.process(r))
         self.processed += 1
 
-    def _emit_all(self, outputs: list[Output]) -> None:
+    def _emit_all(self, outputs: Sequence[Output]) -> None:
         for o in outputs:
             self.sinks.emit(o)
             if self.on_output is not None:
                 self.on_output(o)
 
 
-def default_store(cfg: Config, state_dir: Path | None = None) -> SqliteStore:
-    return SqliteStore((state_dir or cfg.gateway.state_dir) / "eldergate.db")
+def default_store(cfg: Config, state_dir: Path | None = None) -> Outbox:
+    return Outbox((state_dir or cfg.gateway.state_dir) / "eldergate.db")

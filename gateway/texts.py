@@ -26,6 +26,7 @@ ALERT_NAMES: dict[str, tuple[str, str]] = {
     "low_battery": ("电池电量低", "low battery"),
     "tamper": ("设备被拆动", "device tampered"),
     "gateway_offline": ("网关离线", "gateway offline"),
+    "test": ("测试告警", "test alert"),
 }
 SEVERITY_NAMES: dict[str, tuple[str, str]] = {
     "critical": ("紧急", "CRITICAL"),

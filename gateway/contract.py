@@ -1,0 +1,129 @@
+"""The contract with the community server: MQTT topics and the JSON of every payload.
+
+Topics live under ``<prefix>/<site>/<gateway>/`` (prefix ``eldergate/v1``):
+
+| topic    | direction        | QoS | retained | payload          |
+| -------- | ---------------- | --- | -------- | ---------------- |
+| alerts   | gateway → server | 1   | no       | AlertMessage     |
+| events   | gateway → server | 1   | no       | EventMessage     |
+| vitals   | gateway → server | 0   | no       | VitalsMessage    |
+| summary  | gateway → server | 1   | no       | SummaryMessage   |
+| status   | gateway → server | 1   | yes      | StatusMessage (last will: state "offline") |
+| ack      | server → gateway | 1   | no       | AckMessage       |
+| cmd      | server → gateway | 1   | no       | CommandMessage   |
+
+An alert leaves the gateway's outbox only when the server answers with an AckMessage of
+kind ``received`` for that alert id and state; a person's acknowledgement is kind
+``acknowledged``. `docs/contract.md` describes it and `docs/schemas/` holds the JSON
+Schemas generated from these models (``python -m eldergate.gateway.contract docs/schemas``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    v: int = SCHEMA_VERSION
+    site: str
+    gateway: str
+    sent_at: float = Field(description="Unix seconds when the gateway (re)sent it")
+
+
+class AlertMessage(Message):
+    id: str = Field(description="stable alert id; the same across resends and replays")
+    kind: str
+    severity: Literal["critical", "warning", "info"]
+    state: Literal["raised", "delivered", "acknowledged", "resolved"]
+    resident: str = Field(description="resident id (never the name)")
+    room: str
+    sensor: str
+    started: float
+    raised_at: float
+    resolved_at: float | None = None
+    acknowledged_by: str | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict, description="numbers that raised it")
+    title_zh: str
+    title_en: str
+
+
+class EventMessage(Message):
+    t: float
+    name: str
+    resident: str
+    room: str = ""
+    sensor: str = ""
+    value: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class VitalsMessage(Message):
+    t: float
+    resident: str
+    heart_rate_bpm: float | None
+    breathing_rate_bpm: float | None
+    quality: float | None
+    in_bed: bool | None = None
+
+
+class SummaryMessage(Message):
+    resident: str
+    period_start: float
+    period_end: float
+    figures: dict[str, Any]
+
+
+class StatusMessage(Message):
+    state: Literal["online", "offline"]
+    version: str = ""
+    unsent_alerts: int = 0
+    sensors: dict[str, str] = Field(default_factory=dict, description="sensor id -> ok | silent | offline")
+    clock_trusted: bool = True
+
+
+class AckMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    alert_id: str
+    kind: Literal["received", "acknowledged"]
+    state: str | None = Field(None, description="for received: the alert state that was received")
+    by: str | None = Field(None, description="for acknowledged: who (a grid worker's id)")
+
+
+class CommandMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    command: Literal["status", "test_alert", "acknowledge"]
+    alert_id: str | None = None
+    by: str | None = None
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "alert": AlertMessage, "event": EventMessage, "vitals": VitalsMessage, "summary": SummaryMessage,
+    "status": StatusMessage, "ack": AckMessage, "cmd": CommandMessage,
+}
+
+
+def topic(prefix: str, site: str, gateway: str, leaf: str) -> str:
+    return f"{prefix}/{site}/{gateway}/{leaf}"
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, model in SCHEMAS.items():
+        path = folder / f"{name}.schema.json"
+        path.write_text(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
+        out.append(path)
+    return out
+
+
+if __name__ == "__main__":
+    for p in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")):
+        print(p)

@@ -1,0 +1,250 @@
+"""The community uplink: the outbox drained to the server's broker over MQTT.
+
+* MQTT v5 with a persistent session and an expiry interval (3.1.1 works too), QoS 1,
+  TLS with a CA and a per-gateway client certificate, or a username and password file.
+* A retained ``status`` ("online"), with a last will that says "offline"; a heartbeat
+  republishes it with the number of unsent alerts.
+* Alerts first: every alert message in the outbox is (re)sent until the server answers on
+  ``ack`` with a receipt for that id and state; then the telemetry lane.
+* ``ack`` from the server: a receipt removes the message from the outbox; a person's
+  acknowledgement goes to the core loop (it stops escalation). ``cmd``: status, a test
+  alert, an acknowledgement.
+* Refused credentials or a broker ACL that says "not authorized" are logged clearly, once,
+  and retried slowly; they never stop the gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from eldergate.config.schema import Config
+from eldergate.gateway.alerts import Alert
+from eldergate.gateway.clock import Clock, SystemClock
+from eldergate.gateway.contract import (
+    AckMessage,
+    AlertMessage,
+    CommandMessage,
+    EventMessage,
+    StatusMessage,
+    SummaryMessage,
+    VitalsMessage,
+    topic,
+)
+from eldergate.gateway.home import Output
+from eldergate.gateway.mqtt_link import ClientSettings, make_client
+from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.texts import alert_name
+from eldergate.gateway.version import version
+from eldergate.signal.model import Event, Observation
+from eldergate.signal.summary import DailySummary
+from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger(__name__)
+
+RESEND_AFTER_S = 30.0  # an alert message without a receipt is sent again after this
+AUTH_RETRY = (60, 600)  # seconds: slow retries when the broker refuses who we are
+
+
+def alert_message(a: Alert, site: str, gateway: str, now: float) -> AlertMessage:
+    return AlertMessage(
+        site=site, gateway=gateway, sent_at=now, id=a.id, kind=str(a.kind), severity=a.severity.value,
+        state=a.state.value, resident=a.resident, room=a.room, sensor=a.sensor, started=a.started,
+        raised_at=a.raised_at, resolved_at=a.resolved_at, acknowledged_by=a.acknowledged_by,
+        evidence=a.evidence, title_zh=alert_name(a.kind, "zh"), title_en=alert_name(a.kind, "en"),
+    )
+
+
+class CommunitySink:
+    """Outputs to contract messages in the outbox's telemetry lane (alerts go by the outbox itself)."""
+
+    def __init__(self, cfg: Config, outbox: Outbox, vitals_every_s: float = 10.0) -> None:
+        self.site, self.gw = cfg.gateway.site, cfg.gateway.id
+        self.outbox = outbox
+        self.vitals_every_s = vitals_every_s
+        self._last_vitals: dict[str, float] = {}
+        self._hr: dict[str, tuple[float | None, float | None]] = {}
+
+    def emit(self, item: Output) -> None:
+        now = time.time()
+        if isinstance(item, Event):
+            msg: BaseModel = EventMessage(site=self.site, gateway=self.gw, sent_at=now, t=item.t, name=str(item.name),
+                                          resident=item.resident, room=item.room, sensor=item.sensor,
+                                          value=item.value, details=dict(item.details))
+            self.outbox.put_lane("events", msg.model_dump())
+        elif isinstance(item, DailySummary):
+            figures = {k: v for k, v in item.to_json().items() if k not in ("t", "kind", "name", "value", "sensor")}
+            msg = SummaryMessage(site=self.site, gateway=self.gw, sent_at=now, resident=item.resident,
+                                 period_start=item.period_start, period_end=item.period_end, figures=figures)
+            self.outbox.put_lane("summary", msg.model_dump())
+        elif isinstance(item, Observation) and item.name in ("heart_rate_bpm", "breathing_rate_bpm"):
+            self._vitals(item)
+
+    def _vitals(self, o: Observation) -> None:
+        hr, br = self._hr.get(o.resident, (None, None))
+        value = float(o.value) if isinstance(o.value, int | float) and not isinstance(o.value, bool) else None
+        self._hr[o.resident] = (value, br) if o.name == "heart_rate_bpm" else (hr, value)
+        if o.name != "breathing_rate_bpm" or o.t - self._last_vitals.get(o.resident, -1e18) < self.vitals_every_s:
+            return
+        self._last_vitals[o.resident] = o.t
+        hr, br = self._hr[o.resident]
+        msg = VitalsMessage(site=self.site, gateway=self.gw, sent_at=time.time(), t=o.t, resident=o.resident,
+                            heart_rate_bpm=hr, breathing_rate_bpm=br, quality=o.quality)
+        self.outbox.put_lane("vitals", msg.model_dump())
+
+    def close(self) -> None:
+        pass
+
+
+class Uplink:
+    def __init__(self, cfg: Config, outbox: Outbox, stop: threading.Event, inbox: queue.Queue[object],
+                 clock: Clock | None = None, status: Callable[[], dict[str, str]] | None = None,
+                 resend_after_s: float = RESEND_AFTER_S) -> None:
+        assert cfg.uplink is not None
+        self.cfg, self.up = cfg, cfg.uplink
+        self.outbox, self.stop, self.inbox = outbox, stop, inbox
+        self.clock = clock or SystemClock()
+        self.sensor_status = status or dict
+        self.resend_after_s = resend_after_s
+        site, gw = cfg.gateway.site, cfg.gateway.id
+        self.topics = {leaf: topic(self.up.topic_prefix, site, gw, leaf)
+                       for leaf in ("alerts", "events", "vitals", "summary", "status", "ack", "cmd")}
+        self.connected = threading.Event()
+        self.last_error: str | None = None
+        self.refused: str | None = None  # the broker's last "not authorized" / bad credentials
+        self.sent_alerts = 0
+        self._client: mqtt.Client | None = None
+        self._inflight: dict[int, tuple[str, int]] = {}  # mid -> (kind, outbox seq)
+        self._lock = threading.Lock()
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        settings = ClientSettings(self.up.broker_url, f"eldergate-{self.cfg.gateway.site}-{self.cfg.gateway.id}",
+                                  self.up.protocol, self.up.credentials_file, self.up.ca_file, self.up.cert_file,
+                                  self.up.key_file, int(self.up.session_expiry))
+        client, addr, props = make_client(settings)
+        self._client = client
+        client.will_set(self.topics["status"], self._status("offline").model_dump_json(), qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.reconnect_delay_set(1, 30)
+        kwargs: dict[str, Any] = {"clean_start": False, "properties": props} if props is not None else {}
+        client.connect_async(addr.host, addr.port, 30, **kwargs)
+        client.loop_start()
+        next_heartbeat = 0.0
+        try:
+            while not self.stop.is_set():
+                self.outbox.changed.wait(1.0)
+                self.outbox.changed.clear()
+                if not self.connected.is_set():
+                    continue
+                self._send_alerts()
+                self._send_lane()
+                if time.monotonic() >= next_heartbeat:
+                    self._publish_status("online")
+                    next_heartbeat = time.monotonic() + self.up.heartbeat
+        finally:
+            if self.connected.is_set():  # a clean stop says so; a crash leaves it to the last will
+                self._publish_status("offline").wait_for_publish(2)
+            client.disconnect()
+            client.loop_stop()
+
+    def _send_alerts(self) -> None:
+        assert self._client is not None
+        now = time.time()
+        for p in self.outbox.pending_alerts(self.resend_after_s, now):
+            msg = alert_message(p.alert, self.cfg.gateway.site, self.cfg.gateway.id, now)
+            info = self._client.publish(self.topics["alerts"], msg.model_dump_json(), qos=1)
+            with self._lock:
+                self._inflight[info.mid] = ("alert", p.seq)
+            self.outbox.mark_sent(p.seq, now)
+            self.sent_alerts += 1
+
+    def _send_lane(self) -> None:
+        assert self._client is not None
+        if self.outbox.pending_alerts(self.resend_after_s):
+            return  # alerts first, always
+        batch = self.outbox.lane_batch(200)
+        for item in batch:
+            qos = 0 if item.leaf == "vitals" else 1
+            info = self._client.publish(self.topics[item.leaf], json.dumps(item.body, ensure_ascii=False), qos=qos)
+            if qos == 0:
+                self.outbox.lane_done([item.seq])
+            else:
+                with self._lock:
+                    self._inflight[info.mid] = ("lane", item.seq)
+        if len(batch) == 200:
+            self.outbox.changed.set()
+
+    def _status(self, state: str) -> StatusMessage:
+        return StatusMessage(site=self.cfg.gateway.site, gateway=self.cfg.gateway.id, sent_at=time.time(),
+                             state="online" if state == "online" else "offline", version=version(),
+                             unsent_alerts=self.outbox.unsent_count(), sensors=self.sensor_status())
+
+    def _publish_status(self, state: str) -> mqtt.MQTTMessageInfo:
+        assert self._client is not None
+        return self._client.publish(self.topics["status"], self._status(state).model_dump_json(), qos=1, retain=True)
+
+    # -- callbacks (paho's network thread) ------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            text = str(reason)
+            if text != self.refused:
+                log.error("community broker refused the connection: %s — check the gateway's credentials or "
+                          "certificate (retrying every %d–%d s)", text, *AUTH_RETRY)
+            self.refused = text
+            client.reconnect_delay_set(*AUTH_RETRY)
+            return
+        if self.refused:
+            log.info("community broker accepts the gateway again")
+        self.refused = None
+        client.reconnect_delay_set(1, 30)
+        client.subscribe([(self.topics["ack"], 1), (self.topics["cmd"], 1)])
+        log.info("community uplink connected (%s)", self.up.protocol)
+        self.connected.set()
+        self.outbox.changed.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if self.connected.is_set():
+            log.warning("community uplink lost: %s; alerts wait in the outbox", reason)
+        self.connected.clear()
+        self.last_error = str(reason)
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        with self._lock:
+            kind, seq = self._inflight.pop(mid, ("", -1))
+        if getattr(reason, "is_failure", False):
+            text = str(reason)
+            if text != self.refused:
+                log.error("community broker refused a %s publish: %s — is this gateway's certificate its own, "
+                          "and does the broker's ACL allow %s?", kind or "message", text, self.topics["alerts"])
+            self.refused = text
+            return
+        if kind == "lane":
+            self.outbox.lane_done([seq])
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            if msg.topic == self.topics["ack"]:
+                ack = AckMessage.model_validate_json(msg.payload)
+                if ack.kind == "received":
+                    self.outbox.received(ack.alert_id, ack.state)
+                self.inbox.put(ack)
+            elif msg.topic == self.topics["cmd"]:
+                cmd = CommandMessage.model_validate_json(msg.payload)
+                if cmd.command == "status" and self._client is not None:
+                    self._publish_status("online")
+                self.inbox.put(cmd)
+        except ValidationError as err:
+            log.warning("ignored a malformed message from the server on %s: %s", msg.topic,
+                        err.errors(include_url=False)[0]["msg"])
