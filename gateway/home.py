@@ -19,6 +19,7 @@ from eldergate.drivers.ld2410 import LD2410Report
 from eldergate.drivers.readings import (
     Alarm,
     Availability,
+    ButtonPress,
     ChestDisplacement,
     DeviceFall,
     DeviceVitals,
@@ -168,6 +169,12 @@ class Home:
             return self._bed_radar(r, s, rs)
         if s.role in ("room_radar", "presence"):
             return self._room_radar(r, s, rs)
+        if isinstance(r, ButtonPress) and r.action == "single":
+            # the pre-alarm asks "press the button if you are all right": inside the cancel window a
+            # single press cancels a possible fall; outside it, or held/double/emergency, it is an SOS
+            cancelled = self._cancel_falls(r.t, rs, "ok_button")
+            if cancelled:
+                return cancelled
         if isinstance(r, GasConcentration) and s.gas is not None:
             r = Alarm(alarm="carbon_monoxide" if s.gas.gas == "co" else "gas", active=r.value > s.gas.alarm_above,
                       t=r.t, sensor=r.sensor)
@@ -295,7 +302,12 @@ class Home:
                 out += rs.night.bed_exit(e.t)
             elif isinstance(e, Event) and e.name in (EventName.BED_RETURN, EventName.BED_ENTRY):
                 out += rs.night.bed_return(e.t)
+                out += self._cancel_falls(e.t, rs, "back_in_bed")
         return out
+
+    def _cancel_falls(self, t: float, rs: ResidentState, reason: str) -> list[Output]:
+        window = rs.resident.thresholds.fall_cancel_window
+        return [e for det in rs.falls.values() for e in det.cancel(t, reason, window)]
 
     def _home_presence(self, t: float, rs: ResidentState) -> list[Output]:
         occupied = any(rs.presence.values()) or rs.bed.in_bed

@@ -20,18 +20,22 @@ from pathlib import Path
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
+from eldergate.gateway.alerts import Alert
+from eldergate.gateway.annunciator import Annunciator
 from eldergate.gateway.clock import Clock, SystemClock
 from eldergate.gateway.contract import AckMessage, CommandMessage
 from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
 from eldergate.gateway.mqtt_link import ClientSettings
 from eldergate.gateway.mqtt_source import MqttSource
+from eldergate.gateway.notify import Notifier, Send, apprise_send
 from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.sinks import Fanout, Sink
 from eldergate.gateway.supervisor import Supervisor
 from eldergate.gateway.ti_cli import send_chirp_config
 from eldergate.gateway.transports import MessageBus, RawTap, SerialTransport
 from eldergate.gateway.uplink import CommunitySink, Uplink
+from eldergate.signal.summary import DailySummary
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ QUEUE_LIMIT = 50_000  # readings; a full queue makes the drivers wait (bounded m
 class Gateway:
     def __init__(self, cfg: Config, sinks: list[Sink], clock: Clock | None = None,
                  store: Outbox | None = None, raw_tap: RawTap | None = None,
-                 tick_s: float = 0.5, mqtt: bool = True) -> None:
+                 tick_s: float = 0.5, mqtt: bool = True, send: Send = apprise_send) -> None:
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
@@ -49,7 +53,10 @@ class Gateway:
         self.store = store
         uplinked = store is not None and cfg.uplink is not None and cfg.uplink.enabled
         community: list[Sink] = [CommunitySink(cfg, store, cfg.telemetry.vitals_every)] if uplinked and store else []
-        self.sinks = Fanout(([store] if store is not None else []) + community + sinks)
+        self.annunciator = Annunciator(cfg.notifications.annunciator_command)
+        self.notifier: Notifier | None = Notifier(cfg, send) if cfg.notifications.enabled and any(
+            r.contacts for r in cfg.residents) else None
+        self.sinks = Fanout(([store] if store is not None else []) + community + [self.annunciator] + sinks)
         self.uplink: Uplink | None = None
         self.home = Home(cfg, start=self.clock.now())
         if store is not None:
@@ -113,11 +120,15 @@ class Gateway:
                     self._from_server(item)
                 if time.monotonic() >= next_tick:
                     self._emit_all(self.home.tick(self.clock.now()))
+                    if self.notifier is not None:
+                        self.notifier.tick(self.clock.now())
                     next_tick = time.monotonic() + self.tick_s
             self._drain()
         finally:
             self.supervisor.join(timeout=2.0)
             self.sinks.close()
+            if self.notifier is not None:
+                self.notifier.close()
 
     def _drain(self) -> None:
         """Readings already accepted are processed and stored before exit."""
@@ -163,6 +174,11 @@ class Gateway:
     def _emit_all(self, outputs: Sequence[Output]) -> None:
         for o in outputs:
             self.sinks.emit(o)
+            if self.notifier is not None:
+                if isinstance(o, Alert):
+                    self.notifier.on_alert(o, self.clock.now())
+                elif isinstance(o, DailySummary):
+                    self.notifier.on_summary(o)
             if self.on_output is not None:
                 self.on_output(o)
 

@@ -64,6 +64,18 @@ class FallDetector:
             return [self._event(t, EventName.FALL, down_s=round(t - self._down_since, 1))]
         return []
 
+    def cancel(self, t: float, reason: str, window_s: float) -> list[Event]:
+        """The resident says they are all right (a button press, back in bed) within the window."""
+        if self.state != "down" or t - self._down_since > window_s:
+            return []
+        self.state = "up"
+        self._hist.clear()
+        return [self._event(t, EventName.FALL_CANCELLED, down_s=round(t - self._down_since, 1), reason=reason)]
+
+    @property
+    def down(self) -> bool:
+        return self.state == "down"
+
     def _check_drop(self, t: float, z: float, in_bed: bool) -> list[Event]:
         if z >= self.s.low_m or in_bed or len(self._hist) < 2:
             return []

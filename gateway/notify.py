@@ -1,0 +1,217 @@
+"""Push to the resident's contacts with Apprise, and escalation along the contact list.
+
+* A **critical** alert notifies the grid worker(s) and the relatives at once; a warning or
+  an info goes to the grid worker only (sensor health never goes to relatives).
+* An alert not acknowledged within the resident's ``escalate_after`` reaches the next
+  contact in the list that has not been told, and the community duty desk; again after
+  each further interval, until everyone has been told. An acknowledgement (from the
+  community server or the console) or the alert's resolution stops it.
+* Texts say who, where, what and how urgent, in Chinese first (the gateway's language),
+  with English beneath; never medical details or raw numbers.
+* Relatives get the morning summary in plain words.
+
+Sending happens on a worker thread so that a slow push service never holds up the core
+loop; a failed send is logged by the contact's role and position, never by its address.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from eldergate.config.schema import Config, Contact, Resident
+from eldergate.config.secrets import SecretError, read_secret
+from eldergate.gateway.alerts import Alert, AlertKind, AlertState, Severity
+from eldergate.gateway.texts import alert_name, severity_name
+from eldergate.signal.summary import DailySummary
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, str, str], bool]  # (url, title, body) -> delivered
+_HEALTH = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER, AlertKind.GATEWAY_OFFLINE,
+           AlertKind.TEST}
+
+
+def apprise_send(url: str, title: str, body: str) -> bool:
+    import apprise  # imported only when a push is actually sent (memory, start-up time)
+
+    ap = apprise.Apprise()
+    if not ap.add(url):
+        return False
+    return bool(ap.notify(body=body, title=title))
+
+
+@dataclass
+class Escalation:
+    alert: Alert
+    next_at: float
+    told: set[int] = field(default_factory=set)  # contact indexes already notified
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    index: int
+    role: str
+    url: str
+
+
+class Notifier:
+    def __init__(self, cfg: Config, send: Send = apprise_send, rooms: dict[str, str] | None = None) -> None:
+        self.cfg = cfg
+        self.lang = cfg.gateway.language
+        self.tz = ZoneInfo(cfg.gateway.timezone)
+        self.send = send
+        self.rooms = rooms or {r.id: r.name for r in cfg.rooms}
+        self.residents = {r.id: r for r in cfg.residents}
+        self.recipients = {r.id: self._recipients(r) for r in cfg.residents}
+        self.active: dict[str, Escalation] = {}
+        self.sent: list[tuple[str, str, str]] = []  # (role, alert id or "summary", title): for tests and status
+        self._jobs: queue.Queue[tuple[Recipient, str, str, str] | None] = queue.Queue(maxsize=1000)
+        self._worker = threading.Thread(target=self._drain, name="eg-notify", daemon=True)
+        self._worker.start()
+
+    def _recipients(self, r: Resident) -> list[Recipient]:
+        out = []
+        for i, c in enumerate(r.contacts):
+            url = _address(c)
+            if url is None:
+                log.error("resident %s contact %d (%s): no readable notification address", r.id, i, c.role)
+                continue
+            out.append(Recipient(i, c.role, url))
+        return out
+
+    # -- inputs from the core loop ----------------------------------------------------------
+
+    def on_alert(self, a: Alert, now: float) -> None:
+        if a.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
+            esc = self.active.pop(a.id, None)
+            if esc is not None and a.state == AlertState.RESOLVED and a.kind not in _HEALTH:
+                self._tell(esc, self._all_told(esc), a, resolved=True)
+            return
+        if a.state != AlertState.RAISED or a.id in self.active or a.resident not in self.recipients:
+            return
+        esc = Escalation(a, now + self.residents[a.resident].thresholds.escalate_after)
+        first = [p for p in self.recipients[a.resident]
+                 if p.role == "grid_worker" or (a.severity == Severity.CRITICAL and p.role == "relative"
+                                                and a.kind not in _HEALTH)]
+        if not first:  # nobody in those roles: the first contact in the list
+            first = self.recipients[a.resident][:1]
+        self._tell(esc, first, a)
+        self.active[a.id] = esc
+
+    def tick(self, now: float) -> None:
+        for esc in list(self.active.values()):
+            if now < esc.next_at:
+                continue
+            people = self.recipients[esc.alert.resident]
+            nxt = [p for p in people if p.index not in esc.told and p.role != "duty_desk"][:1]
+            desk = [p for p in people if p.role == "duty_desk" and p.index not in esc.told]
+            if not nxt and not desk:
+                del self.active[esc.alert.id]  # everyone has been told; the console keeps it open
+                continue
+            log.warning("alert %s not acknowledged after %.0f s: escalating", esc.alert.id,
+                        now - esc.alert.raised_at)
+            self._tell(esc, nxt + desk, esc.alert, escalated=True)
+            esc.next_at = now + self.residents[esc.alert.resident].thresholds.escalate_after
+
+    def on_summary(self, s: DailySummary) -> None:
+        for p in self.recipients.get(s.resident, []):
+            if p.role == "relative":
+                title, body = self.summary_text(s)
+                self._queue(p, "summary", title, body)
+
+    # -- texts ---------------------------------------------------------------------------------
+
+    def alert_text(self, a: Alert, escalated: bool = False, resolved: bool = False) -> tuple[str, str]:
+        who = self.residents[a.resident].display_name if a.resident in self.residents else a.resident
+        room = self.rooms.get(a.room, a.room)
+        when = datetime.fromtimestamp(a.raised_at, self.tz).strftime("%H:%M")
+        what_zh, what_en = alert_name(a.kind, "zh"), alert_name(a.kind, "en")
+        sev_zh, sev_en = severity_name(a.severity, "zh"), severity_name(a.severity, "en")
+        if resolved:
+            return (f"【已解除】{who} {what_zh}", f"{who}：{what_zh}已解除。\n{who}: {what_en} is over.")
+        ask_zh = "请立即联系或上门查看。" if a.severity == Severity.CRITICAL else "请尽快确认。"
+        ask_en = "Please call or visit now." if a.severity == Severity.CRITICAL else "Please check soon."
+        up_zh = "（无人确认，已升级）" if escalated else ""
+        up_en = " (not acknowledged: escalated)" if escalated else ""
+        title = f"【{sev_zh}】{who} {what_zh}{up_zh}"
+        body = (f"{who}，{room}，{when}：{what_zh}。{ask_zh}\n"
+                f"{sev_en.upper()}: {who}, {room}, {when}: {what_en}{up_en}. {ask_en}")
+        if self.lang == "en":
+            title = f"[{sev_en.upper()}] {who}: {what_en}{up_en}"
+        return title, body
+
+    def summary_text(self, s: DailySummary) -> tuple[str, str]:
+        who = self.residents[s.resident].display_name if s.resident in self.residents else s.resident
+        hours = s.sleep_min / 60
+        title = f"{who} 的早安报告 / morning summary"
+        zh = (f"{who} 昨晚睡了约 {hours:.1f} 小时，夜间起床 {s.night_bed_exits} 次，"
+              f"白天活动约 {s.active_min:.0f} 分钟。" + ("昨天发生过一次跌倒，社区已跟进。" if s.falls else "一切正常。"))
+        en = (f"{who} slept about {hours:.1f} hours, got up {s.night_bed_exits} time(s) in the night and was active "
+              f"for about {s.active_min:.0f} minutes." + (" There was a fall; the community followed it up."
+                                                          if s.falls else " All is well."))
+        return title, f"{zh}\n{en}"
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def _all_told(self, esc: Escalation) -> list[Recipient]:
+        return [p for p in self.recipients[esc.alert.resident] if p.index in esc.told]
+
+    def _tell(self, esc: Escalation, people: list[Recipient], a: Alert, escalated: bool = False,
+              resolved: bool = False) -> None:
+        title, body = self.alert_text(a, escalated, resolved)
+        for p in people:
+            esc.told.add(p.index)
+            self._queue(p, a.id, title, body)
+
+    def _queue(self, p: Recipient, what: str, title: str, body: str) -> None:
+        try:
+            self._jobs.put_nowait((p, what, title, body))
+        except queue.Full:
+            log.error("push queue full: a notification to contact %d (%s) was not sent", p.index, p.role)
+
+    def _drain(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            p, what, title, body = job
+            try:
+                ok = self.send(p.url, title, body)
+            except OSError as err:
+                ok = False
+                log.error("push to contact %d (%s) failed: %s", p.index, p.role, err)
+            if ok:
+                self.sent.append((p.role, what, title))
+            else:
+                log.error("push to contact %d (%s) was not delivered", p.index, p.role)
+            self._jobs.task_done()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until queued notifications are sent (tests, shutdown)."""
+        done = threading.Event()
+
+        def wait() -> None:
+            self._jobs.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self.flush(5.0)
+        self._jobs.put(None)
+
+
+def _address(c: Contact) -> str | None:
+    if c.notify is not None:
+        return c.notify.get_secret_value()
+    try:
+        return read_secret(c.notify_file, c.notify_env)
+    except SecretError:
+        return None

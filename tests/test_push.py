@@ -1,0 +1,179 @@
+"""Push to contacts through Apprise to a local HTTP endpoint: pre-alarm, escalation, acknowledgement."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from broker import Mosquitto
+from eldergate.config.loader import parse_config
+from eldergate.config.schema import Config
+from eldergate.drivers.readings import ButtonPress, Presence, Reading, Target, TargetHeight, Targets, stamp
+from eldergate.gateway.alerts import Alert, AlertState
+from eldergate.gateway.home import Home
+from eldergate.gateway.mqtt_link import ClientSettings
+from eldergate.gateway.notify import Notifier
+from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.gateway.runtime import Gateway
+from push_endpoint import PushEndpoint
+
+
+@pytest.fixture
+def endpoint() -> Iterator[PushEndpoint]:
+    e = PushEndpoint()
+    yield e
+    e.close()
+
+
+def config(ep: PushEndpoint, escalate_after: float = 300.0, **extra: Any) -> Config:
+    contacts = [
+        {"name": "grid worker", "role": "grid_worker", "notify": ep.url("grid")},
+        {"name": "daughter", "role": "relative", "notify": ep.url("daughter")},
+        {"name": "volunteer", "role": "volunteer", "notify": ep.url("volunteer")},
+        {"name": "duty desk", "role": "duty_desk", "notify": ep.url("desk")},
+    ]
+    data: dict[str, Any] = {
+        "gateway": {"site": "s1", "id": "gw1", "language": "zh"},
+        "residents": [{"id": "r1", "display_name": "王奶奶", "birth_year": 1942, "medical_notes": "心脏病",
+                       "contacts": contacts,
+                       "thresholds": {"escalate_after": escalate_after, "fall_confirm_after": 45,
+                                      "fall_cancel_window": 30}}],
+        "rooms": [{"id": "bedroom", "name": "卧室"}],
+        "sensors": [{"id": "room_radar", "protocol": "mr60fda2", "role": "room_radar", "room": "bedroom",
+                     "serial": {"port": "/dev/null"}},
+                    {"id": "sos", "protocol": "zigbee2mqtt", "role": "sos", "room": "bedroom",
+                     "mqtt": {"topic": "zigbee2mqtt/sos"}}],
+        **extra,
+    }
+    return parse_config(data)
+
+
+def fall_track(t0: float, up_at: float | None, end: float) -> list[Reading]:
+    out: list[Reading] = []
+    t = t0
+    while t < end:
+        z = 1.0 if t < t0 + 10 else max(0.2, 1.0 - (t - t0 - 10) * 1.5)
+        if up_at is not None and t >= up_at:
+            z = 1.0
+        for r in (Presence(present=True), Targets(targets=(Target(id=1, x=0.3, y=1.0),)), TargetHeight(height_m=z)):
+            out.append(stamp(r, t, "room_radar"))
+        t += 0.2
+    return out
+
+
+def run_home(cfg: Config, notifier: Notifier, readings: list[Reading]) -> list[Alert]:
+    home = Home(cfg, start=readings[0].t)
+    alerts = []
+    for r in sorted(readings, key=lambda r: r.t):
+        for o in home.process(r):
+            if isinstance(o, Alert):
+                alerts.append(o)
+                notifier.on_alert(o, r.t)
+        notifier.tick(r.t)
+    notifier.flush()
+    return alerts
+
+
+def test_possible_fall_and_getting_up_in_the_window_reaches_nobody(endpoint: PushEndpoint) -> None:
+    cfg = config(endpoint)
+    n = Notifier(cfg)
+    alerts = run_home(cfg, n, fall_track(1000.0, up_at=1025.0, end=1100.0))
+    assert alerts == [] and endpoint.received == []
+
+
+def test_a_single_press_in_the_window_cancels_but_staying_down_reaches_the_grid_worker(
+        endpoint: PushEndpoint) -> None:
+    cfg = config(endpoint)
+    n = Notifier(cfg)
+    pressed = fall_track(1000.0, None, 1100.0) + [ButtonPress(action="single", t=1020.0, sensor="sos")]
+    assert run_home(cfg, n, pressed) == [] and endpoint.received == []  # "I'm all right"
+    alerts = run_home(cfg, Notifier(cfg), fall_track(5000.0, None, 5100.0))
+    assert [a.kind for a in alerts] == ["fall"]
+    assert wait(lambda: sorted(endpoint.who()) == ["daughter", "grid"])
+    title = endpoint.received[0][1]["title"]
+    body = endpoint.received[0][1]["message"]
+    assert "王奶奶" in title and "跌倒" in title and "卧室" in body and "fall" in body
+    assert "心脏病" not in title + body  # never medical details
+
+
+def wait(pred: object, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _alert(state: AlertState = AlertState.RAISED, t: float = 100.0) -> Alert:
+    from eldergate.gateway.alerts import AlertKind, Severity
+
+    a = Alert("a1", AlertKind.GAS, Severity.CRITICAL, "r1", "bedroom", "gas", 100.0, {}, raised_at=100.0)
+    return a if state == AlertState.RAISED else a.advance(state, t, "li")
+
+
+def test_escalation_after_the_configured_time_and_an_acknowledgement_stops_it(endpoint: PushEndpoint) -> None:
+    n = Notifier(config(endpoint, escalate_after=60.0))
+    n.on_alert(_alert(), 100.0)
+    n.tick(150.0)
+    n.flush()
+    assert sorted(endpoint.who()) == ["daughter", "grid"]
+    n.tick(161.0)  # not acknowledged within 60 s: the next contact and the duty desk
+    n.flush()
+    assert sorted(endpoint.who()[2:]) == ["desk", "volunteer"]
+    assert "升级" in endpoint.received[-1][1]["title"]
+    n.on_alert(_alert(AlertState.ACKNOWLEDGED, 170.0), 170.0)
+    n.tick(500.0)
+    n.flush()
+    assert len(endpoint.received) == 4
+
+
+def test_warnings_and_sensor_health_go_to_the_grid_worker_only(endpoint: PushEndpoint) -> None:
+    from eldergate.gateway.alerts import AlertKind, Severity
+
+    n = Notifier(config(endpoint))
+    n.on_alert(Alert("b1", AlertKind.SENSOR_OFFLINE, Severity.WARNING, "r1", "bedroom", "x", 1.0, raised_at=1.0), 1.0)
+    n.on_alert(Alert("b2", AlertKind.OUT_OF_BED_AT_NIGHT, Severity.WARNING, "r1", "", "", 1.0, raised_at=1.0), 1.0)
+    n.flush()
+    assert endpoint.who() == ["grid", "grid"]
+
+
+@pytest.mark.broker
+def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
+        endpoint: PushEndpoint, mosquitto: Mosquitto, tmp_path: Path) -> None:
+    cfg = config(endpoint, escalate_after=8.0, uplink={"broker_url": mosquitto.url, "resend_after": 2},
+                 local_mqtt={"url": mosquitto.url})
+    gw = Gateway(cfg, [], store=Outbox(tmp_path / "state.db"), tick_s=0.05)
+    rx = CommunityReceiver(ClientSettings(mosquitto.url, "console"))
+    rx.start()
+    gw.start()
+    th = threading.Thread(target=gw.run, daemon=True)
+    th.start()
+    try:
+        assert gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
+        assert gw.uplink is not None and gw.uplink.connected.wait(10)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="button", protocol=mqtt.MQTTv5)
+        pub.connect("127.0.0.1", mosquitto.port)
+        pub.publish("zigbee2mqtt/sos", json.dumps({"action": "emergency"}), qos=1).wait_for_publish(5)
+        assert wait(lambda: any(h.alerts for h in rx.homes.values()))
+        home = next(iter(rx.homes.values()))
+        sos = next(iter(home.alerts.values()))
+        assert sos.kind == "sos" and sos.severity == "critical"
+        assert wait(lambda: sorted(endpoint.who()) == ["daughter", "grid"])
+        rx.acknowledge(home.site, home.gateway, sos.id, "li.ming")
+        assert wait(lambda: gw.store is not None and (a := gw.store.alert(sos.id)) is not None
+                    and a.acknowledged_by == "li.ming")
+        time.sleep(9.0)  # past escalate_after: nobody else is told
+        assert sorted(endpoint.who()) == ["daughter", "grid"]
+        pub.disconnect()
+    finally:
+        gw.stop()
+        th.join(timeout=10)
+        rx.stop()
