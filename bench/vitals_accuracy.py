@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import signal as sps
-
 from eldergate.signal.vitals import VitalsEstimate, estimate_vitals
+from scipy import signal as sps
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "radar_vitals_dev"
 CONSTANT_BPM = 75.0

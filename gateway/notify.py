@@ -151,7 +151,8 @@ class Notifier:
         hours = s.sleep_min / 60
         title = f"{who} 的早安报告 / morning summary"
         zh = (f"{who} 昨晚睡了约 {hours:.1f} 小时，夜间起床 {s.night_bed_exits} 次，"
-              f"白天活动约 {s.active_min:.0f} 分钟。" + ("昨天发生过一次跌倒，社区已跟进。" if s.falls else "一切正常。"))
+              f"白天活动约 {s.active_min:.0f} 分钟。"
+              + ("昨天发生过一次跌倒，社区已跟进。" if s.falls else "一切正常。"))
         en = (f"{who} slept about {hours:.1f} hours, got up {s.night_bed_exits} time(s) in the night and was active "
               f"for about {s.active_min:.0f} minutes." + (" There was a fall; the community followed it up."
                                                           if s.falls else " All is well."))

@@ -92,7 +92,7 @@ def test_a_single_press_in_the_window_cancels_but_staying_down_reaches_the_grid_
         endpoint: PushEndpoint) -> None:
     cfg = config(endpoint)
     n = Notifier(cfg)
-    pressed = fall_track(1000.0, None, 1100.0) + [ButtonPress(action="single", t=1020.0, sensor="sos")]
+    pressed = [*fall_track(1000.0, None, 1100.0), ButtonPress(action="single", t=1020.0, sensor="sos")]
     assert run_home(cfg, n, pressed) == [] and endpoint.received == []  # "I'm all right"
     alerts = run_home(cfg, Notifier(cfg), fall_track(5000.0, None, 5100.0))
     assert [a.kind for a in alerts] == ["fall"]
