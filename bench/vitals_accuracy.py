@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from eldergate.signal.vitals import VitalsEstimate, estimate_vitals
 from scipy import signal as sps
+
+from eldergate.signal.vitals import VitalsEstimate, estimate_vitals
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "radar_vitals_dev"
 CONSTANT_BPM = 75.0

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from eldergate.config.schema import Config
 from pydantic import ValidationError
+
+from eldergate.config.schema import Config
 
 
 class ConfigError(Exception):

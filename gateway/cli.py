@@ -128,6 +128,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from eldergate.gateway.console_view import ConsoleView
     from eldergate.gateway.runtime import Gateway, default_store
+    from eldergate.gateway.sdnotify import SystemdNotifier
     from eldergate.gateway.sinks import Sink
 
     cfg = load_config(args.config)
@@ -137,8 +138,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     gw = Gateway(cfg, sinks, store=store)
     _stop_on_signals(gw.stop)
     gw.start()
+    notifier = SystemdNotifier()
+    gw.announce(notifier)
     log.info("gateway %s/%s running with %d sensor(s)", cfg.gateway.site, cfg.gateway.id, len(cfg.sensors))
     gw.run()
+    notifier.notify("STOPPING=1")
     log.info("stopped; %d reading(s) processed, everything stored", gw.processed)
     return EXIT_OK
 
@@ -281,6 +285,7 @@ def _console_input(rx: object, who: str, stop: threading.Event) -> None:
 
 def cmd_vitals(args: argparse.Namespace) -> int:
     import numpy as np
+
     from eldergate.signal.vitals import estimate_vitals
 
     try:

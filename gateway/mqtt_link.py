@@ -13,10 +13,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from eldergate.config.secrets import read_credentials
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from eldergate.config.secrets import read_credentials
 
 
 @dataclass(frozen=True, slots=True)

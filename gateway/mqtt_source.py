@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+
 from eldergate.gateway.clock import Clock
 from eldergate.gateway.decode import SensorDecoder
 from eldergate.gateway.mqtt_link import ClientSettings, make_client

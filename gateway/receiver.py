@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from pydantic import ValidationError
+
 from eldergate.gateway.contract import AckMessage, AlertMessage, StatusMessage, VitalsMessage
 from eldergate.gateway.mqtt_link import ClientSettings, make_client
-from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 

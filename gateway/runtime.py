@@ -30,6 +30,7 @@ from eldergate.gateway.mqtt_link import ClientSettings
 from eldergate.gateway.mqtt_source import MqttSource
 from eldergate.gateway.notify import Notifier, Send, apprise_send
 from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
 from eldergate.gateway.sinks import Fanout, Sink
 from eldergate.gateway.supervisor import Supervisor
 from eldergate.gateway.ti_cli import send_chirp_config
@@ -71,6 +72,7 @@ class Gateway:
         self.on_output: Callable[[Output], None] | None = None
         self.on_reading: Callable[[Reading], None] | None = None  # taps for tests and tools
         self.serial: list[SerialTransport] = []
+        self.watchdog: Watchdog | None = None
         self.mqtt_source: MqttSource | None = None
         self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
 
@@ -103,6 +105,31 @@ class Gateway:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def announce(self, notifier: SystemdNotifier) -> None:
+        """READY=1 once the drivers and the outbox are up; then the watchdog, if systemd asked for one."""
+        notifier.notify("READY=1", f"STATUS={self.status_line()}")
+        interval = watchdog_interval()
+        if interval is not None:
+            self.watchdog = Watchdog(notifier, interval, self.stuck, self.status_line, self.stop_event)
+            threading.Thread(target=self.watchdog.run, name="eg-watchdog", daemon=True).start()
+
+    def stuck(self) -> str | None:
+        """Why the gateway is not making progress, or None when every stage is."""
+        limit = max(5.0, 10 * self.tick_s)
+        if time.monotonic() - self.loop_heartbeat > limit:
+            return f"core loop has not turned for {time.monotonic() - self.loop_heartbeat:.0f} s"
+        dead = self.supervisor.dead()
+        if dead:
+            return f"driver supervisor thread(s) ended: {', '.join(dead)}"
+        return None
+
+    def status_line(self) -> str:
+        unsent = self.store.unsent_count() if self.store is not None else 0
+        up = "n/a" if self.uplink is None else ("up" if self.uplink.connected.is_set() else "DOWN")
+        silent = self.home.silent_sensors()
+        return (f"{self.processed} readings, {len(self.home.alerts.open)} open alerts, {unsent} unsent, "
+                f"uplink {up}, sensors {len(self.decoders) - len(silent)}/{len(self.decoders)} ok")
 
     def run(self) -> None:
         """The core loop; returns after ``stop()`` with everything stored."""

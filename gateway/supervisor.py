@@ -58,5 +58,8 @@ class Supervisor:
         for th in self._threads:
             th.join(timeout=timeout)
 
-    def all_alive(self) -> bool:
-        return all(th.is_alive() for th in self._threads)
+    def dead(self) -> list[str]:
+        """Supervisor threads that ended while the gateway is still meant to run."""
+        if self.stop.is_set():
+            return []
+        return [th.name.removeprefix("eg-") for th in self._threads if not th.is_alive()]

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import serial
+
 from eldergate.drivers.ti_mmwave import chirp_config_lines
 from eldergate.gateway.errors import TransientError
 

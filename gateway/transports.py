@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import serial
+
 from eldergate.gateway.clock import Clock
 from eldergate.gateway.decode import SensorDecoder
 from eldergate.gateway.errors import TransientError

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from pydantic import BaseModel, ValidationError
+
 from eldergate.config.schema import Config
 from eldergate.gateway.alerts import Alert
 from eldergate.gateway.clock import Clock, SystemClock
@@ -44,7 +46,6 @@ from eldergate.gateway.texts import alert_name
 from eldergate.gateway.version import version
 from eldergate.signal.model import Event, Observation
 from eldergate.signal.summary import DailySummary
-from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger(__name__)
 

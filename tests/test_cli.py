@@ -13,10 +13,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from capture_builder import CaptureBuilder
+
 from eldergate.drivers.readings import Distance, Presence, Target, TargetHeight, Targets
 from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
+
+from capture_builder import CaptureBuilder
 from testutil import ROOT, clean_env, eldergate_cmd
 
 T0 = datetime(2026, 11, 21, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()

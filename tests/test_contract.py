@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from testutil import ROOT
-
 from eldergate.gateway.alerts import Alert, AlertKind, AlertState, Severity
 from eldergate.gateway.contract import SCHEMAS, AckMessage, AlertMessage, write_schemas
 from eldergate.gateway.uplink import alert_message
+
+from testutil import ROOT
 
 
 def test_docs_schemas_are_current(tmp_path: Path) -> None:

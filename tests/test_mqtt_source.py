@@ -12,11 +12,13 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from broker import Mosquitto
+
 from eldergate.config.loader import parse_config
 from eldergate.drivers.readings import Alarm, Availability, Battery, Contact, LinkQuality, Pulse, Reading
 from eldergate.gateway.runtime import Gateway
 from eldergate.signal.model import Event, EventName
+
+from broker import Mosquitto
 
 pytestmark = pytest.mark.broker
 

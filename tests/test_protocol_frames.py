@@ -6,6 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from eldergate.drivers import ld2410, seeed_5359, ti_mmwave, winsen
 from eldergate.drivers.readings import (
     DeviceFall,

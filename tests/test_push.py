@@ -11,7 +11,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from broker import Mosquitto
+
 from eldergate.config.loader import parse_config
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import ButtonPress, Presence, Reading, Target, TargetHeight, Targets, stamp
@@ -22,6 +22,8 @@ from eldergate.gateway.notify import Notifier
 from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.receiver import CommunityReceiver
 from eldergate.gateway.runtime import Gateway
+
+from broker import Mosquitto
 from push_endpoint import PushEndpoint
 
 

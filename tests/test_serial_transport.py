@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from eldergate.config.loader import load_config
 from eldergate.drivers import ld2410
 from eldergate.drivers.readings import Presence
@@ -21,6 +22,7 @@ from eldergate.gateway.runtime import Gateway
 from eldergate.gateway.ti_cli import ChirpConfigError, send_chirp_config
 from eldergate.gateway.transports import SerialTransport
 from eldergate.signal.model import Event, EventName
+
 from testutil import ROOT, clean_env, eldergate_cmd
 
 TI_FILE = ROOT.parent / "shared" / "data" / "ti_vitalsigns_uart" / "vs68xx_first300frames.bin"

@@ -10,11 +10,12 @@ import struct
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from eldergate.drivers import ld2410, seeed_5359, seeed_tinyframe, ti_mmwave, winsen
 from eldergate.drivers.base import StreamParser
 from eldergate.drivers.readings import DeviceFall, DeviceVitals, Distance, Motion, Presence, Target, Targets
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 P = Callable[[], StreamParser]
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import struct
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceFall,
@@ -23,8 +26,6 @@ from eldergate.drivers.seeed_tinyframe import (
     encode_frame,
     encode_reading,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # Real frames logged by a user of an MR60BHA2 (limengdu/MR60BHA2_ESPHome_external_components
 # issue #3), quoted in protocols.md §1.2: breath rate 0, heart rate 0, distance with LEN 4.

@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from broker import Mosquitto
+
 from eldergate.config.loader import parse_config
 from eldergate.gateway.contract import CommandMessage
 from eldergate.gateway.mqtt_link import ClientSettings
 from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.receiver import CommunityReceiver
 from eldergate.gateway.runtime import Gateway
+
+from broker import Mosquitto
 from tls_certs import make_pki
 
 pytestmark = [pytest.mark.broker, pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")]

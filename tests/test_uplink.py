@@ -11,9 +11,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from broker import Mosquitto
+
 from eldergate.gateway.mqtt_link import ClientSettings
 from eldergate.gateway.receiver import CommunityReceiver
+
+from broker import Mosquitto
 from gateway_proc import GatewayProcess, db_query, write_config
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

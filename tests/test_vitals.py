@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from eldergate.signal.synthetic import ChestSignalSpec, make_chest_signal
 from eldergate.signal.vitals import NoEstimate, VitalsEstimator, estimate_vitals
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from eldergate.drivers.readings import Alarm, Availability, Battery, ButtonPress, Contact, LinkQuality, Tamper
 from eldergate.drivers.zigbee2mqtt import Zigbee2MqttParser
 from eldergate.signal.home import HomeSensorEvents
 from eldergate.signal.model import EventName
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def feed(p: Zigbee2MqttParser, topic: str, obj: object) -> list[object]:

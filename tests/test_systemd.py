@@ -1,0 +1,160 @@
+"""The unit, the install script and the watchdog, as systemd would see them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from eldergate.config.loader import parse_config
+from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.sdnotify import SystemdNotifier, Watchdog
+
+from testutil import ELDERGATE, ROOT, clean_env, eldergate_cmd
+
+ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(ANALYZE is None, reason="scripts/test installs systemd (systemd-analyze)")
+def test_unit_verifies_and_is_rated_2_or_better(tmp_path: Path) -> None:
+    unit = tmp_path / "eldergate.service"
+    unit.write_text((ROOT / "systemd" / "eldergate.service").read_text().replace(
+        "/opt/eldergate/venv/bin/eldergate", ELDERGATE))  # the program as installed in this environment
+    assert ANALYZE is not None
+    verify = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    sec = subprocess.run([ANALYZE, "security", "--offline=true", str(unit)], capture_output=True, text=True)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", sec.stdout + sec.stderr)
+    assert m, sec.stdout[-500:]
+    print(f"\nsystemd-analyze security --offline=true: exposure {m.group(1)}")
+    assert float(m.group(1)) <= 2.0
+
+
+@pytest.mark.slow
+def test_install_script_in_a_throwaway_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    env = {**clean_env(), "DESTDIR": str(root), "PYTHON": sys.executable}
+    res = subprocess.run(["bash", str(ROOT / "systemd" / "install.sh")], env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    program = root / "opt/eldergate/venv/bin/eldergate"
+    assert subprocess.run([str(program), "--version"], capture_output=True, text=True).stdout.startswith("eldergate")
+    expect = {
+        "etc/systemd/system/eldergate.service": 0o644, "etc/udev/rules.d/99-eldergate.rules": 0o644,
+        "usr/lib/sysusers.d/eldergate.conf": 0o644, "etc/eldergate": 0o750, "etc/eldergate/secrets": 0o750,
+        "etc/eldergate/home.toml": 0o640,
+    }
+    for rel, mode in expect.items():
+        assert stat.S_IMODE((root / rel).stat().st_mode) == mode, rel
+    # the installed program validates the installed example configuration
+    check = subprocess.run([str(program), "check-config", str(root / "etc/eldergate/home.toml")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    (root / "etc/eldergate/home.toml").write_text("# the installer's own edits\n")
+    again = subprocess.run(["bash", str(ROOT / "systemd" / "install.sh")], env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert again.returncode == 0 and "keeping the existing" in again.stdout
+    assert (root / "etc/eldergate/home.toml").read_text() == "# the installer's own edits\n"
+    un = subprocess.run(["bash", str(ROOT / "systemd" / "install.sh"), "--uninstall"], env=env, capture_output=True,
+                        text=True)
+    assert un.returncode == 0
+    assert not (root / "opt/eldergate").exists() and not (root / "etc/systemd/system/eldergate.service").exists()
+    assert (root / "etc/eldergate/home.toml").exists()  # configuration kept
+    subprocess.run(["bash", str(ROOT / "systemd" / "install.sh"), "--purge"], env=env, check=True,
+                   capture_output=True)
+    assert not (root / "etc/eldergate").exists()
+
+
+def _notify_socket(tmp_path: Path) -> tuple[socket.socket, str]:
+    path = str(tmp_path / "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(0.2)
+    return s, path
+
+
+def _collect(sock: socket.socket, seconds: float) -> list[str]:
+    got: list[str] = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            got += sock.recv(4096).decode().split("\n")
+        except TimeoutError:
+            pass
+    return got
+
+
+def _config(tmp_path: Path) -> Path:
+    text = (ROOT / "config" / "demo.toml").read_text()
+    text = text.replace('"emulated:bed_radar"', f'"{tmp_path / "none1"}"').replace(
+        '"emulated:room_radar"', f'"{tmp_path / "none2"}"').replace(
+        'state_dir = "/tmp/eldergate-demo"', f'state_dir = "{tmp_path / "state"}"')
+    cfg = tmp_path / "home.toml"
+    cfg.write_text(text)
+    return cfg
+
+
+def test_ready_then_periodic_watchdog_pings_from_a_running_gateway(tmp_path: Path) -> None:
+    sock, path = _notify_socket(tmp_path)
+    env = {**clean_env(), "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"}
+    proc = subprocess.Popen(eldergate_cmd("run", "--config", str(_config(tmp_path))), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        got = _collect(sock, 4.0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        sock.close()
+    assert "READY=1" in got
+    assert got.count("WATCHDOG=1") >= 5  # every 0.5 s for WatchdogSec=1 s
+    assert any(x.startswith("STATUS=") and "readings" in x for x in got)
+
+
+def test_watchdog_pings_stop_when_the_core_loop_hangs(tmp_path: Path) -> None:
+    sock, path = _notify_socket(tmp_path)
+    cfg = parse_config({
+        "gateway": {"site": "s", "id": "g", "state_dir": str(tmp_path)},
+        "residents": [{"id": "r1", "display_name": "x", "birth_year": 1940}],
+        "rooms": [{"id": "hall", "name": "hall"}],
+        "sensors": [{"id": "door", "protocol": "zigbee2mqtt", "role": "door", "room": "hall",
+                     "mqtt": {"topic": "zigbee2mqtt/door"}}],
+    })
+    gw = Gateway(cfg, [], tick_s=0.05, mqtt=False)
+    gw.start()
+    th = threading.Thread(target=gw.run, daemon=True)
+    th.start()
+    hang = threading.Event()
+    real_process = gw.home.process
+
+    def stuck_process(r: object) -> list[object]:
+        hang.wait(30)  # a bug that never returns
+        return real_process(r)  # type: ignore[arg-type]
+
+    dog = Watchdog(SystemdNotifier(path), 0.2, gw.stuck, gw.status_line, gw.stop_event)
+    threading.Thread(target=dog.run, daemon=True).start()
+    try:
+        before = _collect(sock, 1.0)
+        assert before.count("WATCHDOG=1") >= 3
+        gw.home.process = stuck_process  # type: ignore[method-assign]
+        gw.bus.publish("zigbee2mqtt/door", json.dumps({"contact": False}).encode())
+        time.sleep(5.5)  # the loop's limit is 5 s without a turn
+        _collect(sock, 0.3)  # drain pings sent before the limit
+        after = _collect(sock, 1.5)
+        assert "WATCHDOG=1" not in after
+        assert gw.stuck() is not None and "core loop" in (gw.stuck() or "")
+    finally:
+        hang.set()
+        gw.stop()
+        th.join(timeout=10)
+        sock.close()
+    os.environ.pop("NOTIFY_SOCKET", None)
