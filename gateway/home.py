@@ -269,6 +269,7 @@ class Home:
             if zone is not None:
                 rs.in_zone[s.id] = any(zone.contains(tg.x, tg.y) for tg in r.targets)
                 bed: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:zone", rs.in_zone[s.id]))
+                bed += rs.bed.motion(r.t, rs.moving and rs.in_zone[s.id])  # turnovers seen by the room radar
                 out += bed + self._bed_events(bed, rs)
             if r.targets and r.targets[0].z is not None:
                 out += det.height(r.t, r.targets[0].z, rs.in_zone.get(s.id, False))

@@ -51,17 +51,20 @@ class BedMonitor:
 
     def motion(self, t: float, moving: bool) -> list[Event]:
         """Motion while in bed (the chest signal's motion flag or the radar's motion state)."""
-        out: list[Event] = []
+        out = self.tick(t)
         if moving and self._moving_since is None:
             self._moving_since = t
             self._still_since = None
-            if self.in_bed and t - self._last_turnover >= self.s.turnover_gap_s:
-                self._last_turnover = t
-                out.append(self._event(t, EventName.TURNOVER))
         elif not moving and self._moving_since is not None:
-            self._moving_since = None
+            # a turnover is a burst that ends with the person still in bed: the start of getting
+            # up is motion in bed too, but it ends with an exit pending
+            start, self._moving_since = self._moving_since, None
             self._still_since = t
-        return out + self.tick(t)
+            exit_pending = self._candidate_since is not None
+            if self.in_bed and not exit_pending and start - self._last_turnover >= self.s.turnover_gap_s:
+                self._last_turnover = start
+                out.append(self._event(start, EventName.TURNOVER))
+        return out
 
     # -- state ----------------------------------------------------------------------------
 

@@ -1,0 +1,137 @@
+"""Alert latency and outbox throughput, on loopback with real Mosquitto brokers.
+
+    .venv/bin/python bench/latency.py [--alerts 200] [--json OUT]
+
+Latency: a Zigbee2MQTT gas detector's message that completes a gas alarm is published on the
+home's broker; the time until the reference receiver gets the alert from the community broker
+(through the real MQTT source, pipeline, alert engine, SQLite outbox with synchronous=FULL and
+uplink) is measured for each alarm; p50 and p99 are printed. Outbox: alert writes per second
+(each one durable before it returns) and telemetry-lane writes per second (batched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from broker import MOSQUITTO, Mosquitto  # noqa: E402
+
+from eldergate.config.loader import parse_config  # noqa: E402
+from eldergate.gateway.alerts import Alert, AlertKind, Severity  # noqa: E402
+from eldergate.gateway.mqtt_link import ClientSettings  # noqa: E402
+from eldergate.gateway.outbox import Outbox  # noqa: E402
+from eldergate.gateway.receiver import CommunityReceiver  # noqa: E402
+from eldergate.gateway.runtime import Gateway  # noqa: E402
+
+
+def alert_latency(n: int, workdir: Path) -> dict[str, float]:
+    local, community = Mosquitto(workdir / "local").start(), Mosquitto(workdir / "community").start()
+    cfg = parse_config({
+        "gateway": {"site": "bench", "id": "gw1"},
+        "residents": [{"id": "r1", "display_name": "x", "birth_year": 1940}],
+        "rooms": [{"id": "kitchen", "name": "kitchen"}],
+        "sensors": [{"id": "gas", "protocol": "zigbee2mqtt", "role": "gas", "room": "kitchen",
+                     "mqtt": {"topic": "zigbee2mqtt/gas"}}],
+        "local_mqtt": {"url": local.url},
+        "uplink": {"broker_url": community.url},
+        "notifications": {"enabled": False},
+    })
+    arrived: dict[str, float] = {}
+    got = threading.Event()
+
+    def on_change(leaf: str, _home: object, item: object) -> None:
+        if leaf == "alerts" and getattr(item, "state", "") == "raised":
+            arrived[item.id] = time.perf_counter()  # type: ignore[attr-defined]
+            got.set()
+
+    rx = CommunityReceiver(ClientSettings(community.url, "bench-rx"), on_change=on_change)
+    rx.start()
+    gw = Gateway(cfg, [], store=Outbox(workdir / "gw.db"), tick_s=0.05)
+    gw.start()
+    core = threading.Thread(target=gw.run, daemon=True)
+    core.start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sensor", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", local.port)
+    pub.loop_start()
+    lat = []
+    try:
+        assert rx.connected.wait(10) and gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
+        assert gw.uplink is not None and gw.uplink.connected.wait(10)
+        for _ in range(n):
+            pub.publish("zigbee2mqtt/gas", b'{"gas":false}', qos=1).wait_for_publish(5)
+            time.sleep(0.02)
+            got.clear()
+            before = set(arrived)
+            t0 = time.perf_counter()
+            pub.publish("zigbee2mqtt/gas", b'{"gas":true}', qos=1)
+            if not got.wait(5):
+                continue
+            new = set(arrived) - before
+            if new:
+                lat.append(arrived[new.pop()] - t0)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        gw.stop()
+        core.join(timeout=10)
+        rx.stop()
+        local.cleanup()
+        community.cleanup()
+    ms = np.array(lat) * 1000
+    return {"alerts": float(len(ms)), "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "max_ms": float(ms.max())}
+
+
+def outbox_throughput(workdir: Path, n: int = 500) -> dict[str, float]:
+    ob = Outbox(workdir / "throughput.db")
+    t0 = time.perf_counter()
+    for i in range(n):
+        ob.put_alert(Alert(f"a{i}", AlertKind.GAS, Severity.CRITICAL, "r1", "kitchen", "gas", float(i),
+                           raised_at=float(i)))
+    alerts_per_s = n / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for i in range(20 * n):
+        ob.put_lane("vitals", {"t": i, "heart_rate_bpm": 60})
+    ob.flush()
+    lane_per_s = 20 * n / (time.perf_counter() - t0)
+    ob.close()
+    return {"alert_writes_per_s": alerts_per_s, "lane_writes_per_s": lane_per_s}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--alerts", type=int, default=200)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="eldergate-bench-"))
+    try:
+        out = {"outbox": outbox_throughput(work)}
+        if MOSQUITTO is None:
+            print("alert latency: mosquitto is not installed (scripts/test installs it); not measured")
+        else:
+            out["gas_alert_latency"] = alert_latency(args.alerts, work)
+            lat = out["gas_alert_latency"]
+            print(f"gas alarm message -> receiver, {lat['alerts']:.0f} alarms on loopback: p50 {lat['p50_ms']:.1f} ms, "
+                  f"p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms (budget p99 < 100 ms)")
+        ob = out["outbox"]
+        print(f"outbox: {ob['alert_writes_per_s']:,.0f} durable alert writes/s (synchronous=FULL), "
+              f"{ob['lane_writes_per_s']:,.0f} telemetry-lane writes/s (batched)")
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
