@@ -24,14 +24,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from broker import MOSQUITTO, Mosquitto  # noqa: E402
+from eldergate.config.loader import parse_config
+from eldergate.gateway.alerts import Alert, AlertKind, Severity
+from eldergate.gateway.mqtt_link import ClientSettings
+from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.gateway.runtime import Gateway
 
-from eldergate.config.loader import parse_config  # noqa: E402
-from eldergate.gateway.alerts import Alert, AlertKind, Severity  # noqa: E402
-from eldergate.gateway.mqtt_link import ClientSettings  # noqa: E402
-from eldergate.gateway.outbox import Outbox  # noqa: E402
-from eldergate.gateway.receiver import CommunityReceiver  # noqa: E402
-from eldergate.gateway.runtime import Gateway  # noqa: E402
+from broker import MOSQUITTO, Mosquitto
 
 
 def alert_latency(n: int, workdir: Path) -> dict[str, float]:

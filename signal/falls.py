@@ -21,9 +21,9 @@ from eldergate.signal.model import Event, EventName
 class FallSettings:
     drop_window_s: float = 2.0  # the drop happens within this long
     min_drop_m: float = 0.45
-    min_speed_ms: float = 0.7  # average downward speed of the drop
-    low_m: float = 0.5  # ends below this
-    up_m: float = 0.8  # back above this (for up_hold_s): got up
+    min_speed_ms: float = 0.5  # average downward speed of the drop (lying down slowly is 0.2–0.3)
+    low_m: float = 0.42  # ends below this: lying on the floor (a low stool leaves the centroid near 0.48 m)
+    up_share: float = 0.75  # back above this share of the height before the fall (median over up_hold_s): up
     up_hold_s: float = 2.0
     confirm_after_s: float = 45.0
 
@@ -35,7 +35,8 @@ class FallDetector:
         self._hist: deque[tuple[float, float]] = deque()
         self.state: str = "up"  # up | down | confirmed
         self._down_since = 0.0
-        self._up_since: float | None = None
+        self._top = 1.0  # body height before the fall
+        self._recent: deque[tuple[float, float]] = deque()  # heights while down, for the median
 
     def height(self, t: float, z: float, in_bed: bool = False) -> list[Event]:
         hist = self._hist
@@ -44,13 +45,15 @@ class FallDetector:
             hist.popleft()
         if self.state == "up":
             return self._check_drop(t, z, in_bed)
-        if z >= self.s.up_m:
-            if self._up_since is None:
-                self._up_since = t
-            if t - self._up_since >= self.s.up_hold_s:
-                return self._got_up(t)
-        else:
-            self._up_since = None
+        recent = self._recent
+        recent.append((t, z))
+        while recent and t - recent[0][0] > self.s.up_hold_s:
+            recent.popleft()
+        # up: the median over the last up_hold_s is back near the height before the fall (noise-proof,
+        # and relative, so a short person standing at 0.85 m is "up" too)
+        spanned = t - recent[0][0] >= self.s.up_hold_s * 0.9
+        if spanned and sorted(h for _, h in recent)[len(recent) // 2] >= self.s.up_share * self._top:
+            return self._got_up(t)
         return self.tick(t)
 
     def device_flag(self, t: float, fallen: bool) -> list[Event]:
@@ -76,24 +79,31 @@ class FallDetector:
     def down(self) -> bool:
         return self.state == "down"
 
-    def _check_drop(self, t: float, z: float, in_bed: bool) -> list[Event]:
-        if z >= self.s.low_m or in_bed or len(self._hist) < 2:
+    def _check_drop(self, t: float, z_raw: float, in_bed: bool) -> list[Event]:
+        if len(self._hist) < 3 or in_bed:
             return []
-        z_top = max(h for _, h in self._hist)
-        # the drop starts when the body last stood near its top, not when it first got there
-        t_top = next(ts for ts, h in reversed(self._hist) if h >= z_top - 0.05)
+        # the median of the last three heights: one noisy frame neither makes nor hides a fall
+        z = sorted(h for _, h in list(self._hist)[-3:])[1]
+        if z >= self.s.low_m:
+            return []
+        heights = sorted(h for _, h in self._hist)
+        z_top = heights[-2] if len(heights) > 2 else heights[-1]  # second highest: one noisy frame is no top
         drop = z_top - z
-        if drop < self.s.min_drop_m or t <= t_top:
+        if drop < self.s.min_drop_m:
             return []
-        speed = drop / (t - t_top)
-        if speed < self.s.min_speed_ms:
+        # speed over the fall itself: from the last moment the body was still min_drop above where it is now
+        t_high, z_high = next(((ts, h) for ts, h in reversed(self._hist) if h >= z + self.s.min_drop_m),
+                              (0.0, 0.0))
+        if t <= t_high or (z_high - z) / (t - t_high) < self.s.min_speed_ms:
             return []
+        self._top = z_top
+        speed = (z_high - z) / (t - t_high)
         return self._start(t, source="height", drop_m=round(drop, 2), speed=round(speed, 2))
 
     def _start(self, t: float, source: str, drop_m: float | None, speed: float | None) -> list[Event]:
         self.state = "down"
         self._down_since = t
-        self._up_since = None
+        self._recent.clear()
         return [self._event(t, EventName.POSSIBLE_FALL, source=source, drop_m=drop_m, speed_ms=speed)]
 
     def _got_up(self, t: float) -> list[Event]:
@@ -101,6 +111,7 @@ class FallDetector:
         down_s = round(t - self._down_since, 1)
         self.state = "up"
         self._hist.clear()
+        self._recent.clear()
         return [self._event(t, name, down_s=down_s)]
 
     def _event(self, t: float, name: EventName, **details: float | str | None) -> Event:

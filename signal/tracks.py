@@ -145,6 +145,10 @@ class Scene:
     def sit_down_fast(self) -> Scene:
         return self.move(0.9, 2.0).drop(0.65, 0.4).hold(30).drop(self.people[0].standing_z, 1.0)
 
+    def sit_on_low_stool(self, seconds: float = 60.0) -> Scene:
+        """The hard non-fall: a fast sit onto a 30 cm stool ends as low as a fall does."""
+        return self.move(1.0, 2.2).drop(0.48, 0.5).hold(seconds).drop(self.people[0].standing_z, 1.2)
+
     def bend_down(self) -> Scene:
         return self.drop(0.6, 0.7).hold(1.5).drop(self.people[0].standing_z, 0.8)
 

@@ -128,11 +128,11 @@ def test_replay_yields_the_exact_events(tmp_path: Path) -> None:
     events = [(round(o["t"] - T0, 1), o["name"]) for o in lines if o["kind"] == "event"]
     # the room radar says nothing for its first 880 s, longer than its 10 min check-in
     assert events == [(0.0, "bed_entry"), (500.0, "bed_exit"), (600.0, "sensor_silent"), (700.0, "gas"),
-                      (800.0, "gas_cleared"), (880.0, "sensor_recovered"), (900.4, "possible_fall"),
-                      (945.4, "fall")]
+                      (800.0, "gas_cleared"), (880.0, "sensor_recovered"), (900.8, "possible_fall"),
+                      (945.8, "fall")]
     alerts = [(round(o["t"] - T0, 1), o["name"], o["state"]) for o in lines if o["kind"] == "alert"]
     assert alerts == [(600.0, "sensor_offline", "raised"), (700.0, "gas", "raised"), (800.0, "gas", "resolved"),
-                      (880.0, "sensor_offline", "resolved"), (945.4, "fall", "raised")]
+                      (880.0, "sensor_offline", "resolved"), (945.8, "fall", "raised")]
     fall = next(o for o in lines if o["kind"] == "alert" and o["name"] == "fall")
     assert fall["severity"] == "critical" and fall["resident"] == "r1" and fall["room"] == "bedroom"
     assert [o["kind"] for o in lines].count("summary") == 1

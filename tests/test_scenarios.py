@@ -77,7 +77,8 @@ def test_fall_and_get_up(cfg: Config) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_sitting_down_fast_bending_and_walking_are_not_falls(cfg: Config, seed: int) -> None:
     s = Scene(t0=DAY, seed=seed, noise_m=0.03).walk_about(20).sit_down_fast().walk_about(15).bend_down()
-    s.walk_about(15).bend_down().walk_about(20)
+    s.walk_about(15).bend_down().walk_about(20).sit_on_low_stool(90).walk_about(10)
+    s.move(0.5, 1.5).drop(0.2, 3.0).hold(60).drop(1.0, 3.0)  # lying down on the floor slowly, on purpose
     check(run(cfg, s), [], s.t0)
 
 
