@@ -45,7 +45,8 @@ def home_config(radars: int) -> Config:
 Item = tuple[float, str, bytes | None, tuple[str, bytes] | None]
 
 
-def build_hour(hour: int, radars: int, chest: ChestStream, rng: np.random.Generator, chunk_s: float = 0.1) -> list[Item]:
+def build_hour(hour: int, radars: int, chest: ChestStream, rng: np.random.Generator,
+               chunk_s: float = 0.1) -> list[Item]:
     """One simulated hour as (t, sensor, serial bytes or None, (topic, payload) or None), one item per read."""
     items: list[Item] = []
     n = int(3600 / chunk_s)
