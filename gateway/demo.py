@@ -21,10 +21,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
 
 from eldergate.config.loader import load_config
 from eldergate.config.schema import Config, SerialLink
@@ -227,26 +230,67 @@ class DemoResult:
     events: Counter[str]
     summaries: list[DailySummary]
     frames: dict[str, dict[str, int]]
+    pushes: list[tuple[str, str]]
 
 
-def demo_config(base: Config, workdir: Path) -> Config:
+def demo_config(base: Config, workdir: Path, push_port: int) -> Config:
     sensors = []
     for s in base.sensors:
         if s.serial is not None:
             s = s.model_copy(update={"serial": SerialLink(port=str(workdir / f"{s.id}.tty"))})
         sensors.append(s)
+    residents = []
+    for r in base.residents:  # pushes go to the demo's own endpoint on loopback
+        contacts = [c.model_copy(update={"notify": SecretStr(f"json://127.0.0.1:{push_port}/{c.role}")})
+                    for c in r.contacts]
+        residents.append(r.model_copy(update={"contacts": contacts}))
     gw = base.gateway.model_copy(update={"state_dir": workdir})
-    return base.model_copy(update={"sensors": sensors, "gateway": gw})
+    return base.model_copy(update={"sensors": sensors, "gateway": gw, "residents": residents})
+
+
+class PushPreview:
+    """A loopback HTTP endpoint standing in for the phones: Apprise's json:// posts arrive here."""
+
+    def __init__(self, show: Callable[[str, str], None]) -> None:
+        show_push = show
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                show_push(self.path.strip("/"), str(body.get("title", "")))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.received = 0
+        threading.Thread(target=self.server.serve_forever, name="eg-demo-push", daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
 
 
 def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEMO_CONFIG,
              color: bool = False) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="eldergate-demo-") as tmp:
         workdir = Path(tmp)
-        cfg = demo_config(load_config(config), workdir)
+        pushes: list[tuple[str, str]] = []
+        view_ref: list[ConsoleView] = []
+
+        def show_push(who: str, title: str) -> None:
+            pushes.append((who, title))
+            if view_ref:
+                view_ref[0].line(clock.now(), f"📱 push to the {who.replace('_', ' ')}: {title}")
+
+        preview = PushPreview(show_push)
+        cfg = demo_config(load_config(config), workdir, preview.port)
         ports = {s.id: VirtualSerialPort(Path(s.serial.port)) for s in cfg.sensors if s.serial is not None}
         clock = ScaledClock(start=POSES[0].t, speed=SPEEDS[0][1] * speedup)
         view = ConsoleView(out, cfg.gateway.timezone, color=color)
+        view_ref.append(view)
         events: Counter[str] = Counter()
         alerts: list[Alert] = []
 
@@ -271,11 +315,12 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
         sim.done.wait()
         gw.stop()
         core.join(timeout=10)
+        preview.close()
         for p in ports.values():
             p.close()
         summaries = gw.home.summaries + gw.home.summary_now(clock.now())
         frames = {sid: dec.stats.as_dict() for sid, dec in gw.decoders.items()}
-        result = DemoResult(alerts, events, summaries, frames)
+        result = DemoResult(alerts, events, summaries, frames, pushes)
         _outro(out, view, result)
         return result
 
@@ -287,7 +332,8 @@ def _intro(out: IO[str], cfg: Config) -> None:
         + ", ".join(f"{s.id} ({s.protocol})" for s in cfg.sensors) + "\n"
         "  radars: emulated devices writing real MR60BHA2/MR60FDA2 frames to pseudo-terminals\n"
         "  Zigbee2MQTT door and gas detector: no broker needed — their JSON messages go through an\n"
-        "  in-process bus into the same Zigbee2MQTT parser that reads a real broker\n\n"
+        "  in-process bus into the same Zigbee2MQTT parser that reads a real broker\n"
+        "  pushes to the grid worker and the daughter go through Apprise to a loopback endpoint shown here\n\n"
     )
     out.flush()
 

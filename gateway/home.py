@@ -155,6 +155,17 @@ class Home:
         out += self._maybe_summary(t)
         return out
 
+    def clock_jumped(self, t: float, delta: float) -> None:
+        """The wall clock jumped by ``delta`` s: restart the silence timers (a jump is not silence)
+        and the vitals windows (their sample times no longer join up)."""
+        log.warning("wall clock jumped by %+.0f s: timers restarted", delta)
+        for sil in self._silence.values():
+            sil.last = t if sil.last is not None else None
+        for est in self._vitals.values():
+            est.reset()
+        self._last_tick = t
+        self._next_summary = None
+
     def silent_sensors(self) -> set[str]:
         return {sid for sid, sil in self._silence.items() if sil.silent}
 

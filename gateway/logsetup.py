@@ -18,3 +18,4 @@ def setup_logging(verbose: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("paho").setLevel(logging.WARNING)
+    logging.getLogger("apprise").setLevel(logging.WARNING)  # it logs every push at INFO

@@ -116,10 +116,24 @@ class Outbox:
                 raise
 
         with self._lock:
-            if not self._write(txn):
+            if not self._write(txn) and not (self._make_room() and self._write(txn)):
                 self._unsaved[(a.id, str(a.state))] = a
             self._retry_unsaved()
         self.changed.set()
+
+    def _make_room(self) -> bool:
+        """Alerts keep priority on a full disk: queued telemetry and old history go first."""
+        try:
+            lane = self._db.execute("DELETE FROM lane").rowcount
+            events = self._db.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq "
+                                      "LIMIT (SELECT count(*) / 2 + 1 FROM events))").rowcount
+            self._db.execute("INSERT INTO counters VALUES ('lane_dropped', ?) ON CONFLICT(name) DO UPDATE SET "
+                             "value = value + excluded.value", (lane,))
+        except sqlite3.OperationalError:
+            return False
+        log.critical("disk full: dropped %d queued telemetry message(s) and %d old event(s) to keep alerts",
+                     lane, events)
+        return True
 
     def _retry_unsaved(self) -> None:
         for key, a in list(self._unsaved.items()):

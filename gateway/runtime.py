@@ -22,7 +22,7 @@ from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
 from eldergate.gateway.alerts import Alert
 from eldergate.gateway.annunciator import Annunciator
-from eldergate.gateway.clock import Clock, SystemClock
+from eldergate.gateway.clock import Clock, SteadyClock
 from eldergate.gateway.contract import AckMessage, CommandMessage
 from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
@@ -48,7 +48,7 @@ class Gateway:
                  store: Outbox | None = None, raw_tap: RawTap | None = None,
                  tick_s: float = 0.5, mqtt: bool = True, send: Send = apprise_send) -> None:
         self.cfg = cfg
-        self.clock = clock or SystemClock()
+        self.clock = clock or SteadyClock()
         self.stop_event = threading.Event()
         self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
         self.store = store
@@ -141,14 +141,16 @@ class Gateway:
                     item = self.queue.get(timeout=self.tick_s)
                 except queue.Empty:
                     item = None
+                self._apply_clock_jumps()  # before a reading stamped after a jump meets older timers
                 if isinstance(item, Reading):
                     self._process(item)
                 elif isinstance(item, AckMessage | CommandMessage):
                     self._from_server(item)
                 if time.monotonic() >= next_tick:
-                    self._emit_all(self.home.tick(self.clock.now()))
+                    now = self._now()
+                    self._emit_all(self.home.tick(now))
                     if self.notifier is not None:
-                        self.notifier.tick(self.clock.now())
+                        self.notifier.tick(now)
                     next_tick = time.monotonic() + self.tick_s
             self._drain()
         finally:
@@ -166,6 +168,17 @@ class Gateway:
                 return
             if isinstance(item, Reading):
                 self._process(item)
+
+    def _now(self) -> float:
+        now = self.clock.now()
+        self._apply_clock_jumps(now)
+        return now
+
+    def _apply_clock_jumps(self, now: float | None = None) -> None:
+        """A wall-clock jump (NTP after a boot without network) restarts the timers; it is not silence."""
+        if isinstance(self.clock, SteadyClock):
+            for delta in self.clock.take_jumps():
+                self.home.clock_jumped(self.clock.now() if now is None else now, delta)
 
     def _from_server(self, m: AckMessage | CommandMessage) -> None:
         """Receipts and acknowledgements from the community server, in the core loop's thread."""

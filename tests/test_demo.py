@@ -22,5 +22,10 @@ def test_demo_raises_the_scripted_alerts_and_nothing_else() -> None:
         assert stats["bad_checksum"] == 0 and stats["malformed"] == 0
     text = out.getvalue()
     assert "ALERT" in text and "daily summary" in text and "燃气泄漏" in text
+    told = {(who, title.split("】")[-1]) for who, title in result.pushes}
+    assert ("grid_worker", "王奶奶 跌倒") in told and ("relative", "王奶奶 跌倒") in told  # critical: both at once
+    assert ("grid_worker", "王奶奶 燃气泄漏") in told
+    assert any(who == "relative" and "早安报告" in title for who, title in result.pushes)  # the morning summary
+    assert not any(who == "relative" and "夜间" in title for who, title in result.pushes)  # warnings: grid worker
     morning = result.summaries[0]
     assert morning.night_bed_exits == 1 and morning.sleep_min > 300
