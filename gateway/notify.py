@@ -51,6 +51,7 @@ class Escalation:
     alert: Alert
     next_at: float
     told: set[int] = field(default_factory=set)  # contact indexes already notified
+    exhausted: bool = False  # everyone told: no more escalation, but the resolution is still pushed
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +107,13 @@ class Notifier:
 
     def tick(self, now: float) -> None:
         for esc in list(self.active.values()):
-            if now < esc.next_at:
+            if esc.exhausted or now < esc.next_at:
                 continue
             people = self.recipients[esc.alert.resident]
             nxt = [p for p in people if p.index not in esc.told and p.role != "duty_desk"][:1]
             desk = [p for p in people if p.role == "duty_desk" and p.index not in esc.told]
             if not nxt and not desk:
-                del self.active[esc.alert.id]  # everyone has been told; the console keeps it open
+                esc.exhausted = True  # everyone has been told; the console keeps the alert open
                 continue
             log.warning("alert %s not acknowledged after %.0f s: escalating", esc.alert.id,
                         now - esc.alert.raised_at)
