@@ -33,6 +33,7 @@ from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
 from eldergate.gateway.sinks import Fanout, Sink
 from eldergate.gateway.supervisor import Supervisor
+from eldergate.gateway.telemetry import Spool, TelemetrySink, TelemetryWriter, process_metrics
 from eldergate.gateway.ti_cli import send_chirp_config
 from eldergate.gateway.transports import MessageBus, RawTap, SerialTransport
 from eldergate.gateway.uplink import CommunitySink, Uplink
@@ -57,7 +58,15 @@ class Gateway:
         self.annunciator = Annunciator(cfg.notifications.annunciator_command)
         self.notifier: Notifier | None = Notifier(cfg, send) if cfg.notifications.enabled and any(
             r.contacts for r in cfg.residents) else None
-        self.sinks = Fanout(([store] if store is not None else []) + community + [self.annunciator] + sinks)
+        self.telemetry: TelemetrySink | None = None
+        self.telemetry_writer: TelemetryWriter | None = None
+        extra: list[Sink] = []
+        if cfg.telemetry.enabled:
+            spool = Spool(cfg.gateway.state_dir / "telemetry.db", cfg.telemetry.spool_max_points)
+            self.telemetry = TelemetrySink(cfg, spool)
+            extra.append(self.telemetry)
+        self.sinks = Fanout(([store] if store is not None else []) + community + extra + [self.annunciator] + sinks)
+        self._next_metrics = 0.0
         self.uplink: Uplink | None = None
         self.home = Home(cfg, start=self.clock.now())
         if store is not None:
@@ -77,6 +86,9 @@ class Gateway:
         self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
 
     def start(self) -> None:
+        if self.telemetry is not None:
+            self.telemetry_writer = TelemetryWriter(self.cfg, self.telemetry.spool, self.stop_event)
+            self.supervisor.spawn("telemetry", self.telemetry_writer.run)
         if self.store is not None and self.cfg.uplink is not None and self.cfg.uplink.enabled:
             self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
                                  resend_after_s=self.cfg.uplink.resend_after)
@@ -149,6 +161,9 @@ class Gateway:
                 if time.monotonic() >= next_tick:
                     now = self._now()
                     self._emit_all(self.home.tick(now))
+                    if self.telemetry is not None and time.monotonic() >= self._next_metrics:
+                        self._metrics(now)
+                        self._next_metrics = time.monotonic() + 60.0
                     if self.notifier is not None:
                         self.notifier.tick(now)
                     next_tick = time.monotonic() + self.tick_s
@@ -168,6 +183,29 @@ class Gateway:
                 return
             if isinstance(item, Reading):
                 self._process(item)
+
+    def metrics(self) -> dict[str, float | int | bool]:
+        """The gateway's own figures: for telemetry, the status page and systemd's STATUS."""
+        m: dict[str, float | int | bool] = {
+            "readings": self.processed, "queue": self.queue.qsize(),
+            "outbox_unsent": self.store.unsent_count() if self.store is not None else 0,
+            "lane_dropped": self.store.lane_dropped() if self.store is not None else 0,
+            "uplink_up": self.uplink is not None and self.uplink.connected.is_set(),
+            **process_metrics(),
+        }
+        if self.telemetry is not None:
+            m |= {"spool": self.telemetry.spool.size(), "spool_dropped": self.telemetry.spool.dropped()}
+        return m
+
+    def _metrics(self, now: float) -> None:
+        assert self.telemetry is not None
+        self.telemetry.point("gateway", {}, self.metrics(), now)
+        silent = self.home.silent_sensors()
+        for sid, dec in self.decoders.items():
+            st = dec.stats
+            self.telemetry.point("sensor", {"sensor": sid}, {
+                "frames": st.frames, "dropped_bytes": st.dropped_bytes, "bad_checksum": st.bad_checksum,
+                "malformed": st.malformed, "silent": sid in silent}, now)
 
     def _now(self) -> float:
         now = self.clock.now()
