@@ -300,6 +300,13 @@ class Notifications(Strict):
     annunciator_command: list[str] = Field(default_factory=list)
 
 
+class HomeAssistant(Strict):
+    """Entities in Home Assistant through MQTT discovery on the home's broker (optional)."""
+
+    enabled: bool = False
+    discovery_prefix: str = "homeassistant"
+
+
 class StatusPage(Strict):
     enabled: bool = False
     bind: str = "127.0.0.1"
@@ -316,6 +323,7 @@ class Config(Strict):
     telemetry: Telemetry = Field(default_factory=Telemetry)
     notifications: Notifications = Field(default_factory=Notifications)
     status_page: StatusPage = Field(default_factory=StatusPage)
+    home_assistant: HomeAssistant = Field(default_factory=HomeAssistant)
 
     def resident_for(self, sensor: Sensor) -> Resident:
         rid = sensor.resident or self.residents[0].id

@@ -26,6 +26,7 @@ from eldergate.gateway.clock import Clock, SteadyClock
 from eldergate.gateway.contract import AckMessage, CommandMessage
 from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
+from eldergate.gateway.homeassistant import HomeAssistantBridge
 from eldergate.gateway.mqtt_link import ClientSettings
 from eldergate.gateway.mqtt_source import MqttSource
 from eldergate.gateway.notify import Notifier, Send, apprise_send
@@ -65,6 +66,10 @@ class Gateway:
             spool = Spool(cfg.gateway.state_dir / "telemetry.db", cfg.telemetry.spool_max_points)
             self.telemetry = TelemetrySink(cfg, spool)
             extra.append(self.telemetry)
+        self.ha: HomeAssistantBridge | None = None
+        if cfg.home_assistant.enabled:
+            self.ha = HomeAssistantBridge(cfg, cfg.home_assistant.discovery_prefix, health=self._ha_health)
+            extra.append(self.ha)
         self.sinks = Fanout(([store] if store is not None else []) + community + extra + [self.annunciator] + sinks)
         self._next_metrics = 0.0
         self.uplink: Uplink | None = None
@@ -86,6 +91,9 @@ class Gateway:
         self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
 
     def start(self) -> None:
+        if self.ha is not None:
+            ha = self.ha
+            self.supervisor.spawn("home_assistant", lambda: ha.run(self.stop_event))
         if self.telemetry is not None:
             self.telemetry_writer = TelemetryWriter(self.cfg, self.telemetry.spool, self.stop_event)
             self.supervisor.spawn("telemetry", self.telemetry_writer.run)
@@ -183,6 +191,11 @@ class Gateway:
                 return
             if isinstance(item, Reading):
                 self._process(item)
+
+    def _ha_health(self) -> dict[str, object]:
+        up = self.uplink is not None and self.uplink.connected.is_set()
+        return {"uplink": "ON" if up else "OFF",
+                "unsent_alerts": self.store.unsent_count() if self.store is not None else 0}
 
     def metrics(self) -> dict[str, float | int | bool]:
         """The gateway's own figures: for telemetry, the status page and systemd's STATUS."""
