@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run a simulated home (no hardware, no servers), about a minute")
     demo.add_argument("--speedup", type=float, default=1.0, help="run the scripted day N times faster")
     demo.add_argument("--color", action="store_true", help="colour the alerts")
+    demo.add_argument("--status-port", type=int, default=8080, help="the status page's port on 127.0.0.1 (0: any)")
 
     rec = sub.add_parser("record", help="record what the home's sensors send to a capture file")
     rec.add_argument("--config", required=True, type=Path)
@@ -121,7 +122,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from eldergate.gateway.demo import run_demo
 
-    result = run_demo(sys.stdout, speedup=args.speedup, color=args.color)
+    result = run_demo(sys.stdout, speedup=args.speedup, color=args.color, status_port=args.status_port)
     return EXIT_OK if result.alerts else EXIT_FAIL
 
 

@@ -274,7 +274,8 @@ class PushPreview:
 
 
 def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEMO_CONFIG,
-             color: bool = False) -> DemoResult:
+             color: bool = False, status_port: int | None = 8080,
+             on_started: Callable[[Gateway], None] | None = None) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="eldergate-demo-") as tmp:
         workdir = Path(tmp)
         pushes: list[tuple[str, str]] = []
@@ -287,6 +288,9 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
 
         preview = PushPreview(show_push)
         cfg = demo_config(load_config(config), workdir, preview.port)
+        if status_port is not None:  # the installer's page, on loopback, for the demo too
+            cfg = cfg.model_copy(update={"status_page": cfg.status_page.model_copy(
+                update={"enabled": True, "port": status_port})})
         ports = {s.id: VirtualSerialPort(Path(s.serial.port)) for s in cfg.sensors if s.serial is not None}
         clock = ScaledClock(start=POSES[0].t, speed=SPEEDS[0][1] * speedup)
         view = ConsoleView(out, cfg.gateway.timezone, color=color)
@@ -305,6 +309,10 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
         gw.on_output = tally
         _intro(out, cfg)
         gw.start()
+        if gw.status_page is not None:
+            out.write(f"status page: {gw.status_page.url} (open it in a browser while the demo runs)\n\n")
+        if on_started is not None:
+            on_started(gw)
         sim = HomeSimulator(clock, FrameEmulator(ports["bed_radar"], encode_reading),
                             FrameEmulator(ports["room_radar"], encode_reading), gw.bus.publish, speedup,
                             gw.stop_event)

@@ -33,6 +33,7 @@ from eldergate.gateway.notify import Notifier, Send, apprise_send
 from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
 from eldergate.gateway.sinks import Fanout, Sink
+from eldergate.gateway.status_page import StatusModel, StatusPage
 from eldergate.gateway.supervisor import Supervisor
 from eldergate.gateway.telemetry import Spool, TelemetrySink, TelemetryWriter, process_metrics
 from eldergate.gateway.ti_cli import send_chirp_config
@@ -70,6 +71,11 @@ class Gateway:
         if cfg.home_assistant.enabled:
             self.ha = HomeAssistantBridge(cfg, cfg.home_assistant.discovery_prefix, health=self._ha_health)
             extra.append(self.ha)
+        self.status_model: StatusModel | None = None
+        self.status_page: StatusPage | None = None
+        if cfg.status_page.enabled:
+            self.status_model = StatusModel(cfg, self.metrics, self._sensor_stats)
+            extra.append(self.status_model)
         self.sinks = Fanout(([store] if store is not None else []) + community + extra + [self.annunciator] + sinks)
         self._next_metrics = 0.0
         self.uplink: Uplink | None = None
@@ -91,6 +97,15 @@ class Gateway:
         self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
 
     def start(self) -> None:
+        if self.status_model is not None:
+            sp = self.cfg.status_page
+            try:
+                self.status_page = StatusPage(self.status_model, sp.bind, sp.port)
+            except OSError as err:  # the port is taken: any free one, and say which
+                self.status_page = StatusPage(self.status_model, sp.bind, 0)
+                log.warning("status page port %d unavailable (%s); using %d", sp.port, err.strerror,
+                            self.status_page.port)
+            threading.Thread(target=self.status_page.run, name="eg-status-page", daemon=True).start()
         if self.ha is not None:
             ha = self.ha
             self.supervisor.spawn("home_assistant", lambda: ha.run(self.stop_event))
@@ -177,6 +192,8 @@ class Gateway:
                     next_tick = time.monotonic() + self.tick_s
             self._drain()
         finally:
+            if self.status_page is not None:
+                self.status_page.stop()
             self.supervisor.join(timeout=2.0)
             self.sinks.close()
             if self.notifier is not None:
@@ -191,6 +208,11 @@ class Gateway:
                 return
             if isinstance(item, Reading):
                 self._process(item)
+
+    def _sensor_stats(self) -> dict[str, dict[str, object]]:
+        silent = self.home.silent_sensors()
+        return {sid: {"state": "silent" if sid in silent else "ok", **dec.stats.as_dict()}
+                for sid, dec in self.decoders.items()}
 
     def _ha_health(self) -> dict[str, object]:
         up = self.uplink is not None and self.uplink.connected.is_set()
@@ -259,6 +281,8 @@ class Gateway:
     def _process(self, r: Reading) -> None:
         if self.on_reading is not None:
             self.on_reading(r)
+        if self.status_model is not None:
+            self.status_model.reading(r)
         self._emit_all(self.home.process(r))
         self.processed += 1
 

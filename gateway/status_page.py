@@ -1,0 +1,140 @@
+"""The local status page for the installer and the visiting grid worker.
+
+Served by the gateway itself (the standard library's HTTP server, no build step), bound to
+127.0.0.1 by default: every sensor's state and last reading, the live bed-radar waveform and
+vitals, the bed zone drawn against the current target position, the open alerts, and the
+gateway's own figures. ``/`` is the page; ``/api/status`` the JSON it polls every second.
+The waveform stays on the box: the page is local.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+
+from eldergate.config.schema import Config
+from eldergate.drivers.readings import ChestDisplacement, Reading, Targets
+from eldergate.gateway.alerts import Alert, AlertState
+from eldergate.gateway.home import Output
+from eldergate.gateway.texts import alert_name
+from eldergate.signal.model import Event, EventName, Observation
+
+log = logging.getLogger(__name__)
+WAVE_POINTS = 300  # about 30 s at 10 Hz
+
+
+class StatusModel:
+    """What the page shows, updated from the core loop; read from the HTTP threads under a lock."""
+
+    def __init__(self, cfg: Config, metrics: Callable[[], dict[str, Any]], sensor_stats: Callable[[], dict[str, Any]]
+                 ) -> None:
+        self.cfg = cfg
+        self.metrics, self.sensor_stats = metrics, sensor_stats
+        self._lock = threading.Lock()
+        self.last: dict[str, dict[str, Any]] = {}
+        self.wave: deque[float] = deque(maxlen=WAVE_POINTS)
+        self._wave_t = 0.0
+        self.targets: list[dict[str, float | None]] = []
+        self.vitals: dict[str, dict[str, Any]] = {r.id: {} for r in cfg.residents}
+        self.alerts: dict[str, dict[str, Any]] = {}
+        self.events: deque[dict[str, Any]] = deque(maxlen=20)
+
+    def reading(self, r: Reading) -> None:
+        with self._lock:
+            entry = {"t": r.t, "kind": r.kind}
+            if isinstance(r, ChestDisplacement):
+                if r.t - self._wave_t >= 0.09:  # at most 10 samples a second for the page
+                    self.wave.append(round(r.value, 4))
+                    self._wave_t = r.t
+                entry["value"] = round(r.value, 3)
+            elif isinstance(r, Targets):
+                self.targets = [{"x": tg.x, "y": tg.y, "z": tg.z} for tg in r.targets]
+                entry["targets"] = len(r.targets)
+            else:
+                entry |= {k: v for k, v in r.to_json().items() if k not in ("t", "kind", "name", "sensor")}
+            self.last[r.sensor] = entry
+
+    def emit(self, item: Output) -> None:
+        with self._lock:
+            if isinstance(item, Observation) and item.name in ("heart_rate_bpm", "breathing_rate_bpm"):
+                self.vitals.setdefault(item.resident, {})[item.name] = item.value
+                self.vitals[item.resident]["quality"] = item.quality
+                self.vitals[item.resident]["reason"] = item.reason
+            elif isinstance(item, Event):
+                self.events.appendleft({"t": item.t, "name": str(item.name), "resident": item.resident})
+                if item.name in (EventName.BED_ENTRY, EventName.BED_RETURN, EventName.BED_EXIT):
+                    self.vitals.setdefault(item.resident, {})["in_bed"] = item.name != EventName.BED_EXIT
+            elif isinstance(item, Alert):
+                if item.state == AlertState.RESOLVED:
+                    self.alerts.pop(item.id, None)
+                else:
+                    self.alerts[item.id] = {"id": item.id, "kind": str(item.kind), "title": alert_name(item.kind, "zh"),
+                                            "title_en": alert_name(item.kind, "en"), "severity": str(item.severity),
+                                            "state": str(item.state), "resident": item.resident, "room": item.room,
+                                            "raised_at": item.raised_at}
+
+    def close(self) -> None:
+        pass
+
+    def snapshot(self) -> dict[str, Any]:
+        stats = self.sensor_stats()
+        with self._lock:
+            sensors = [{"id": s.id, "protocol": s.protocol, "role": s.role, "room": s.room,
+                        "state": stats.get(s.id, {}).get("state", "?"), "last": self.last.get(s.id),
+                        "frames": stats.get(s.id, {}).get("frames", 0),
+                        "dropped": stats.get(s.id, {}).get("dropped_bytes", 0)} for s in self.cfg.sensors]
+            zones = [{"sensor": s.id, **s.placement.bed_zone.model_dump()} for s in self.cfg.sensors
+                     if s.placement.bed_zone is not None]
+            return {"now": time.time(), "gateway": f"{self.cfg.gateway.site}/{self.cfg.gateway.id}",
+                    "sensors": sensors, "vitals": self.vitals, "wave": list(self.wave), "targets": self.targets,
+                    "bed_zones": zones, "alerts": list(self.alerts.values()), "events": list(self.events),
+                    "metrics": self.metrics()}
+
+
+class StatusPage:
+    def __init__(self, model: StatusModel, bind: str = "127.0.0.1", port: int = 8080) -> None:
+        html = page().encode()
+        status = model
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path in ("/", "/index.html"):
+                    self._send(200, "text/html; charset=utf-8", html)
+                elif self.path == "/api/status":
+                    self._send(200, "application/json", json.dumps(status.snapshot(), default=str).encode())
+                else:
+                    self._send(404, "text/plain", b"not found")
+
+            def _send(self, code: int, ctype: str, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((bind, port), Handler)
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://{bind}:{self.port}/"
+
+    def run(self) -> None:
+        log.info("status page on %s", self.url)
+        self.server.serve_forever(poll_interval=0.5)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def page() -> str:
+    return resources.files("eldergate.gateway").joinpath("status_page.html").read_text(encoding="utf-8")
