@@ -103,28 +103,24 @@ class ChestStream:
         self.heart_amplitude_mm = heart_amplitude_mm
         self.noise_mm = noise_mm
         self._phase = 0.0
+        self._heart_phase = 0.0
+        self._hrv = 0.0
         self._t: float | None = None
-        self._next_beat = 0.0
-        self._beat_period = 1.0
-        self._last_beat = -10.0
         self._drift = 0.0
 
     def sample(self, t: float, heart_rate_bpm: float, breathing_rate_bpm: float, moving: bool = False) -> float:
         if self._t is None or t - self._t > 5.0:
-            self._t, self._next_beat = t, t
+            self._t = t
         dt = max(0.0, t - self._t)
         self._t = t
         self._phase += 2 * np.pi * breathing_rate_bpm / 60.0 * dt
-        while self._next_beat <= t:
-            self._last_beat = self._next_beat
-            self._beat_period = 60.0 / heart_rate_bpm * (1 + 0.03 * self.rng.standard_normal())
-            self._next_beat += self._beat_period
-        p = self._phase
+        # the heart as a smooth periodic wave of an integrated phase: no jump at each beat (a pulse
+        # cut off by the next one would be all harmonics), slow rate variability of a few per cent
+        self._hrv = 0.98 * self._hrv + 0.02 * self.rng.standard_normal()
+        self._heart_phase += 2 * np.pi * heart_rate_bpm / 60.0 * (1 + 0.03 * self._hrv) * dt
+        p, h = self._phase, self._heart_phase
         breath = self.breath_amplitude_mm * (np.sin(p) + 0.25 * np.sin(2 * p + 0.6) + 0.08 * np.sin(3 * p + 1.1))
-        width = 0.16 * self._beat_period
-        s = t - self._last_beat
-        heart = self.heart_amplitude_mm * (np.exp(-0.5 * (s / width) ** 2)
-                                           - 0.3 * np.exp(-0.5 * ((s - 2.5 * width) / width) ** 2))
+        heart = self.heart_amplitude_mm * (np.sin(h) + 0.3 * np.sin(2 * h + 0.8))
         if moving:
             self._drift += self.rng.normal(0, 0.6)
         else:

@@ -33,3 +33,6 @@ def test_demo_raises_the_scripted_alerts_and_nothing_else() -> None:
     assert any(who == "relative" and title.startswith("【已解除】王奶奶 夜间外出未归") for who, title in result.pushes)
     morning = result.summaries[0]
     assert morning.night_bed_exits == 1 and morning.sleep_min > 300
+    # the scripted bedtime vitals are 64-70 bpm and 14-16 breaths a minute
+    assert morning.resting_heart_rate_bpm is not None and 60 <= morning.resting_heart_rate_bpm <= 72
+    assert morning.resting_breathing_rate_bpm is not None and 12 <= morning.resting_breathing_rate_bpm <= 17
