@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from eldergate.drivers.readings import ChestDisplacement, Distance, Presence, Ta
 from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.decode import decoders_for
 from eldergate.gateway.home import Home
+from eldergate.gateway.outbox import Outbox
 from eldergate.signal.synthetic import ChestStream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,10 +78,24 @@ def build_hour(hour: int, radars: int, chest: ChestStream, rng: np.random.Genera
     return items
 
 
+def write_bytes() -> int:
+    """Bytes this process caused to be written to storage (Linux /proc/self/io)."""
+    try:
+        for ln in Path("/proc/self/io").read_text().splitlines():
+            if ln.startswith("write_bytes:"):
+                return int(ln.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run(hours: float, radars: int) -> dict[str, float]:
     cfg = home_config(radars)
     decoders = decoders_for(cfg)
     home = Home(cfg, start=T0)
+    state = Path(tempfile.mkdtemp(prefix="eldergate-bench-"))
+    store = Outbox(state / "eldergate.db")  # the real outbox and history, as the gateway writes them
+    w0 = write_bytes()
     rng, chest = np.random.default_rng(1), ChestStream(seed=3)
     outputs = readings = 0
     cpu = build_s = 0.0
@@ -91,13 +109,20 @@ def run(hours: float, radars: int) -> dict[str, float]:
             got = dec.bytes_in(t, data) if data is not None else dec.message_in(t, *msg)  # type: ignore[misc]
             for r in got:
                 readings += 1
-                outputs += len(home.process(r))
+                for o in home.process(r):
+                    outputs += 1
+                    store.emit(o)
         cpu += time.process_time() - c0
+    store.close()
+    os.sync()
+    written = write_bytes() - w0
+    shutil.rmtree(state, ignore_errors=True)
     sim_s = hours * 3600
     return {
         "hours": hours, "radars": radars, "readings": readings, "outputs": outputs, "cpu_s": cpu,
         "cpu_s_per_sim_hour": cpu / hours, "real_time_factor": sim_s / cpu, "core_share_pct": 100 * cpu / sim_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "build_s": build_s,
+        "disk_bytes_per_sim_day": written * 24 / hours,
     }
 
 
@@ -119,6 +144,7 @@ def main() -> int:
           f"{r['readings']:,} readings, {r['outputs']:,} outputs")
     print(f"  CPU {r['cpu_s']:.1f} s = {r['cpu_s_per_sim_hour']:.2f} s per simulated hour; real-time factor "
           f"{r['real_time_factor']:,.0f}; {r['core_share_pct']:.3f} % of one core (budget < 1 %)")
+    print(f"  disk writes (outbox, history; SQLite WAL): {r['disk_bytes_per_sim_day'] / 1e6:.1f} MB per simulated day")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (one hour of frames held at a time); importing the stack alone: "
           f"{r['import_floor_rss_mb']:.0f} MB")
     if args.json:

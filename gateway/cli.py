@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--speed", type=float, help="N times real time (default: as fast as possible)")
     rep.add_argument("--timezone", default="Asia/Shanghai", help="for --sensor mode (night hours)")
 
+    com = sub.add_parser("commission", help="installer: check every sensor and walk through a test of the home")
+    com.add_argument("--config", required=True, type=Path)
+    com.add_argument("--yes", action="store_true", help="do not wait for Enter between steps (each step waits "
+                     "for its event until the timeout)")
+    com.add_argument("--step-timeout", type=float, default=120.0, help="seconds to wait for each step's event")
+    com.add_argument("--alive-timeout", type=float, default=30.0, help="seconds to wait for every sensor's frames")
+
     con = sub.add_parser("console", help="community side: watch many gateways, acknowledge alerts")
     con.add_argument("--broker", required=True, help="the community broker, e.g. mqtt://127.0.0.1:1883")
     con.add_argument("--credentials-file", type=Path, help="two lines: username, password")
@@ -236,6 +243,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_commission(args: argparse.Namespace) -> int:
+    from eldergate.gateway.commission import Commissioning, send_report
+
+    cfg = load_config(args.config)
+    _check_implemented(cfg, str(args.config))
+    wait = not args.yes and sys.stdin is not None and sys.stdin.isatty()
+    report = Commissioning(cfg, sys.stdout, wait, args.step_timeout, args.alive_timeout).run()
+    send_report(cfg, report, cfg.gateway.state_dir, print)
+    return EXIT_OK if report.ready else EXIT_FAIL
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     """Type "ack ID" (or "ack" for the newest open alert) and Enter to acknowledge."""
     from eldergate.gateway.mqtt_link import ClientSettings
@@ -327,6 +345,7 @@ _COMMANDS = {
     "replay": cmd_replay,
     "vitals": cmd_vitals,
     "console": cmd_console,
+    "commission": cmd_commission,
 }
 
 if __name__ == "__main__":

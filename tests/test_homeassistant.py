@@ -9,11 +9,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from broker import Mosquitto
 
 from eldergate.config.loader import parse_config
 from eldergate.gateway.runtime import Gateway
 from eldergate.signal.model import Event, EventName, Observation
+
+from broker import Mosquitto
 
 pytestmark = pytest.mark.broker
 

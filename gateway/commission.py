@@ -1,0 +1,191 @@
+"""``eldergate commission --config FILE``: the installer's check that a home is ready.
+
+1. Every configured sensor must be alive and sane: frames arriving, few dropped bytes or
+   malformed messages.
+2. A walk-through, each step waiting for the event that proves it: lie on the bed, get up,
+   open the front door, press the SOS button, press the smoke detector's test button. A step
+   with no sensor for it is skipped and said so.
+3. A "home ready" report goes to the community server (retained, on ``.../commission``) and
+   to ``commission-report.json`` in the state directory; the exit code says whether it is ready.
+
+It runs the real drivers and pipeline, with its own scratch outbox and without pushes or
+alerts to anyone: an SOS press during commissioning must not call the grid worker.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import paho.mqtt.client as mqtt
+
+from eldergate.config.schema import Config
+from eldergate.gateway.home import Output
+from eldergate.gateway.mqtt_link import ClientSettings, make_client
+from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.version import version
+from eldergate.signal.model import Event, EventName
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    ask_zh: str
+    ask_en: str
+    proves: tuple[EventName, ...]
+    needs_roles: tuple[str, ...]
+
+
+STEPS = (
+    Step("lie_on_bed", "请躺到床上，保持不动", "Lie on the bed and keep still", (EventName.BED_ENTRY, EventName.BED_RETURN),
+         ("bed_radar", "room_radar")),
+    Step("get_up", "请起床，离开床", "Get up and leave the bed", (EventName.BED_EXIT,), ("bed_radar", "room_radar")),
+    Step("open_door", "请打开并关上入户门", "Open and close the front door", (EventName.DOOR_OPENED,), ("door",)),
+    Step("press_sos", "请按一下紧急按钮", "Press the SOS button", (EventName.SOS,), ("sos",)),
+    Step("smoke_test", "请按下烟雾报警器的测试按钮", "Press the smoke detector's test button",
+         (EventName.SMOKE_TEST, EventName.SMOKE), ("smoke",)),
+)
+
+
+@dataclass
+class Report:
+    site: str
+    gateway: str
+    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return all(s["ok"] for s in self.sensors.values()) and all(
+            s["result"] != "failed" for s in self.steps.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"site": self.site, "gateway": self.gateway, "ready": self.ready, "version": version(),
+                "at": time.time(), "sensors": self.sensors, "steps": self.steps}
+
+
+class Commissioning:
+    def __init__(self, cfg: Config, out: IO[str], wait_input: bool, step_timeout: float = 120.0,
+                 alive_timeout: float = 30.0) -> None:
+        self.cfg = cfg
+        self.out = out
+        self.wait_input = wait_input
+        self.step_timeout, self.alive_timeout = step_timeout, alive_timeout
+        self.events: list[Event] = []
+        self._new = threading.Condition()
+
+    def _on_output(self, o: Output) -> None:
+        if isinstance(o, Event):
+            with self._new:
+                self.events.append(o)
+                self._new.notify_all()
+
+    def run(self) -> Report:
+        scratch = Path(tempfile.mkdtemp(prefix="eldergate-commission-"))
+        # the real drivers and pipeline; no uplink, no pushes, a scratch state directory
+        cfg = self.cfg.model_copy(update={
+            "uplink": None, "notifications": self.cfg.notifications.model_copy(update={"enabled": False}),
+            "gateway": self.cfg.gateway.model_copy(update={"state_dir": scratch})})
+        gw = Gateway(cfg, [], tick_s=0.1)
+        gw.on_output = self._on_output
+        gw.start()
+        core = threading.Thread(target=gw.run, name="eg-commission-core", daemon=True)
+        core.start()
+        report = Report(self.cfg.gateway.site, self.cfg.gateway.id)
+        try:
+            self._say("1/3 每个传感器是否在线 / are all sensors alive?")
+            report.sensors = self._check_sensors(gw)
+            self._say("2/3 逐项测试 / walk-through")
+            roles = {s.role for s in self.cfg.sensors}
+            for step in STEPS:
+                report.steps[step.name] = self._step(step, roles)
+        finally:
+            gw.stop()
+            core.join(timeout=10)
+        self._say(f"3/3 {'✔ home ready' if report.ready else '✘ not ready'}")
+        return report
+
+    def _check_sensors(self, gw: Gateway) -> dict[str, dict[str, Any]]:
+        end = time.monotonic() + self.alive_timeout
+        while time.monotonic() < end and any(d.stats.frames == 0 for d in gw.decoders.values()):
+            time.sleep(0.2)
+        out: dict[str, dict[str, Any]] = {}
+        for sid, dec in gw.decoders.items():
+            st = dec.stats
+            bad = st.bad_checksum + st.malformed
+            if st.frames == 0:
+                ok, why = False, f"nothing decoded in {self.alive_timeout:.0f} s: check wiring, port and baud rate"
+            elif bad > max(5, st.frames // 10):
+                ok, why = False, f"{bad} bad frames of {st.frames}: wrong protocol or a noisy line?"
+            else:
+                ok, why = True, f"{st.frames} frames, {st.dropped_bytes} bytes dropped"
+            out[sid] = {"ok": ok, "detail": why}
+            self._say(f"  {'✔' if ok else '✘'} {sid} ({dec.sensor.protocol}): {why}")
+        return out
+
+    def _step(self, step: Step, roles: set[str]) -> dict[str, Any]:
+        if not roles & set(step.needs_roles):
+            self._say(f"  – {step.ask_zh} / {step.ask_en}: no sensor for this, skipped")
+            return {"result": "skipped"}
+        self._say(f"  → {step.ask_zh} / {step.ask_en}" + ("  [Enter when done]" if self.wait_input else ""))
+        start = len(self.events)
+        if self.wait_input:
+            sys.stdin.readline()
+        found = self._wait_for(step.proves, start)
+        if found is None:
+            self._say(f"    ✘ no {' or '.join(str(p) for p in step.proves)} seen in {self.step_timeout:.0f} s")
+            return {"result": "failed"}
+        self._say(f"    ✔ {found.name} from {found.sensor or found.room or 'the pipeline'}")
+        return {"result": "passed", "event": str(found.name), "sensor": found.sensor}
+
+    def _wait_for(self, names: tuple[EventName, ...], start: int) -> Event | None:
+        end = time.monotonic() + self.step_timeout
+        with self._new:
+            while True:
+                for e in self.events[start:]:
+                    if e.name in names:
+                        return e
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self._new.wait(min(left, 0.5))
+
+    def _say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def send_report(cfg: Config, report: Report, state_dir: Path, say: Callable[[str], None]) -> None:
+    body = json.dumps(report.to_json(), ensure_ascii=False, indent=2)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        (state_dir / "commission-report.json").write_text(body)
+    except OSError as err:
+        say(f"could not save the report in {state_dir}: {err.strerror}")
+    if cfg.uplink is None:
+        say("no uplink configured: the report stays on the box")
+        return
+    up = cfg.uplink
+    client, addr, props = make_client(ClientSettings(up.broker_url, f"eldergate-{cfg.gateway.id}-commission",
+                                                     up.protocol, up.credentials_file, up.ca_file, up.cert_file,
+                                                     up.key_file))
+    topic = f"{up.topic_prefix}/{cfg.gateway.site}/{cfg.gateway.id}/commission"
+    try:
+        kwargs: dict[str, Any] = {"properties": props} if props is not None else {}
+        client.connect(addr.host, addr.port, 30, **kwargs)
+        client.loop_start()
+        info = client.publish(topic, body, qos=1, retain=True)
+        info.wait_for_publish(10)
+        say(f"report sent to the community server ({topic})")
+    except (OSError, ValueError, RuntimeError, mqtt.WebsocketConnectionError) as err:
+        say(f"could not reach the community server ({err}); the report is saved on the box")
+    finally:
+        client.loop_stop()
+        client.disconnect()
