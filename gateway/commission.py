@@ -44,8 +44,8 @@ class Step:
 
 
 STEPS = (
-    Step("lie_on_bed", "请躺到床上，保持不动", "Lie on the bed and keep still", (EventName.BED_ENTRY, EventName.BED_RETURN),
-         ("bed_radar", "room_radar")),
+    Step("lie_on_bed", "请躺到床上，保持不动", "Lie on the bed and keep still",
+         (EventName.BED_ENTRY, EventName.BED_RETURN), ("bed_radar", "room_radar")),
     Step("get_up", "请起床，离开床", "Get up and leave the bed", (EventName.BED_EXIT,), ("bed_radar", "room_radar")),
     Step("open_door", "请打开并关上入户门", "Open and close the front door", (EventName.DOOR_OPENED,), ("door",)),
     Step("press_sos", "请按一下紧急按钮", "Press the SOS button", (EventName.SOS,), ("sos",)),
@@ -103,7 +103,7 @@ class Commissioning:
             self._say("1/3 每个传感器是否在线 / are all sensors alive?")
             report.sensors = self._check_sensors(gw)
             self._say("2/3 逐项测试 / walk-through")
-            roles = {s.role for s in self.cfg.sensors}
+            roles: set[str] = {str(s.role) for s in self.cfg.sensors}
             for step in STEPS:
                 report.steps[step.name] = self._step(step, roles)
         finally:
