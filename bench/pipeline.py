@@ -127,8 +127,10 @@ def run(hours: float, radars: int) -> dict[str, float]:
 
 
 def import_floor_mb() -> float:
-    code = ("import resource, eldergate.gateway.runtime, eldergate.gateway.cli;"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    # VmHWM, not ru_maxrss: Linux carries a parent's peak RSS across fork and exec into ru_maxrss
+    code = ("import eldergate.gateway.runtime, eldergate.gateway.cli, pathlib;"
+            "print(next(int(x.split()[1]) for x in pathlib.Path('/proc/self/status').read_text().splitlines()"
+            " if x.startswith('VmHWM')) / 1024)")
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
