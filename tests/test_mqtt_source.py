@@ -193,3 +193,30 @@ def test_silent_past_check_in_then_recovered(mosquitto: Mosquitto, publisher: mq
         run.stop()
     assert run.names("door")[:2] == ["sensor_silent", "sensor_recovered"]
     assert EventName.BATTERY_LOW in [e.name for e in run.events]
+
+
+def test_mqtt_311_for_the_home_broker_and_the_uplink(mosquitto: Mosquitto, publisher: mqtt.Client,
+                                                     tmp_path: Path) -> None:
+    from eldergate.gateway.mqtt_link import ClientSettings
+    from eldergate.gateway.outbox import Outbox
+    from eldergate.gateway.receiver import CommunityReceiver
+
+    cfg = home_config(mosquitto.url, tmp_path)
+    cfg["local_mqtt"] = {"url": mosquitto.url, "protocol": "v311"}
+    cfg["uplink"] = {"broker_url": mosquitto.url, "protocol": "v311", "resend_after": 1}
+    rx = CommunityReceiver(ClientSettings(mosquitto.url, "rx311", "v311"))
+    rx.start()
+    gw = Gateway(parse_config(cfg), [], store=Outbox(tmp_path / "o.db"), tick_s=0.05)
+    gw.start()
+    th = threading.Thread(target=gw.run, daemon=True)
+    th.start()
+    try:
+        assert gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
+        assert gw.uplink is not None and gw.uplink.connected.wait(10)
+        pub(publisher, "zigbee2mqtt/kitchen_gas", {"gas": True})
+        assert wait_for(lambda: any(a.kind == "gas" for h in rx.homes.values() for a in h.alerts.values()))
+        assert wait_for(lambda: gw.store is not None and gw.store.unsent_count() == 0)
+    finally:
+        gw.stop()
+        th.join(timeout=10)
+        rx.stop()
