@@ -31,6 +31,7 @@ from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.decode import decoders_for
 from eldergate.gateway.home import Home
 from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.telemetry import Spool, TelemetrySink
 from eldergate.signal.synthetic import ChestStream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +96,9 @@ def run(hours: float, radars: int) -> dict[str, float]:
     home = Home(cfg, start=T0)
     state = Path(tempfile.mkdtemp(prefix="eldergate-bench-"))
     store = Outbox(state / "eldergate.db")  # the real outbox and history, as the gateway writes them
+    tcfg = cfg.model_copy(update={"telemetry": cfg.telemetry.model_copy(update={"enabled": True})})
+    telemetry = TelemetrySink(tcfg, Spool(state / "telemetry.db", 1_000_000))  # points built, batched, spooled
+    tele_cpu = 0.0
     w0 = write_bytes()
     rng, chest = np.random.default_rng(1), ChestStream(seed=3)
     outputs = readings = 0
@@ -109,11 +113,21 @@ def run(hours: float, radars: int) -> dict[str, float]:
             got = dec.bytes_in(t, data) if data is not None else dec.message_in(t, *msg)  # type: ignore[misc]
             for r in got:
                 readings += 1
-                for o in home.process(r):
-                    outputs += 1
+                outs = home.process(r)
+                outputs += len(outs)
+                for o in outs:
                     store.emit(o)
+                if outs:
+                    c1 = time.process_time()
+                    for o in outs:
+                        telemetry.emit(o)
+                    tele_cpu += time.process_time() - c1
         cpu += time.process_time() - c0
     store.close()
+    c1 = time.process_time()
+    telemetry.close()
+    tele_cpu += time.process_time() - c1
+    points = telemetry.spool.size()
     os.sync()
     written = write_bytes() - w0
     shutil.rmtree(state, ignore_errors=True)
@@ -123,6 +137,7 @@ def run(hours: float, radars: int) -> dict[str, float]:
         "cpu_s_per_sim_hour": cpu / hours, "real_time_factor": sim_s / cpu, "core_share_pct": 100 * cpu / sim_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "build_s": build_s,
         "disk_bytes_per_sim_day": written * 24 / hours,
+        "telemetry_cpu_s_per_sim_hour": tele_cpu / hours, "telemetry_points_per_sim_hour": points / hours,
     }
 
 
@@ -146,7 +161,10 @@ def main() -> int:
           f"{r['readings']:,} readings, {r['outputs']:,} outputs")
     print(f"  CPU {r['cpu_s']:.1f} s = {r['cpu_s_per_sim_hour']:.2f} s per simulated hour; real-time factor "
           f"{r['real_time_factor']:,.0f}; {r['core_share_pct']:.3f} % of one core (budget < 1 %)")
-    print(f"  disk writes (outbox, history; SQLite WAL): {r['disk_bytes_per_sim_day'] / 1e6:.1f} MB per simulated day")
+    print(f"  disk writes (outbox, history, telemetry spool; SQLite WAL): {r['disk_bytes_per_sim_day'] / 1e6:.1f} MB "
+          "per simulated day")
+    print(f"  telemetry path: {r['telemetry_cpu_s_per_sim_hour']:.3f} CPU s per simulated hour for "
+          f"{r['telemetry_points_per_sim_hour']:.0f} points (part of the figure above)")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (one hour of frames held at a time); importing the stack alone: "
           f"{r['import_floor_rss_mb']:.0f} MB")
     if args.json:

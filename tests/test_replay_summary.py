@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from capture_builder import CaptureBuilder
-from testutil import ROOT, clean_env, eldergate_cmd
-
 from eldergate.drivers.readings import Presence, TargetHeight
 from eldergate.signal.tracks import Scene
+
+from capture_builder import CaptureBuilder
+from testutil import ROOT, clean_env, eldergate_cmd
 
 T0 = dt.datetime(2026, 11, 21, 22, 40, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
