@@ -189,6 +189,13 @@ class AlertEngine:
             return []
         return [a.advance(AlertState.RESOLVED, e.t)]
 
+    def shift_times(self, delta: float) -> list[Alert]:
+        """The wall clock was wrong when these alerts were raised (set late, after a boot without
+        network): move their times by the correction so they say when things really happened."""
+        for key, a in list(self.open.items()):
+            self.open[key] = dataclasses.replace(a, started=a.started + delta, raised_at=a.raised_at + delta)
+        return list(self.open.values())
+
     def delivered(self, alert_id_: str, t: float) -> Alert | None:
         """The community server has the alert: stamp it delivered (once)."""
         for key, a in self.open.items():

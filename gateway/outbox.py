@@ -189,6 +189,20 @@ class Outbox:
                                                                              (state is None or k[1] == state))}
             return cur.rowcount > 0
 
+    def shift_unsent(self, delta: float) -> int:
+        """Correct the times of alert messages not yet sent (the clock was set after they were raised)."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, body FROM outbox WHERE last_sent IS NULL").fetchall()
+            for seq, body in rows:
+                d = json.loads(body)
+                for k in ("started", "raised_at", "resolved_at", "t"):
+                    if d.get(k) is not None:
+                        d[k] = d[k] + delta
+                d.setdefault("evidence", {})["clock_corrected_s"] = round(delta, 1)
+                self._write(lambda db, seq=seq, d=d: db.execute("UPDATE outbox SET body = ? WHERE seq = ?",
+                                                                (json.dumps(d), seq)))
+        return len(rows)
+
     def unsent_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]) + len(self._unsaved)

@@ -22,7 +22,7 @@ from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
 from eldergate.gateway.alerts import Alert
 from eldergate.gateway.annunciator import Annunciator
-from eldergate.gateway.clock import Clock, SteadyClock
+from eldergate.gateway.clock import TRUSTED_AFTER, Clock, SteadyClock
 from eldergate.gateway.contract import AckMessage, CommandMessage
 from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
@@ -96,7 +96,13 @@ class Gateway:
         self.mqtt_source: MqttSource | None = None
         self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
 
+    def clock_trusted(self) -> bool:
+        return self.clock.now() >= TRUSTED_AFTER
+
     def start(self) -> None:
+        if not self.clock_trusted():
+            log.warning("the wall clock is not set (no RTC, no network yet): alert times will be corrected "
+                        "when it is")
         if self.status_model is not None:
             sp = self.cfg.status_page
             try:
@@ -114,7 +120,7 @@ class Gateway:
             self.supervisor.spawn("telemetry", self.telemetry_writer.run)
         if self.store is not None and self.cfg.uplink is not None and self.cfg.uplink.enabled:
             self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
-                                 resend_after_s=self.cfg.uplink.resend_after)
+                                 resend_after_s=self.cfg.uplink.resend_after, clock_trusted=self.clock_trusted)
             self.supervisor.spawn("uplink", self.uplink.run)
         mqtt_decoders = [d for d in self.decoders.values() if d.sensor.mqtt is not None]
         if mqtt_decoders and self.use_mqtt:
@@ -251,7 +257,12 @@ class Gateway:
         """A wall-clock jump (NTP after a boot without network) restarts the timers; it is not silence."""
         if isinstance(self.clock, SteadyClock):
             for delta in self.clock.take_jumps():
-                self.home.clock_jumped(self.clock.now() if now is None else now, delta)
+                t = self.clock.now() if now is None else now
+                self.home.clock_jumped(t, delta)
+                if t - delta < TRUSTED_AFTER <= t:  # the clock was never set before: correct what it stamped
+                    self.home.alerts.shift_times(delta)
+                    fixed = self.store.shift_unsent(delta) if self.store is not None else 0
+                    log.warning("the wall clock has been set (%+.0f s); %d unsent alert(s) re-stamped", delta, fixed)
 
     def _from_server(self, m: AckMessage | CommandMessage) -> None:
         """Receipts and acknowledgements from the community server, in the core loop's thread."""

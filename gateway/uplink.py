@@ -106,13 +106,14 @@ class CommunitySink:
 class Uplink:
     def __init__(self, cfg: Config, outbox: Outbox, stop: threading.Event, inbox: queue.Queue[object],
                  clock: Clock | None = None, status: Callable[[], dict[str, str]] | None = None,
-                 resend_after_s: float = RESEND_AFTER_S) -> None:
+                 resend_after_s: float = RESEND_AFTER_S, clock_trusted: Callable[[], bool] | None = None) -> None:
         assert cfg.uplink is not None
         self.cfg, self.up = cfg, cfg.uplink
         self.outbox, self.stop, self.inbox = outbox, stop, inbox
         self.clock = clock or SystemClock()
         self.sensor_status = status or dict
         self.resend_after_s = resend_after_s
+        self.clock_trusted = clock_trusted or (lambda: True)
         site, gw = cfg.gateway.site, cfg.gateway.id
         self.topics = {leaf: topic(self.up.topic_prefix, site, gw, leaf)
                        for leaf in ("alerts", "events", "vitals", "summary", "status", "ack", "cmd")}
@@ -189,7 +190,8 @@ class Uplink:
     def _status(self, state: str) -> StatusMessage:
         return StatusMessage(site=self.cfg.gateway.site, gateway=self.cfg.gateway.id, sent_at=time.time(),
                              state="online" if state == "online" else "offline", version=version(),
-                             unsent_alerts=self.outbox.unsent_count(), sensors=self.sensor_status())
+                             unsent_alerts=self.outbox.unsent_count(), sensors=self.sensor_status(),
+                             clock_trusted=self.clock_trusted())
 
     def _publish_status(self, state: str) -> mqtt.MQTTMessageInfo:
         assert self._client is not None

@@ -110,3 +110,40 @@ def test_garbage_on_every_input(tmp_path: Path) -> None:
     print(f"\ntried: {sent:,} random bytes on the radars' ports and random payloads on the MQTT topics; survived: "
           f"no crash, no alert, {sum(s.dropped_bytes for s in stats.values()):,} bytes dropped and counted, "
           f"{stats['kitchen_gas'].malformed} malformed messages counted")
+
+
+def test_alerts_raised_before_the_clock_was_set_are_restamped(tmp_path: Path) -> None:
+    from eldergate.config.loader import parse_config
+    from eldergate.gateway.clock import TRUSTED_AFTER
+    from eldergate.gateway.outbox import Outbox
+
+    wall = FakeWall()
+    wall.offset = (TRUSTED_AFTER - 86400 * 300) - time.time()  # a Pi that booted thinking it is early 2025
+    clock = SteadyClock(wall=wall)
+    cfg = parse_config({
+        "gateway": {"site": "s", "id": "g", "state_dir": str(tmp_path)},
+        "residents": [{"id": "r1", "display_name": "x", "birth_year": 1940}],
+        "rooms": [{"id": "k", "name": "k"}],
+        "sensors": [{"id": "gas", "protocol": "zigbee2mqtt", "role": "gas", "room": "k",
+                     "mqtt": {"topic": "zigbee2mqtt/gas"}}],
+    })
+    store = Outbox(tmp_path / "o.db")
+    gw = Gateway(cfg, [], clock=clock, store=store, tick_s=0.05, mqtt=False)
+    gw.start()
+    th = threading.Thread(target=gw.run, daemon=True)
+    th.start()
+    try:
+        assert not gw.clock_trusted()
+        gw.bus.publish("zigbee2mqtt/gas", b'{"gas": true}')
+        time.sleep(0.5)
+        before = store.pending_alerts(30.0)[0].alert.raised_at
+        wall.offset = 0.0  # NTP sets the clock
+        time.sleep(0.5)
+        after = store.pending_alerts(30.0)[0].alert
+    finally:
+        gw.stop()
+        th.join(timeout=10)
+    assert before < TRUSTED_AFTER <= after.raised_at and abs(after.raised_at - time.time()) < 5
+    assert after.evidence["clock_corrected_s"] > 86400 * 300
+    print(f"\ntried: a gas alarm while the clock said {before:.0f}; survived: re-stamped to {after.raised_at:.0f} "
+          "when the clock was set")
