@@ -42,6 +42,27 @@ class MessageParser(Protocol):
     def feed_message(self, topic: str, payload: bytes) -> list[Reading]: ...
 
 
+def hunt(buf: bytearray, pos: int, markers: tuple[bytes, ...], stats: ParserStats, final: bool = False
+         ) -> tuple[int, int]:
+    """Move to the next frame start (any of ``markers``) at or after ``pos``.
+
+    Returns ``(start, pos)``: the start's index and ``pos == start``, or ``(-1, pos)`` when there
+    is none yet, with ``pos`` past everything but a trailing partial marker that the next read
+    may complete (none when ``final``). Whatever is skipped is counted as dropped.
+    """
+    found = [i for i in (buf.find(m, pos) for m in markers) if i >= 0]
+    if found:
+        start = min(found)
+        stats.dropped_bytes += start - pos
+        return start, start
+    keep = 0
+    if not final:
+        tail = bytes(buf[pos:])
+        keep = max((k for m in markers for k in range(len(m) - 1, 0, -1) if tail.endswith(m[:k])), default=0)
+    stats.dropped_bytes += len(buf) - pos - keep
+    return -1, len(buf) - keep
+
+
 def xor_all(data: bytes | bytearray | memoryview) -> int:
     acc = 0
     for b in data:

@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar
 
-from eldergate.drivers.base import ParserStats
+from eldergate.drivers.base import ParserStats, hunt
 from eldergate.drivers.readings import DeviceInfo, Reading, Unknown
 
 DATA_HEAD, DATA_TAIL = b"\xf4\xf3\xf2\xf1", b"\xf8\xf7\xf6\xf5"
@@ -52,11 +52,6 @@ class LD2410Ack(Reading):
     data: bytes
 
 
-def _find_either(buf: bytearray, pos: int) -> int:
-    a, b = buf.find(DATA_HEAD, pos), buf.find(CMD_HEAD, pos)
-    return min(x for x in (a, b) if x >= 0) if a >= 0 or b >= 0 else -1
-
-
 class LD2410Parser:
     def __init__(self) -> None:
         self.stats = ParserStats()
@@ -69,15 +64,8 @@ class LD2410Parser:
         out: list[Reading] = []
         pos = 0
         while True:
-            start = _find_either(buf, pos)
-            if start < 0:
-                keep = min(3, len(buf) - pos)  # a header may be split across reads
-                self.stats.dropped_bytes += len(buf) - pos - keep
-                pos = len(buf) - keep
-                break
-            self.stats.dropped_bytes += start - pos
-            pos = start
-            if len(buf) - pos < 6:
+            start, pos = hunt(buf, pos, (DATA_HEAD, CMD_HEAD), self.stats)
+            if start < 0 or len(buf) - pos < 6:
                 break
             length = struct.unpack_from("<H", buf, pos + 4)[0]
             is_data = buf[pos : pos + 4] == DATA_HEAD

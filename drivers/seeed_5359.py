@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from eldergate.drivers.base import ParserStats
+from eldergate.drivers.base import ParserStats, hunt
 from eldergate.drivers.readings import (
     DeviceFall,
     DeviceInfo,
@@ -98,15 +98,8 @@ class Seeed5359Parser:
         out: list[Reading] = []
         pos = 0
         while True:
-            start = buf.find(HEAD, pos)
-            if start < 0:
-                keep = 1 if buf[-1:] == HEAD[:1] else 0  # a 0x53 at the end may start a frame
-                self.stats.dropped_bytes += len(buf) - pos - keep
-                pos = len(buf) - keep
-                break
-            self.stats.dropped_bytes += start - pos
-            pos = start
-            if len(buf) - pos < 6:
+            start, pos = hunt(buf, pos, (HEAD,), self.stats)
+            if start < 0 or len(buf) - pos < 6:
                 break
             length = (buf[pos + 4] << 8) | buf[pos + 5]
             if length > MAX_LEN:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from eldergate.drivers.base import ParserStats, xor_all
+from eldergate.drivers.base import ParserStats, hunt, xor_all
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceFall,
@@ -70,14 +70,8 @@ class TinyFrameParser:
         pos = 0
         n = len(buf)
         while True:
-            start = buf.find(SOF, pos)
-            if start < 0:
-                self.stats.dropped_bytes += n - pos
-                pos = n
-                break
-            self.stats.dropped_bytes += start - pos
-            pos = start
-            if n - pos < HEADER_LEN:
+            start, pos = hunt(buf, pos, (bytes([SOF]),), self.stats)
+            if start < 0 or n - pos < HEADER_LEN:
                 break
             header = buf[pos : pos + HEADER_LEN]
             if checksum(header[:7]) != header[7]:

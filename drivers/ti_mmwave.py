@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from eldergate.drivers.base import ParserStats
+from eldergate.drivers.base import ParserStats, hunt
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceVitals,
@@ -163,14 +163,9 @@ class TiMmwaveParser:
         out: list[Reading] = []
         pos = 0
         while True:
-            start = buf.find(MAGIC, pos)
+            start, pos = hunt(buf, pos, (MAGIC,), self.stats, final)
             if start < 0:
-                keep = 0 if final else min(len(MAGIC) - 1, len(buf) - pos)
-                self.stats.dropped_bytes += len(buf) - pos - keep
-                pos = len(buf) - keep
                 break
-            self.stats.dropped_bytes += start - pos
-            pos = start
             header = parse_header(buf, pos, self.header_kind)
             if header is None:
                 if len(buf) - pos >= 52 or final:  # enough bytes and still no header: a false magic

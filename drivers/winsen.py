@@ -10,7 +10,7 @@ configuration names the gas and scale; the parser only reports what the bytes sa
 
 from __future__ import annotations
 
-from eldergate.drivers.base import ParserStats
+from eldergate.drivers.base import ParserStats, hunt
 from eldergate.drivers.readings import GasConcentration, Reading
 
 FRAME = 9
@@ -37,14 +37,8 @@ class WinsenParser:
         out: list[Reading] = []
         pos = 0
         while True:
-            start = buf.find(0xFF, pos)
-            if start < 0:
-                self.stats.dropped_bytes += len(buf) - pos
-                pos = len(buf)
-                break
-            self.stats.dropped_bytes += start - pos
-            pos = start
-            if len(buf) - pos < FRAME:
+            start, pos = hunt(buf, pos, (b"\xff",), self.stats)
+            if start < 0 or len(buf) - pos < FRAME:
                 break
             frame = buf[pos : pos + FRAME]
             if checksum(frame) != frame[8]:
