@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -23,19 +23,6 @@ from pydantic import (
     model_validator,
 )
 
-PROTOCOLS = (
-    "mr60bha2",
-    "mr60fda2",
-    "mr60bha1",
-    "mr60fda1",
-    "mr24hpc1",
-    "ld2410",
-    "ti-mmwave",
-    "winsen-gas",
-    "zigbee2mqtt",
-    "rtl433",
-    "json",
-)
 Protocol = Literal[
     "mr60bha2",
     "mr60fda2",
@@ -49,6 +36,7 @@ Protocol = Literal[
     "rtl433",
     "json",
 ]
+PROTOCOLS: tuple[str, ...] = get_args(Protocol)
 MQTT_PROTOCOLS = ("zigbee2mqtt", "rtl433", "json")
 Role = Literal["bed_radar", "room_radar", "presence", "door", "gas", "smoke", "sos", "water_leak"]
 ContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]

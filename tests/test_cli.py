@@ -89,8 +89,10 @@ def test_check_config_names_every_bad_field_and_exits_2(tmp_path: Path) -> None:
 def test_check_config_never_prints_secrets(tmp_path: Path) -> None:
     secret = tmp_path / "grid.url"
     secret.write_text("ntfy://user:S3CRET-TOKEN@ntfy.example/topic")
-    text = (ROOT / "config" / "demo.toml").read_text().replace(
-        'notify = "json://127.0.0.1:9/grid"', f'notify_file = "{secret}"')
+    demo = (ROOT / "config" / "demo.toml").read_text()
+    inline = 'notify = "json://127.0.0.1:9/grid_worker"'
+    assert inline in demo  # the line this test turns into a secret file
+    text = demo.replace(inline, f'notify_file = "{secret}"')
     cfg = tmp_path / "home.toml"
     cfg.write_text(text)
     res = run("check-config", str(cfg))

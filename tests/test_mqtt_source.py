@@ -19,6 +19,7 @@ from eldergate.gateway.runtime import Gateway
 from eldergate.signal.model import Event, EventName
 
 from broker import Mosquitto
+from testutil import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -83,13 +84,6 @@ def pub(c: mqtt.Client, topic: str, payload: object) -> None:
     c.publish(topic, data, qos=1).wait_for_publish(5)
 
 
-def wait_for(pred: object, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_z2m_and_rtl433_messages_become_exact_readings_and_events(

@@ -25,6 +25,7 @@ from eldergate.gateway.runtime import Gateway
 
 from broker import Mosquitto
 from push_endpoint import PushEndpoint
+from testutil import wait_for
 
 
 @pytest.fixture
@@ -98,20 +99,13 @@ def test_a_single_press_in_the_window_cancels_but_staying_down_reaches_the_grid_
     assert run_home(cfg, n, pressed) == [] and endpoint.received == []  # "I'm all right"
     alerts = run_home(cfg, Notifier(cfg), fall_track(5000.0, None, 5100.0))
     assert [a.kind for a in alerts] == ["fall"]
-    assert wait(lambda: sorted(endpoint.who()) == ["daughter", "grid"])
+    assert wait_for(lambda: sorted(endpoint.who()) == ["daughter", "grid"])
     title = endpoint.received[0][1]["title"]
     body = endpoint.received[0][1]["message"]
     assert "王奶奶" in title and "跌倒" in title and "卧室" in body and "fall" in body
     assert "心脏病" not in title + body  # never medical details
 
 
-def wait(pred: object, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _alert(state: AlertState = AlertState.RAISED, t: float = 100.0) -> Alert:
@@ -159,18 +153,18 @@ def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
     th = threading.Thread(target=gw.run, daemon=True)
     th.start()
     try:
-        assert gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
-        assert gw.uplink is not None and gw.uplink.connected.wait(10)
+        assert gw.mqtt_source is not None and gw.mqtt_source.connected.wait_for(10)
+        assert gw.uplink is not None and gw.uplink.connected.wait_for(10)
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="button", protocol=mqtt.MQTTv5)
         pub.connect("127.0.0.1", mosquitto.port)
         pub.publish("zigbee2mqtt/sos", json.dumps({"action": "emergency"}), qos=1).wait_for_publish(5)
-        assert wait(lambda: any(h.alerts for h in rx.homes.values()))
+        assert wait_for(lambda: any(h.alerts for h in rx.homes.values()))
         home = next(iter(rx.homes.values()))
         sos = next(iter(home.alerts.values()))
         assert sos.kind == "sos" and sos.severity == "critical"
-        assert wait(lambda: sorted(endpoint.who()) == ["daughter", "grid"])
+        assert wait_for(lambda: sorted(endpoint.who()) == ["daughter", "grid"])
         rx.acknowledge(home.site, home.gateway, sos.id, "li.ming")
-        assert wait(lambda: gw.store is not None and (a := gw.store.alert(sos.id)) is not None
+        assert wait_for(lambda: gw.store is not None and (a := gw.store.alert(sos.id)) is not None
                     and a.acknowledged_by == "li.ming")
         time.sleep(9.0)  # past escalate_after: nobody else is told
         assert sorted(endpoint.who()) == ["daughter", "grid"]

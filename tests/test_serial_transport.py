@@ -23,7 +23,7 @@ from eldergate.gateway.ti_cli import ChirpConfigError, send_chirp_config
 from eldergate.gateway.transports import SerialTransport
 from eldergate.signal.model import Event, EventName
 
-from testutil import ROOT, clean_env, eldergate_cmd
+from testutil import ROOT, clean_env, eldergate_cmd, wait_for
 
 TI_FILE = ROOT.parent / "shared" / "data" / "ti_vitalsigns_uart" / "vs68xx_first300frames.bin"
 
@@ -38,13 +38,6 @@ def _config(tmp_path: Path, check_in: str = "1s") -> Path:
     return cfg
 
 
-def _wait(pred: object, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_frames_in_readings_out_and_unplug_replug_is_silent_then_recovered(tmp_path: Path) -> None:
@@ -71,13 +64,13 @@ def test_frames_in_readings_out_and_unplug_replug_is_silent_then_recovered(tmp_p
         for _ in range(10):
             bed.send(Presence(present=True), split=True)
             time.sleep(0.05)
-        assert _wait(lambda: gw.decoders["bed_radar"].stats.frames >= 10)
+        assert wait_for(lambda: gw.decoders["bed_radar"].stats.frames >= 10)
         bed_port.unplug()  # the USB cable is pulled: no frames for longer than the 1 s check-in
-        assert _wait(lambda: any(e.name == EventName.SENSOR_SILENT and e.sensor == "bed_radar" for e in events))
+        assert wait_for(lambda: any(e.name == EventName.SENSOR_SILENT and e.sensor == "bed_radar" for e in events))
         tr = next(t for t in gw.serial if t.name == "bed_radar")
-        assert _wait(lambda: not tr.health.connected)
+        assert wait_for(lambda: not tr.health.connected)
         bed_port.plug()  # same stable path, new pty behind it
-        assert _wait(lambda: tr.health.connected, timeout=15)
+        assert wait_for(lambda: tr.health.connected, timeout=15)
         end = time.monotonic() + 10
         while time.monotonic() < end and not any(e.name == EventName.SENSOR_RECOVERED for e in events):
             bed.send(Presence(present=True))
@@ -103,12 +96,12 @@ def test_corrupt_frames_are_counted_and_skipped_through_the_pty(tmp_path: Path) 
     th = threading.Thread(target=tr.run, daemon=True)
     th.start()
     try:
-        assert _wait(lambda: tr.health.connected)  # pyserial flushes input on open: write after it
+        assert wait_for(lambda: tr.health.connected)  # pyserial flushes input on open: write after it
         time.sleep(0.1)
         emu = FrameEmulator(port, encode_reading, seed=4)
         for i in range(40):
             emu.send(Presence(present=True), corrupt=(i % 4 == 0), split=(i % 3 == 0))
-        assert _wait(lambda: out.qsize() >= 30)
+        assert wait_for(lambda: out.qsize() >= 30)
         time.sleep(0.2)
         assert out.qsize() == 30 and dec.stats.frames == 30
         assert dec.stats.bad_checksum + dec.stats.dropped_bytes > 0
@@ -139,7 +132,7 @@ def test_ld2410_startup_commands_are_written_when_the_port_opens(tmp_path: Path)
             time.sleep(0.02)
         assert got == b"".join(ld2410.STARTUP)
         port.write(ld2410.ack_frame(0x00A0, 0, bytes.fromhex("000001070116150922")[:8]))
-        assert _wait(lambda: out.qsize() >= 1)
+        assert wait_for(lambda: out.qsize() >= 1)
         ack = out.get()
         assert isinstance(ack, ld2410.LD2410Ack) and ack.command == 0x00A0
     finally:

@@ -3,6 +3,7 @@ another gateway's certificate is refused, and the gateway says so clearly and ke
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import tempfile
@@ -19,9 +20,11 @@ from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.receiver import CommunityReceiver
 from eldergate.gateway.runtime import Gateway
 
+import testutil
 from broker import Mosquitto
 from tls_certs import make_pki
 
+wait_for = functools.partial(testutil.wait_for, timeout=15.0)  # this file's slower peers
 pytestmark = [pytest.mark.broker, pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")]
 
 
@@ -38,13 +41,6 @@ def start_tls_broker(tmp: Path, pki: Path) -> Mosquitto:
     return b.start()
 
 
-def wait(pred: object, timeout: float = 15.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def run_gateway(tmp: Path, port: int, pki: Path, cert: str) -> tuple[Gateway, threading.Thread]:
@@ -72,13 +68,13 @@ def test_own_certificate_delivers_and_another_gateways_is_refused_clearly(
                                           cert_file=pki / "console.crt", key_file=pki / "console.key"))
     rx.start()
     try:
-        assert rx.connected.wait(15)
+        assert rx.connected.wait_for(15)
         gw, th = run_gateway(tmp_path, broker.port, pki, "gw1")
         try:
-            assert gw.uplink is not None and gw.uplink.connected.wait(15)
+            assert gw.uplink is not None and gw.uplink.connected.wait_for(15)
             gw.queue.put(CommandMessage(command="test_alert"))
-            assert wait(lambda: any(h.alerts for h in rx.homes.values())), "own certificate: delivered"
-            assert wait(lambda: gw.store is not None and gw.store.unsent_count() == 0)
+            assert wait_for(lambda: any(h.alerts for h in rx.homes.values())), "own certificate: delivered"
+            assert wait_for(lambda: gw.store is not None and gw.store.unsent_count() == 0)
         finally:
             gw.stop()
             th.join(timeout=10)
@@ -87,9 +83,9 @@ def test_own_certificate_delivers_and_another_gateways_is_refused_clearly(
         rx.seen.clear()
         impostor, th2 = run_gateway(tmp_path, broker.port, pki, "gw2")  # gw1's config, gw2's certificate
         try:
-            assert impostor.uplink is not None and impostor.uplink.connected.wait(15)
+            assert impostor.uplink is not None and impostor.uplink.connected.wait_for(15)
             impostor.queue.put(CommandMessage(command="test_alert"))
-            assert wait(lambda: impostor.uplink is not None and impostor.uplink.refused is not None)
+            assert wait_for(lambda: impostor.uplink is not None and impostor.uplink.refused is not None)
             time.sleep(1.5)
             assert not any(h.alerts for h in rx.homes.values())
             assert impostor.store is not None and impostor.store.unsent_count() == 2  # kept, never lost

@@ -3,6 +3,7 @@ and the reference receiver confirming receipts."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -15,20 +16,15 @@ import pytest
 from eldergate.gateway.mqtt_link import ClientSettings
 from eldergate.gateway.receiver import CommunityReceiver
 
+import testutil
 from broker import Mosquitto
 from gateway_proc import GatewayProcess, db_query, write_config
 
+wait_for = functools.partial(testutil.wait_for, timeout=30.0)  # this file's slower peers
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 N_LEAKS = 5
 
 
-def wait_for(pred: object, timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Home:
