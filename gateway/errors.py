@@ -7,17 +7,7 @@ class EldergateError(Exception):
     """Root of eldergate's own errors."""
 
 
-class StartupError(EldergateError):
-    """The gateway cannot start as configured: report and exit 2."""
-
-
 class TransientError(EldergateError):
-    """A link is down for now: retry with back-off."""
-
-
-class DeviceGone(TransientError):
-    """A serial device disappeared (USB unplugged): reopen with back-off."""
-
-
-class AuthError(EldergateError):
-    """Credentials or certificates refused: report clearly, retry slowly."""
+    """A link is down for now (a serial device gone, a radar refusing its configuration):
+    the transport retries with back-off. Configuration errors are eldergate.config.ConfigError
+    (exit 2 at start); refused credentials are reported by the uplink and retried slowly."""

@@ -13,7 +13,6 @@ from typing import IO, Protocol
 
 from eldergate.drivers.readings import Reading
 from eldergate.gateway.home import Output
-from eldergate.signal.model import Observation
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +58,3 @@ class Fanout:
     def close(self) -> None:
         for s in self.sinks:
             s.close()
-
-
-def describe_observation(o: Observation) -> str:
-    if o.value is None:
-        return f"{o.name}: — ({o.reason})"
-    return f"{o.name}: {o.value:.0f}" if isinstance(o.value, float) else f"{o.name}: {o.value}"

@@ -153,8 +153,8 @@ def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
     th = threading.Thread(target=gw.run, daemon=True)
     th.start()
     try:
-        assert gw.mqtt_source is not None and gw.mqtt_source.connected.wait_for(10)
-        assert gw.uplink is not None and gw.uplink.connected.wait_for(10)
+        assert gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
+        assert gw.uplink is not None and gw.uplink.connected.wait(10)
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="button", protocol=mqtt.MQTTv5)
         pub.connect("127.0.0.1", mosquitto.port)
         pub.publish("zigbee2mqtt/sos", json.dumps({"action": "emergency"}), qos=1).wait_for_publish(5)

@@ -68,10 +68,10 @@ def test_own_certificate_delivers_and_another_gateways_is_refused_clearly(
                                           cert_file=pki / "console.crt", key_file=pki / "console.key"))
     rx.start()
     try:
-        assert rx.connected.wait_for(15)
+        assert rx.connected.wait(15)
         gw, th = run_gateway(tmp_path, broker.port, pki, "gw1")
         try:
-            assert gw.uplink is not None and gw.uplink.connected.wait_for(15)
+            assert gw.uplink is not None and gw.uplink.connected.wait(15)
             gw.queue.put(CommandMessage(command="test_alert"))
             assert wait_for(lambda: any(h.alerts for h in rx.homes.values())), "own certificate: delivered"
             assert wait_for(lambda: gw.store is not None and gw.store.unsent_count() == 0)
@@ -83,7 +83,7 @@ def test_own_certificate_delivers_and_another_gateways_is_refused_clearly(
         rx.seen.clear()
         impostor, th2 = run_gateway(tmp_path, broker.port, pki, "gw2")  # gw1's config, gw2's certificate
         try:
-            assert impostor.uplink is not None and impostor.uplink.connected.wait_for(15)
+            assert impostor.uplink is not None and impostor.uplink.connected.wait(15)
             impostor.queue.put(CommandMessage(command="test_alert"))
             assert wait_for(lambda: impostor.uplink is not None and impostor.uplink.refused is not None)
             time.sleep(1.5)
