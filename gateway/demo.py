@@ -347,8 +347,8 @@ def _intro(out: IO[str], cfg: Config) -> None:
 
 
 def _outro(out: IO[str], view: ConsoleView, r: DemoResult) -> None:
-    out.write("\n== demo finished ==\n")
-    for s in r.summaries[-1:]:
+    out.write("\n== demo finished ==\nthe morning report (the night, as the relatives get it in words):\n")
+    for s in r.summaries[:1]:
         view.summary(s)
     kinds = Counter(str(a.kind) for a in r.alerts)
     out.write("alerts raised: " + (", ".join(f"{k} ×{n}" for k, n in sorted(kinds.items())) or "none") + "\n")

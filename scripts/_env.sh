@@ -27,9 +27,14 @@ ensure_venv() {  # ensure_venv [EXTRAS]
   fi
   local stamp="$VENV/.eldergate-installed${extras:+-$extras}"
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ -n "$(find "$ROOT"/{gateway,drivers,signal,config} -newer "$stamp" -name '*.py' -print -quit)" ]; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+    echo "installing eldergate${extras:+ with [$extras]} into $VENV (the first time takes a minute)..."
+    local log="$VENV/install.log"
     # strict editable mode: a link tree that mypy can follow (docs/architecture.md)
-    "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}" --config-settings editable_mode=strict
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel &&
+           "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}" --config-settings editable_mode=strict; } \
+         >"$log" 2>&1; then
+      cat "$log" >&2; echo "installation failed (log: $log)" >&2; exit 1
+    fi
     touch "$stamp"
   fi
 }

@@ -19,7 +19,7 @@ from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
 
 from capture_builder import CaptureBuilder
-from testutil import ROOT, clean_env, eldergate_cmd
+from testutil import ROOT, clean_env, eldergate_cmd, with_check_in
 
 T0 = datetime(2026, 11, 21, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
@@ -120,9 +120,15 @@ def build_capture(path: Path) -> Path:
     return cap.write(path)
 
 
+def ten_minute_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "home.toml"
+    cfg.write_text(with_check_in((ROOT / "config" / "demo.toml").read_text(), "10min"))
+    return cfg
+
+
 def test_replay_yields_the_exact_events(tmp_path: Path) -> None:
     capture = build_capture(tmp_path / "night.jsonl")
-    res = run("replay", "--config", str(ROOT / "config" / "demo.toml"), str(capture), "--json")
+    res = run("replay", "--config", str(ten_minute_config(tmp_path)), str(capture), "--json")
     assert res.returncode == 0, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     for obj in lines:

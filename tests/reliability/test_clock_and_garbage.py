@@ -17,7 +17,7 @@ from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
 from eldergate.gateway.runtime import Gateway
 from eldergate.signal.model import Event
 
-from testutil import ROOT
+from testutil import ROOT, with_check_in
 
 
 class FakeWall:
@@ -33,7 +33,7 @@ def _config(tmp_path: Path, ports: dict[str, VirtualSerialPort], check_in: str =
     for sid, p in ports.items():
         text = text.replace(f'"emulated:{sid}"', f'"{p.link}"')
     cfg = tmp_path / "home.toml"
-    cfg.write_text(text.replace('check_in = "10min"', f'check_in = "{check_in}"'))
+    cfg.write_text(with_check_in(text, check_in))
     return cfg
 
 
