@@ -286,8 +286,7 @@ class Gateway:
             self._emit_all([acked])
 
     def sensor_status(self) -> dict[str, str]:
-        silent = self.home.silent_sensors()
-        return {sid: "silent" if sid in silent else "ok" for sid in self.decoders}
+        return {sid: str(st["state"]) for sid, st in self._sensor_stats().items()}
 
     def _process(self, r: Reading) -> None:
         if self.on_reading is not None:
