@@ -50,70 +50,60 @@ def score(est: list[float | None], ref: np.ndarray) -> dict[str, float]:
             "n": float(len(ref))}
 
 
-def at_window_end(estimates: list[VitalsEstimate], end: float) -> float | None:
+def at_window_end(estimates: list[VitalsEstimate], end: float) -> VitalsEstimate | None:
     """The estimate emitted at the window's end (the last one at or before it, within 1.5 s)."""
     ts = np.array([e.t for e in estimates])
     i = int(np.searchsorted(ts, end, side="right")) - 1
     if i < 0 or end - ts[i] > 1.5:
         return None
-    return estimates[i].heart_rate_bpm
+    return estimates[i]
 
 
-def at_window_end_with_quality(estimates: list[VitalsEstimate], end: float) -> tuple[float | None, float]:
-    ts = np.array([e.t for e in estimates])
-    i = int(np.searchsorted(ts, end, side="right")) - 1
-    if i < 0 or end - ts[i] > 1.5:
-        return None, 0.0
-    return estimates[i].heart_rate_bpm, estimates[i].heart_quality
+def heart_if(e: VitalsEstimate | None, min_quality: float) -> float | None:
+    """The heart rate the estimator gives at ``min_quality``: the threshold only gates the
+    output (the tracker is the same), so one run at threshold 0 serves every threshold."""
+    if e is None or e.heart_rate_bpm is None or e.heart_quality < min_quality:
+        return None
+    return e.heart_rate_bpm
 
 
-def quality_curve(files: list[Path]) -> list[dict[str, float]]:
-    """Pooled error against coverage as the heart-quality threshold rises (the estimator run
-    with no threshold, each window's estimate kept if its quality reaches the step)."""
-    rows: list[tuple[float, float, float]] = []  # (estimate, quality, reference)
-    for path in files:
-        d = np.load(path)
-        if "ref_hr_bpm" not in d.files:
-            continue
-        est = estimate_vitals(d["radar_t"].astype(np.float64), d["radar_phase_mm"].astype(np.float64),
-                              VitalsSettings(min_heart_quality=0.0))
-        for end, ref in zip(d["ref_win_start"] + WINDOW_S, d["ref_hr_bpm"], strict=True):
-            hr, q = at_window_end_with_quality(est, float(end))
-            if hr is not None:
-                rows.append((hr, q, float(ref)))
-    n_windows = sum(len(np.load(f)["ref_hr_bpm"]) for f in files if "ref_hr_bpm" in np.load(f).files)
+def quality_curve(windows: list[tuple[VitalsEstimate | None, float]]) -> list[dict[str, float]]:
+    """Pooled error against coverage as the heart-quality threshold rises."""
     curve = []
     for step in QUALITY_STEPS:
-        kept = np.array([(h, r) for h, q, r in rows if q >= step]).reshape(-1, 2)
-        err = np.abs(kept[:, 0] - kept[:, 1])
+        pairs = [(hr, ref) for e, ref in windows if (hr := heart_if(e, step)) is not None]
+        err = np.array([abs(hr - ref) for hr, ref in pairs])
         curve.append({"min_quality": step, "mae": float(err.mean()) if len(err) else float("nan"),
                       "within5": float((err <= 5).mean()) if len(err) else 0.0,
-                      "coverage": len(err) / max(n_windows, 1)})
+                      "coverage": len(err) / max(len(windows), 1)})
     return curve
 
 
-def run_session(path: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+def run_session(path: Path) -> tuple[dict[str, dict[str, float]], dict[str, float],
+                                     list[tuple[VitalsEstimate | None, float]]]:
+    """Scores, cost, and each reference window's estimate (for the quality curve)."""
     d = np.load(path)
     t = d["radar_t"].astype(np.float64)
     x = d["radar_phase_mm"].astype(np.float64)
+    min_q = VitalsSettings().min_heart_quality
     c0 = time.process_time()
-    estimates = estimate_vitals(t, x)
+    estimates = estimate_vitals(t, x, VitalsSettings(min_heart_quality=0.0))
     cpu = time.process_time() - c0
     hours = (t[-1] - t[0]) / 3600
     cost = {"cpu_s_per_hour": cpu / hours, "updates": float(len(estimates))}
     if "ref_hr_bpm" not in d.files:
-        with_hr = sum(1 for e in estimates if e.heart_rate_bpm is not None)
-        return {"empty_room_heart_rates": {"count": float(with_hr), "of": float(len(estimates))}}, cost
+        with_hr = sum(1 for e in estimates if heart_if(e, min_q) is not None)
+        return {"empty_room_heart_rates": {"count": float(with_hr), "of": float(len(estimates))}}, cost, []
     ends = d["ref_win_start"] + WINDOW_S
     ref = d["ref_hr_bpm"].astype(np.float64)
-    ours = [at_window_end(estimates, e) for e in ends]
+    at_ends = [at_window_end(estimates, e) for e in ends]
     naive = [naive_periodogram(t, x, e) for e in ends]
     return {
-        "eldergate": score(ours, ref),
+        "eldergate": score([heart_if(e, min_q) for e in at_ends], ref),
         "naive_periodogram": score(naive, ref),
         "constant_75": score([CONSTANT_BPM] * len(ref), ref),
         "oracle_session_mean": score([float(ref.mean())] * len(ref), ref),
-    }, cost
+    }, cost, list(zip(at_ends, ref.tolist(), strict=True))
 
 
 def main() -> int:
@@ -127,9 +117,11 @@ def main() -> int:
         return 0
     results: dict[str, dict[str, dict[str, float]]] = {}
     costs = []
+    windows: list[tuple[VitalsEstimate | None, float]] = []
     for f in files:
-        results[f.stem], cost = run_session(f)
+        results[f.stem], cost, session_windows = run_session(f)
         costs.append(cost["cpu_s_per_hour"])
+        windows += session_windows
     methods = ["eldergate", "naive_periodogram", "constant_75", "oracle_session_mean"]
     print(f"{'session':<10}" + "".join(f"{m:>28}" for m in methods))
     print(f"{'':<10}" + "".join(f"{'MAE  ±5bpm  cover':>28}" for _ in methods))
@@ -156,7 +148,7 @@ def main() -> int:
         summary[m] = {"mae": mae, "within5": w5, "coverage": cov}
         row += f"{mae:>12.1f} {100 * w5:>6.0f}% {100 * cov:>6.0f}%"
     print(row)
-    curve = quality_curve(files)
+    curve = quality_curve(windows)
     default_q = VitalsSettings().min_heart_quality
     print("heart quality threshold (posterior mass within ±4 bpm) against pooled error and coverage:")
     for c in curve:

@@ -42,11 +42,9 @@ class RateTracker:
         prior = np.exp(-0.5 * ((self.grid - s.prior_centre_bpm) / s.prior_sd_bpm) ** 2)
         self._prior = prior / prior.sum()
         self._belief = np.full(len(self.grid), 1.0 / len(self.grid))
-        self.updates = 0
 
     def reset(self) -> None:
         self._belief[:] = 1.0 / len(self.grid)
-        self.updates = 0
 
     def predict(self) -> None:
         """Let time pass without evidence (a motion burst): the belief only spreads."""
@@ -63,7 +61,6 @@ class RateTracker:
             self.reset()
             return self.estimate()
         self._belief = b / total
-        self.updates += 1
         return self.estimate()
 
     def estimate(self) -> tuple[float, float]:

@@ -6,16 +6,17 @@ Method (why, and what each choice was measured to do, in docs/vitals.md):
    stamp: serial stamps jitter and repeat, but the count over 30 s pins the rate.
 2. The input is block-averaged to an internal rate of 10–20 Hz (anti-alias and cost).
 3. Breathing: spectrum of the last 30 s weighted by frequency (chest motion has a 1/f-like
-   drift that otherwise wins at the band's low edge), peak in 6–42 per minute.
+   drift that otherwise wins at the band's low edge), peak in 5.4–42 per minute.
 4. Heart: the last 30 s of clean signal, breathing fundamental and first harmonics
    subtracted (a least-squares fit of k·f_breath), first-differenced, and its spectrum
    taken relative to its local background; the evidence for a rate f is that relative
    power at f plus at 2f (the heartbeat is a pulse, so its second harmonic is strong where
-   breathing's harmonics have faded). A forward-only HMM over 42–144 bpm accumulates that
-   evidence second by second (signal/rate_tracker.py); its quality is the posterior mass
-   within ±4 bpm of the peak, and below ``min_heart_quality`` no heart rate is given.
+   breathing's harmonics have faded). A forward-only HMM over 36–150 bpm (rates reported:
+   42–144) accumulates that evidence second by second (signal/rate_tracker.py); its
+   quality is the posterior mass within ±4 bpm of the peak, and below
+   ``min_heart_quality`` no heart rate is given.
 5. Gating: "absent" when the breathing-band amplitude is at the empty-room level, "moving"
-   during and just after a burst of large displacement, "too_noisy" when the evidence is
+   during and just after a burst of fast chest motion, "too_noisy" when the evidence is
    not concentrated enough, "warming_up" until enough clean signal exists.
 """
 
