@@ -40,6 +40,7 @@ class AlertKind(enum.StrEnum):
     LOW_BATTERY = "low_battery"
     TAMPER = "tamper"
     GATEWAY_OFFLINE = "gateway_offline"
+    STORAGE_FAULT = "storage_fault"  # the gateway's own database was damaged and replaced
     TEST = "test"  # asked for by the community server (cmd test_alert): proves the path end to end
 
 
@@ -80,6 +81,7 @@ CLEARS: dict[EventName, AlertKind] = {
     EventName.BREATHING_RESUMED: AlertKind.APNOEA,
     EventName.LONG_LIE_ENDED: AlertKind.LONG_LIE,
     EventName.BED_RETURN: AlertKind.OUT_OF_BED_AT_NIGHT,
+    EventName.BED_ENTRY: AlertKind.OUT_OF_BED_AT_NIGHT,  # after a restart the bed knows no exit: any entry ends it
     EventName.RETURNED_HOME: AlertKind.WANDERING,
     EventName.ACTIVITY_RESUMED: AlertKind.INACTIVITY,
     EventName.SENSOR_RECOVERED: AlertKind.SENSOR_OFFLINE,
@@ -89,6 +91,10 @@ CLEARS: dict[EventName, AlertKind] = {
 }
 # alerts about a whole resident (one at a time) vs about one sensor (one per sensor)
 _PER_SENSOR = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER, AlertKind.WATER_LEAK}
+# momentary alerts: no sensor state clears them, a person answering does (docs/alert-lifecycle.md)
+# home-wide alarms that several sensors may report at once: the alert ends when the last one clears
+_SHARED = frozenset({AlertKind.GAS, AlertKind.SMOKE, AlertKind.CARBON_MONOXIDE})
+CLOSED_BY_ACK = frozenset({AlertKind.SOS, AlertKind.TEST, AlertKind.STORAGE_FAULT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,13 @@ class Alert:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.kind, self.resident, self.sensor if self.kind in _PER_SENSOR else "")
+
+    @property
+    def is_open(self) -> bool:
+        """Still a condition the engine holds: not resolved, and not a momentary alert someone answered."""
+        if self.state == AlertState.RESOLVED:
+            return False
+        return not (self.state == AlertState.ACKNOWLEDGED and self.kind in CLOSED_BY_ACK)
 
     def to_json(self) -> dict[str, Any]:
         t = self.resolved_at if self.state == AlertState.RESOLVED and self.resolved_at else self.raised_at
@@ -156,12 +169,16 @@ class AlertEngine:
     def __init__(self, gateway_id: str) -> None:
         self.gateway_id = gateway_id
         self.open: dict[tuple[str, str, str], Alert] = {}
+        self._sources: dict[tuple[str, str, str], set[str]] = {}  # shared alarms: the sensors sounding
 
-    def restore(self, alerts: list[Alert]) -> None:
-        """After a restart: the alerts still open in the store are open again here."""
-        for a in alerts:
-            if a.state != AlertState.RESOLVED:
-                self.open[a.key] = a
+    def restore(self, alerts: list[Alert]) -> list[Alert]:
+        """After a restart: the alerts still open in the store are open again here (returned).
+        An acknowledged SOS is not: the next press is a new alert."""
+        restored = [a for a in alerts if a.is_open]
+        for a in restored:
+            self.open[a.key] = a
+            self._sources[a.key] = {a.sensor}
+        return restored
 
     def on_event(self, e: Event) -> list[Alert]:
         if e.name in RAISES:
@@ -172,6 +189,7 @@ class AlertEngine:
 
     def _raise(self, e: Event, kind: AlertKind, severity: Severity) -> list[Alert]:
         key = (str(kind), e.resident, e.sensor if kind in _PER_SENSOR else "")
+        self._sources.setdefault(key, set()).add(e.sensor)
         if key in self.open:
             return []  # dedupe: the condition already has an open alert
         evidence: dict[str, Any] = {"event": str(e.name), **dict(e.details)}
@@ -184,6 +202,11 @@ class AlertEngine:
 
     def _clear(self, e: Event, kind: AlertKind) -> list[Alert]:
         key = (str(kind), e.resident, e.sensor if kind in _PER_SENSOR else "")
+        sources = self._sources.get(key, set())
+        sources.discard(e.sensor)
+        if kind in _SHARED and sources:
+            return []  # another sensor still sounds this alarm
+        self._sources.pop(key, None)
         a = self.open.pop(key, None)
         if a is None:
             return []
@@ -209,6 +232,16 @@ class AlertEngine:
                   {"event": "test_alert"}, raised_at=t)
         return [a, a.advance(AlertState.RESOLVED, t)]
 
+    def storage_fault(self, t: float, aside: str) -> list[Alert]:
+        """The gateway's database was damaged and replaced (kept as ``aside``): the grid worker
+        should know that history before ``t`` may be incomplete. Answered, it is closed."""
+        a = Alert(alert_id(self.gateway_id, "storage_fault", "", aside, t), AlertKind.STORAGE_FAULT,
+                  Severity.WARNING, "", "", "", t, {"event": "storage_fault", "moved_aside": aside}, raised_at=t)
+        if a.key in self.open:
+            return []  # the last one is not answered yet: one notice is enough
+        self.open[a.key] = a
+        return [a]
+
     def acknowledge(self, alert_id_: str, by: str, t: float) -> Alert | None:
         for key, a in self.open.items():
             if a.id == alert_id_:
@@ -216,7 +249,8 @@ class AlertEngine:
                     return None  # already acknowledged: the first answer stands
                 acked = a.advance(AlertState.ACKNOWLEDGED, t, by)
                 self.open[key] = acked
-                if a.kind == AlertKind.SOS:  # nothing clears an SOS but a person answering it
+                if not acked.is_open:  # nothing clears an SOS but a person answering it
                     del self.open[key]
+                    self._sources.pop(key, None)
                 return acked
         return None

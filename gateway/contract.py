@@ -9,12 +9,17 @@ Topics live under ``<prefix>/<site>/<gateway>/`` (prefix ``eldergate/v1``):
 | vitals   | gateway → server | 0   | no       | VitalsMessage    |
 | summary  | gateway → server | 1   | no       | SummaryMessage   |
 | status   | gateway → server | 1   | yes      | StatusMessage (last will: state "offline") |
+| acked    | gateway → server | 1   | no       | AckAppliedMessage |
 | ack      | server → gateway | 1   | no       | AckMessage       |
 | cmd      | server → gateway | 1   | no       | CommandMessage   |
 
+and one topic for the server itself, ``<prefix>/_server/status`` (server → every gateway,
+retained, ServerStatusMessage; its last will says "offline").
+
 An alert leaves the gateway's outbox only when the server answers with an AckMessage of
 kind ``received`` for that alert id and state; a person's acknowledgement is kind
-``acknowledged``. `docs/contract.md` describes it and `docs/schemas/` holds the JSON
+``acknowledged``, which the gateway confirms on ``acked`` once applied and stored: the
+server resends it until then. `docs/contract.md` describes it and `docs/schemas/` holds the JSON
 Schemas generated from these models (``python -m eldergate.gateway.contract docs/schemas``).
 """
 
@@ -97,6 +102,24 @@ class AckMessage(BaseModel):
     by: str | None = Field(None, description="for acknowledged: who (a grid worker's id)")
 
 
+class AckAppliedMessage(Message):
+    """The gateway has applied and stored a person's acknowledgement (or had already)."""
+
+    alert_id: str
+    by: str | None = None
+    state: str | None = Field(None, description="the alert's state at the gateway now; null if it never knew it")
+
+
+class ServerStatusMessage(BaseModel):
+    """Retained on ``<prefix>/_server/status``: a gateway resends everything unconfirmed when the
+    server comes back online (its subscriptions may have been lost with a broker)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    v: int = SCHEMA_VERSION
+    state: Literal["online", "offline"]
+    sent_at: float
+
+
 class CommandMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     command: Literal["status", "test_alert", "acknowledge"]
@@ -106,12 +129,21 @@ class CommandMessage(BaseModel):
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "alert": AlertMessage, "event": EventMessage, "vitals": VitalsMessage, "summary": SummaryMessage,
-    "status": StatusMessage, "ack": AckMessage, "cmd": CommandMessage,
+    "status": StatusMessage, "ack": AckMessage, "cmd": CommandMessage, "acked": AckAppliedMessage,
+    "server_status": ServerStatusMessage,
 }
 
 
 def topic(prefix: str, site: str, gateway: str, leaf: str) -> str:
     return f"{prefix}/{site}/{gateway}/{leaf}"
+
+
+def server_status_topic(prefix: str) -> str:
+    return f"{prefix}/_server/status"
+
+
+# what a server subscribes to: only what gateways send, never its own receipts back
+GATEWAY_LEAVES = ("alerts", "events", "vitals", "summary", "status", "acked")
 
 
 def write_schemas(folder: Path) -> list[Path]:

@@ -32,7 +32,7 @@ from eldergate.drivers.readings import (
     Targets,
 )
 from eldergate.drivers.seeed_5359 import BedState, MotionEnergy
-from eldergate.gateway.alerts import Alert, AlertEngine
+from eldergate.gateway.alerts import Alert, AlertEngine, AlertKind
 from eldergate.signal.activity import ActivityMonitor, ActivitySettings
 from eldergate.signal.bed import BedMonitor
 from eldergate.signal.falls import FallDetector, FallSettings
@@ -69,6 +69,7 @@ class ResidentState:
     targets: int | None = None
     last_door_open: float | None = None
     in_zone: dict[str, bool] = field(default_factory=dict)
+    last_activity: float | None = None  # the activity rules run once a second, per resident
 
 
 class _Silence:
@@ -76,6 +77,7 @@ class _Silence:
         self.limit_s = limit_s
         self.last: float | None = None
         self.silent = False
+        self.online: dict[str, bool] = {}  # availability scope (device, bridge) -> last said online
 
 
 class Home:
@@ -96,7 +98,6 @@ class Home:
             s.id: _Silence(s.check_in or DEFAULT_CHECK_IN_S[s.role]) for s in cfg.sensors
         }
         self._last_tick: float | None = None
-        self._last_activity: float | None = None
         self._next_summary: float | None = None
         self.last_t: float | None = start
         self.summaries: list[DailySummary] = []
@@ -155,6 +156,39 @@ class Home:
         out += self._maybe_summary(t)
         return out
 
+    def resume(self, stored: list[Alert], t: float) -> list[Alert]:
+        """After a restart: the alerts still open in the store are open again, and whatever raised
+        each one is put back in that state, so the event that ends it still resolves it and a new
+        alarm after an acknowledgement is a new alert (docs/alert-lifecycle.md)."""
+        restored = self.alerts.restore(stored)
+        for a in restored:
+            self._resume_source(a, t)
+        return restored
+
+    def _resume_source(self, a: Alert, t: float) -> None:
+        raised_by = str(a.evidence.get("event", ""))
+        s = self.sensors.get(a.sensor)
+        rs = self.residents.get(a.resident)
+        if s is not None and s.id in self._home_events:
+            self._home_events[s.id].resume(t, raised_by, bool(a.evidence.get("pulse")))
+        if a.kind == AlertKind.SENSOR_OFFLINE and s is not None:
+            sil = self._silence[s.id]
+            if raised_by == EventName.BRIDGE_OFFLINE:
+                sil.online[str(a.evidence.get("scope", "device"))] = False
+            else:
+                sil.silent = True
+        if rs is None:
+            return
+        if a.kind == AlertKind.FALL and s is not None:
+            self._fall_detector(s, rs).resume_fallen(t)
+        elif a.kind in (AlertKind.ABNORMAL_VITALS, AlertKind.APNOEA):
+            self._limit_watch(rs, a.sensor).resume(raised_by)
+        elif a.kind in (AlertKind.LONG_LIE, AlertKind.INACTIVITY):
+            rs.activity.resume(t, long_lie=a.kind == AlertKind.LONG_LIE, inactive=a.kind == AlertKind.INACTIVITY)
+        elif a.kind in (AlertKind.WANDERING, AlertKind.OUT_OF_BED_AT_NIGHT):
+            rs.night.resume(t, wandering=a.kind == AlertKind.WANDERING,
+                            out_of_bed=a.kind == AlertKind.OUT_OF_BED_AT_NIGHT)
+
     def clock_jumped(self, t: float, delta: float) -> None:
         """The wall clock jumped by ``delta`` s: restart the silence timers (a jump is not silence)
         and the vitals windows (their sample times no longer join up)."""
@@ -199,9 +233,9 @@ class Home:
         return out
 
     def _availability(self, r: Availability, s: Sensor, rs: ResidentState) -> list[Output]:
-        key = f"_online_{r.scope}"
-        before = getattr(self._silence[s.id], key, None)
-        setattr(self._silence[s.id], key, r.online)
+        online = self._silence[s.id].online
+        before = online.get(r.scope)
+        online[r.scope] = r.online
         if (before is None and r.online) or before == r.online:
             return []
         name = EventName.BRIDGE_ONLINE if r.online else EventName.BRIDGE_OFFLINE
@@ -254,23 +288,25 @@ class Home:
             out += rs.bed.evidence(est.t, f"{s.id}:breathing", est.present)
         bed_events: list[Output] = list(rs.bed.motion(est.t, est.moving))
         out += bed_events + self._bed_events(bed_events, rs)
-        watch = rs.limits.get(s.id)
-        if watch is None:
-            th = rs.resident.thresholds
-            watch = rs.limits[s.id] = VitalLimitWatch(rs.resident.id, s.id, VitalLimits(
-                th.heart_rate_min_bpm, th.heart_rate_max_bpm, th.breathing_rate_min_bpm,
-                th.breathing_rate_max_bpm, th.abnormal_vitals_after, th.apnoea_after))
+        watch = self._limit_watch(rs, s.id)
         out += watch.estimate(est.t, est.heart_rate_bpm, est.breathing_rate_bpm)
         if est.reason != NoEstimate.WARMING_UP:
             out += watch.breathing_seen(est.t, rs.bed.in_bed, est.reason != NoEstimate.ABSENT)
         rs.summary.vitals(est.heart_rate_bpm, est.breathing_rate_bpm, rs.bed.in_bed and not est.moving)
         return out
 
+    def _limit_watch(self, rs: ResidentState, sensor: str) -> VitalLimitWatch:
+        watch = rs.limits.get(sensor)
+        if watch is None:
+            th = rs.resident.thresholds
+            watch = rs.limits[sensor] = VitalLimitWatch(rs.resident.id, sensor, VitalLimits(
+                th.heart_rate_min_bpm, th.heart_rate_max_bpm, th.breathing_rate_min_bpm,
+                th.breathing_rate_max_bpm, th.abnormal_vitals_after, th.apnoea_after))
+        return watch
+
     def _room_radar(self, r: Reading, s: Sensor, rs: ResidentState) -> list[Output]:
         out: list[Output] = []
-        det = rs.falls.get(s.id)
-        if det is None:
-            det = rs.falls[s.id] = self._fall_detector(s, rs)
+        det = self._fall_detector(s, rs)
         zone = s.placement.bed_zone
         if isinstance(r, Targets):
             n = len(r.targets)
@@ -302,8 +338,12 @@ class Home:
         return out
 
     def _fall_detector(self, s: Sensor, rs: ResidentState) -> FallDetector:
-        th = rs.resident.thresholds
-        return FallDetector(rs.resident.id, s.room, s.id, FallSettings(confirm_after_s=th.fall_confirm_after))
+        det = rs.falls.get(s.id)
+        if det is None:
+            th = rs.resident.thresholds
+            det = rs.falls[s.id] = FallDetector(rs.resident.id, s.room, s.id,
+                                                FallSettings(confirm_after_s=th.fall_confirm_after))
+        return det
 
     # -- cross-cutting --------------------------------------------------------------------
 
@@ -326,9 +366,9 @@ class Home:
         return list(rs.night.home_presence(t, occupied))
 
     def _activity(self, t: float, rs: ResidentState) -> list[Output]:
-        if self._last_activity is not None and t - self._last_activity < 1.0:
+        if rs.last_activity is not None and t - rs.last_activity < 1.0:
             return []
-        self._last_activity = t
+        rs.last_activity = t
         present = any(rs.presence.values()) or rs.bed.in_bed
         door_recent = rs.last_door_open is not None and t - rs.last_door_open < rs.activity.s.inactivity_after_s
         return list(rs.activity.observe(t, present, rs.moving, rs.bed.in_bed, rs.targets,

@@ -8,6 +8,7 @@ queued across a reconnect); 3.1.1 gets ``clean_session=False``.
 from __future__ import annotations
 
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,8 +47,9 @@ class ClientSettings:
     keepalive_s: int = 30
 
 
-def make_client(s: ClientSettings) -> tuple[mqtt.Client, BrokerAddress, Properties | None]:
-    """A configured client, where to connect, and the CONNECT properties (v5)."""
+def make_client(s: ClientSettings, manual_ack: bool = False) -> tuple[mqtt.Client, BrokerAddress, Properties | None]:
+    """A configured client, where to connect, and the CONNECT properties (v5). With
+    ``manual_ack`` a QoS 1 message is confirmed to the broker only by ``client.ack()``."""
     addr = parse_url(s.url)
     v5 = s.protocol == "v5"
     client = mqtt.Client(
@@ -56,6 +58,7 @@ def make_client(s: ClientSettings) -> tuple[mqtt.Client, BrokerAddress, Properti
         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         clean_session=None if v5 else False,
         reconnect_on_failure=True,
+        manual_ack=manual_ack,
     )
     if s.credentials_file is not None:
         creds = read_credentials(s.credentials_file)
@@ -70,3 +73,24 @@ def make_client(s: ClientSettings) -> tuple[mqtt.Client, BrokerAddress, Properti
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = s.session_expiry_s
     return client, addr, props
+
+
+def run_network(client: mqtt.Client, addr: BrokerAddress, props: Properties | None, keepalive_s: int,
+                until: threading.Event, before_disconnect: threading.Event | None = None,
+                linger_s: float = 3.0) -> None:
+    """paho's network loop in the calling thread (a supervised one, so that its death is seen
+    and it is restarted) until ``until`` is set; then, once ``before_disconnect`` is set or
+    ``linger_s`` has passed, a clean disconnect. Connects (and reconnects) by itself."""
+    def stopper() -> None:
+        until.wait()
+        if before_disconnect is not None:
+            before_disconnect.wait(linger_s)
+        client.disconnect()
+
+    if until.is_set():
+        return
+    if not client.is_connected():
+        kwargs: dict[str, object] = {"clean_start": False, "properties": props} if props is not None else {}
+        client.connect_async(addr.host, addr.port, keepalive_s, **kwargs)  # type: ignore[arg-type]
+    threading.Thread(target=stopper, name="eg-mqtt-stop", daemon=True).start()
+    client.loop_forever(retry_first_connection=True)

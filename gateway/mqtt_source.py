@@ -1,10 +1,15 @@
 """Readings from the home's own broker (Zigbee2MQTT, rtl_433, any JSON sensor).
 
-paho-mqtt's network thread reconnects with back-off and this source resubscribes on every
-connection; with a persistent session the broker keeps what was published while the link
-was down. Each message is stamped on arrival and handed to every sensor decoder whose
-subscriptions match its topic. A malformed payload is counted by its parser and logged
-once per sensor (then at 10, 100, 1000...), never raised.
+paho-mqtt's network loop (in this source's supervised thread) reconnects with back-off and
+this source resubscribes on every connection; with a persistent session the broker keeps
+what was published while the link was down. Each message is stamped on arrival and handed
+to every sensor decoder whose subscriptions match its topic. A malformed payload is counted
+by its parser and logged once per sensor (then at 10, 100, 1000...), never raised.
+
+A QoS 1 message is confirmed to the broker (PUBACK) only when the core loop has processed
+its readings and committed what they raised: a ``Processed`` marker follows the readings
+on the core loop's queue and acknowledges the message when the loop reaches it. A gateway
+killed before that gets the message again from the broker's session when it restarts.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from eldergate.gateway.clock import Clock
 from eldergate.gateway.decode import SensorDecoder
-from eldergate.gateway.mqtt_link import ClientSettings, make_client
+from eldergate.gateway.mqtt_link import ClientSettings, make_client, run_network
+from eldergate.gateway.supervisor import Guard, unguarded
 from eldergate.gateway.transports import LinkHealth
 
 log = logging.getLogger(__name__)
@@ -27,10 +34,24 @@ log = logging.getLogger(__name__)
 MessageTap = Callable[[float, str, str, bytes], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """Follows a message's readings on the core loop's queue: when the loop reaches it, they are
+    processed and what they raised is committed, so the broker may let the message go."""
+
+    client: mqtt.Client
+    mid: int
+    qos: int
+
+    def confirm(self) -> None:
+        if self.qos > 0:
+            self.client.ack(self.mid, self.qos)
+
+
 class MqttSource:
     def __init__(self, settings: ClientSettings, decoders: list[SensorDecoder], clock: Clock,
                  out: queue.Queue[object], stop: threading.Event, raw_tap: MessageTap | None = None,
-                 reconnect: tuple[int, int] = (1, 30)) -> None:
+                 reconnect: tuple[int, int] = (1, 30), guard: Guard = unguarded) -> None:
         self.settings = settings
         self.decoders = decoders
         self.clock, self.out, self.stop = clock, out, stop
@@ -42,25 +63,16 @@ class MqttSource:
         self._subs = sorted({sub for d in decoders for sub in _subscriptions(d)})
         self.connected = threading.Event()  # set once the subscriptions are acknowledged
         self._pending_suback: int | None = None
+        self.client, self._addr, self._props = make_client(settings, manual_ack=True)
+        self.client.on_connect = guard("local_mqtt.on_connect", self._on_connect)
+        self.client.on_disconnect = guard("local_mqtt.on_disconnect", self._on_disconnect)
+        self.client.on_message = guard("local_mqtt.on_message", self._on_message)
+        self.client.on_subscribe = guard("local_mqtt.on_subscribe", self._on_subscribe)
+        self.client.reconnect_delay_set(*self.reconnect)
 
     def run(self) -> None:
-        client, addr, props = make_client(self.settings)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        client.reconnect_delay_set(*self.reconnect)
-        if props is not None:
-            client.connect_async(addr.host, addr.port, self.settings.keepalive_s, clean_start=False,
-                                 properties=props)
-        else:
-            client.connect_async(addr.host, addr.port, self.settings.keepalive_s)
-        client.loop_start()
-        try:
-            self.stop.wait()
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        """paho's network loop, in this (supervised) thread, until the gateway stops."""
+        run_network(self.client, self._addr, self._props, self.settings.keepalive_s, self.stop)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
@@ -92,19 +104,22 @@ class MqttSource:
         self.health.reconnects += 1
         self.health.last_error = str(reason)
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         t = self.clock.now()
         payload = bytes(msg.payload)
         self.messages += 1
         self.health.last_data = t
-        for dec in self.decoders:
-            if not any(mqtt.topic_matches_sub(sub, msg.topic) for sub in _subscriptions(dec)):
-                continue
-            if self.raw_tap is not None:
-                self.raw_tap(t, dec.sensor.id, msg.topic, payload)
-            for r in dec.message_in(t, msg.topic, payload):
-                self.out.put(r)
-            self._log_malformed(dec)
+        try:
+            for dec in self.decoders:
+                if not any(mqtt.topic_matches_sub(sub, msg.topic) for sub in _subscriptions(dec)):
+                    continue
+                if self.raw_tap is not None:
+                    self.raw_tap(t, dec.sensor.id, msg.topic, payload)
+                for r in dec.message_in(t, msg.topic, payload):
+                    self.out.put(r)
+                self._log_malformed(dec)
+        finally:  # even a message that failed to decode is confirmed in its turn: MQTT acks in order
+            self.out.put(Processed(client, msg.mid, msg.qos))
 
     def _log_malformed(self, dec: SensorDecoder) -> None:
         n = dec.stats.malformed

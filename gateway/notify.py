@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from eldergate.config.schema import Config, Contact, Resident
 from eldergate.config.secrets import SecretError, read_secret
 from eldergate.gateway.alerts import Alert, AlertKind, AlertState, Severity
+from eldergate.gateway.supervisor import Guard, unguarded
 from eldergate.gateway.texts import alert_name, severity_name
 from eldergate.signal.summary import DailySummary
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[str, str, str], bool]  # (url, title, body) -> delivered
 _HEALTH = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER, AlertKind.GATEWAY_OFFLINE,
-           AlertKind.TEST}
+           AlertKind.TEST, AlertKind.STORAGE_FAULT}
 
 
 def apprise_send(url: str, title: str, body: str) -> bool:
@@ -62,11 +63,12 @@ class Recipient:
 
 
 class Notifier:
-    def __init__(self, cfg: Config, send: Send = apprise_send, rooms: dict[str, str] | None = None) -> None:
+    def __init__(self, cfg: Config, send: Send = apprise_send, rooms: dict[str, str] | None = None,
+                 guard: Guard = unguarded) -> None:
         self.cfg = cfg
         self.lang = cfg.gateway.language
         self.tz = ZoneInfo(cfg.gateway.timezone)
-        self.send = send
+        self.send = guard("push", send)  # a push service's bug is a failed push, never a dead worker
         self.rooms = rooms or {r.id: r.name for r in cfg.rooms}
         self.residents = {r.id: r for r in cfg.residents}
         self.recipients = {r.id: self._recipients(r) for r in cfg.residents}
@@ -193,6 +195,9 @@ class Notifier:
             else:
                 log.error("push to contact %d (%s) was not delivered", p.index, p.role)
             self._jobs.task_done()
+
+    def alive(self) -> bool:
+        return self._worker.is_alive()
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until queued notifications are sent (tests, shutdown)."""

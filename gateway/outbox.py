@@ -10,15 +10,22 @@
   cap the oldest rows go, counted. Its writes are batched (about one commit a second) to
   spare SD cards, and it never delays an alert: the uplink drains alerts first.
 * **Local history** of events and summaries, pruned by age.
+* **A damaged database is replaced, never fatal**: an integrity check at open, and any
+  "malformed" error later, move the file aside (kept for diagnosis, ``*.corrupt-<time>``),
+  salvage the alert messages that can still be read into a new one, and say so: the gateway
+  raises a ``storage_fault`` alert to the grid worker. An alert that cannot be written is
+  kept in memory and retried; it is never dropped.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +42,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, kind TEXT, state TEXT, raised_at REAL, updated_at REAL, body TEXT);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT, state TEXT, body TEXT, created REAL,
-    attempts INTEGER DEFAULT 0, last_sent REAL, UNIQUE (alert_id, state));
+    attempts INTEGER DEFAULT 0, last_sent REAL, next_send REAL, UNIQUE (alert_id, state));
 CREATE TABLE IF NOT EXISTS lane (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, leaf TEXT, body TEXT, created REAL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER);
@@ -61,15 +68,48 @@ class LaneItem:
     body: dict[str, Any]
 
 
+Txn = Callable[[sqlite3.Connection], object]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open and check the database; raises sqlite3.DatabaseError when it is damaged."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+    try:
+        verdict = db.execute("PRAGMA quick_check").fetchone()
+        if verdict is None or verdict[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {verdict[0] if verdict else 'no answer'}")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+        if "next_send" not in columns:  # a database from before the resend schedule
+            db.execute("ALTER TABLE outbox ADD COLUMN next_send REAL")
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
+def _update_body(db: sqlite3.Connection, seq: int, body: str) -> None:
+    db.execute("UPDATE outbox SET body = ? WHERE seq = ?", (body, seq))
+
+
+def _is_damage(err: sqlite3.DatabaseError) -> bool:
+    """Corruption, as opposed to a full disk, a lock or a read-only file."""
+    code = getattr(err, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 class Outbox:
     def __init__(self, path: Path, lane_max: int = 20_000, batch_s: float = 1.0,
                  history_days: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self.recovered: list[str] = []  # damaged files moved aside, not yet reported as alerts
+        try:
+            self._db = _connect(path)
+        except sqlite3.DatabaseError as err:
+            self._db = self._replace(str(err), salvage=[])
         self._lock = threading.RLock()
         self.lane_max = lane_max
         self._batch_s = batch_s
@@ -99,27 +139,35 @@ class Outbox:
 
     def put_alert(self, a: Alert) -> None:
         """Store an alert state change and queue it for the server: durable before returning."""
-        body = json.dumps(a.to_json())
-        now = time.time()
-
-        def txn(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                           "state=excluded.state, updated_at=excluded.updated_at, body=excluded.body",
-                           (a.id, str(a.kind), str(a.state), a.raised_at, now, body))
-                db.execute("INSERT OR REPLACE INTO outbox (alert_id, state, body, created) VALUES (?, ?, ?, ?)",
-                           (a.id, str(a.state), body, now))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
+        txn = self._alert_txn(a, replace=True)
         with self._lock:
             if not self._write(txn) and not (self._make_room() and self._write(txn)):
                 self._unsaved[(a.id, str(a.state))] = a
             self._retry_unsaved()
         self.changed.set()
+
+    @staticmethod
+    def _alert_txn(a: Alert, replace: bool) -> Txn:
+        """The alert's row and its outbox message, in one transaction. A late retry (``replace``
+        False) never overwrites a newer state already stored."""
+        body = json.dumps(a.to_json())
+        now = time.time()
+        upsert = ("ON CONFLICT(id) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at, "
+                  "body=excluded.body" if replace else "ON CONFLICT(id) DO NOTHING")
+
+        def txn(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(f"INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?) {upsert}",
+                           (a.id, str(a.kind), str(a.state), a.raised_at, now, body))
+                db.execute(f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO outbox "
+                           "(alert_id, state, body, created) VALUES (?, ?, ?, ?)", (a.id, str(a.state), body, now))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        return txn
 
     def _make_room(self) -> bool:
         """Alerts keep priority on a full disk: queued telemetry and old history go first."""
@@ -137,19 +185,24 @@ class Outbox:
 
     def _retry_unsaved(self) -> None:
         for key, a in list(self._unsaved.items()):
-            body = json.dumps(a.to_json())
-            ok = self._write(lambda db, a=a, body=body: db.execute(
-                "INSERT OR IGNORE INTO outbox (alert_id, state, body, created) VALUES (?, ?, ?, ?)",
-                (a.id, str(a.state), body, time.time())))
-            if not ok:
+            if not self._write(self._alert_txn(a, replace=False)):
                 return
             del self._unsaved[key]
 
-    def _write(self, fn: Any) -> bool:
-        """Run a write; on a full or failing disk say so (once per new error) and return False."""
+    def _write(self, fn: Txn) -> bool:
+        """Run a write; on a full or failing disk say so (once per new error) and return False.
+        A damaged database is replaced (see the module's docstring) and the write tried once more."""
         try:
-            fn(self._db)
-        except sqlite3.OperationalError as err:
+            try:
+                fn(self._db)
+            except sqlite3.DatabaseError as err:
+                if not _is_damage(err):
+                    raise
+                self._recover(str(err))
+                fn(self._db)
+        except sqlite3.DatabaseError as err:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             msg = str(err)
             if msg != self.disk_error:
                 log.critical("outbox write failed: %s — alerts are kept in memory and still sent", msg)
@@ -160,67 +213,141 @@ class Outbox:
             self.disk_error = None
         return True
 
-    def pending_alerts(self, resend_after_s: float, now: float | None = None, limit: int = 200) -> list[PendingAlert]:
-        """Alert messages due for (re)sending: never sent, or sent longer ago than the resend interval."""
+    # -- damage -------------------------------------------------------------------------------
+
+    def _recover(self, reason: str) -> None:
+        """The database is damaged while in use: keep what can be read of the unsent alert
+        messages and the open alerts, move the file aside, start a new one with them."""
+        salvage: list[tuple[str, tuple[Any, ...]]] = []
+        for sql, insert in (("SELECT id, kind, state, raised_at, updated_at, body FROM alerts "
+                             "WHERE state != 'resolved'", "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)"),
+                            ("SELECT alert_id, state, body, created FROM outbox",
+                             "INSERT OR IGNORE INTO outbox (alert_id, state, body, created) VALUES (?, ?, ?, ?)")):
+            try:
+                salvage += [(insert, tuple(row)) for row in self._db.execute(sql)]
+            except sqlite3.DatabaseError:
+                log.error("outbox: part of the damaged database could not be read (%s)", sql.split()[-4])
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        self._db.close()
+        self._db = self._replace(reason, salvage)
+
+    def _replace(self, reason: str, salvage: list[tuple[str, tuple[Any, ...]]]) -> sqlite3.Connection:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            src = self.path.with_name(self.path.name + suffix)
+            if src.exists():
+                src.replace(aside.with_name(aside.name + suffix))
+        log.critical("outbox database %s is damaged (%s): moved aside to %s, a new one started with %d "
+                     "salvaged row(s)", self.path, reason, aside.name, len(salvage))
+        try:
+            db = _connect(self.path)
+        except sqlite3.DatabaseError as err:  # nowhere to write at all: keep going in memory, say so
+            log.critical("outbox: no new database could be started (%s): alerts are kept in memory only", err)
+            db = _connect(Path(":memory:"))
+        db.execute("BEGIN")
+        for sql, row in salvage:
+            db.execute(sql, row)
+        db.execute("COMMIT")
+        self.recovered.append(aside.name)
+        return db
+
+    def take_recovered(self) -> list[str]:
+        """Damaged files moved aside since the last call: each one is raised as an alert."""
+        with self._lock:
+            out, self.recovered = self.recovered, []
+        return out
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def pending_alerts(self, now: float | None = None, limit: int = 200) -> list[PendingAlert]:
+        """Alert messages due for (re)sending: never sent, or their next resend is due."""
         now = time.time() if now is None else now
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, body, attempts FROM outbox WHERE last_sent IS NULL OR last_sent <= ? "
-                "ORDER BY seq LIMIT ?", (now - resend_after_s, limit)).fetchall()
+            rows = self._read("SELECT seq, body, attempts FROM outbox WHERE next_send IS NULL OR next_send <= ? "
+                              "ORDER BY seq LIMIT ?", (now, limit))
             out = [PendingAlert(seq, Alert.from_json(json.loads(body)), n) for seq, body, n in rows]
             out += [PendingAlert(-1, a, 0) for a in self._unsaved.values()]
         return out
 
-    def mark_sent(self, seq: int, now: float | None = None) -> None:
+    def mark_sent(self, seq: int, resend_in_s: float, now: float | None = None) -> None:
         if seq < 0:
             return
+        now = time.time() if now is None else now
         with self._lock:
-            self._write(lambda db: db.execute("UPDATE outbox SET attempts = attempts + 1, last_sent = ? WHERE seq = ?",
-                                              (time.time() if now is None else now, seq)))
+            self._write(lambda db: db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_sent = ?, next_send = ? WHERE seq = ?",
+                (now, now + resend_in_s, seq)))
+
+    def all_due(self) -> None:
+        """The link (or the server) came back: every unconfirmed alert message is due now, and its
+        back-off starts again."""
+        with self._lock:
+            self._write(lambda db: db.execute("UPDATE outbox SET next_send = NULL, attempts = 0"))
+        self.changed.set()
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """A read that survives damage: the database is replaced and the read tried once more."""
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as err:
+            if not _is_damage(err):
+                raise
+            self._recover(str(err))
+            return self._db.execute(sql, args).fetchall()
 
     def received(self, alert_id: str, state: str | None) -> bool:
         """The server has the alert message: it leaves the outbox. Returns True if it was there."""
-        with self._lock:
+        found = [0]
+
+        def delete(db: sqlite3.Connection) -> None:
             if state is None:
-                cur = self._db.execute("DELETE FROM outbox WHERE alert_id = ?", (alert_id,))
+                found[0] = db.execute("DELETE FROM outbox WHERE alert_id = ?", (alert_id,)).rowcount
             else:
-                cur = self._db.execute("DELETE FROM outbox WHERE alert_id = ? AND state = ?", (alert_id, state))
+                found[0] = db.execute("DELETE FROM outbox WHERE alert_id = ? AND state = ?",
+                                      (alert_id, state)).rowcount
+
+        with self._lock:
+            self._write(delete)
+            before = len(self._unsaved)
             self._unsaved = {k: v for k, v in self._unsaved.items() if not (k[0] == alert_id and
                                                                              (state is None or k[1] == state))}
-            return cur.rowcount > 0
+            return found[0] > 0 or len(self._unsaved) < before
 
     def shift_unsent(self, delta: float) -> int:
         """Correct the times of alert messages not yet sent (the clock was set after they were raised)."""
         with self._lock:
-            rows = self._db.execute("SELECT seq, body FROM outbox WHERE last_sent IS NULL").fetchall()
+            rows = self._read("SELECT seq, body FROM outbox WHERE last_sent IS NULL")
             for seq, body in rows:
                 d = json.loads(body)
                 for k in ("started", "raised_at", "resolved_at", "t"):
                     if d.get(k) is not None:
                         d[k] = d[k] + delta
                 d.setdefault("evidence", {})["clock_corrected_s"] = round(delta, 1)
-                self._write(lambda db, seq=seq, d=d: db.execute("UPDATE outbox SET body = ? WHERE seq = ?",
-                                                                (json.dumps(d), seq)))
+                self._write(functools.partial(_update_body, seq=seq, body=json.dumps(d)))
         return len(rows)
 
     def unsent_count(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]) + len(self._unsaved)
+            return int(self._read("SELECT count(*) FROM outbox")[0][0]) + len(self._unsaved)
 
     def open_alerts(self) -> list[Alert]:
         with self._lock:
-            rows = self._db.execute("SELECT body FROM alerts WHERE state != ?", (str(AlertState.RESOLVED),))
-            return [Alert.from_json(json.loads(b)) for (b,) in rows.fetchall()]
+            rows = self._read("SELECT body FROM alerts WHERE state != ?", (str(AlertState.RESOLVED),))
+            stored = {a.id: a for a in (Alert.from_json(json.loads(b)) for (b,) in rows)}
+            for a in self._unsaved.values():  # newer than what the disk holds
+                stored[a.id] = a
+        return [a for a in stored.values() if a.state != AlertState.RESOLVED]
 
     def alerts(self) -> list[Alert]:
         with self._lock:
-            rows = self._db.execute("SELECT body FROM alerts ORDER BY raised_at").fetchall()
+            rows = self._read("SELECT body FROM alerts ORDER BY raised_at")
         return [Alert.from_json(json.loads(b)) for (b,) in rows]
 
     def alert(self, alert_id: str) -> Alert | None:
         with self._lock:
-            row = self._db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return Alert.from_json(json.loads(row[0])) if row else None
+            rows = self._read("SELECT body FROM alerts WHERE id = ?", (alert_id,))
+        return Alert.from_json(json.loads(rows[0][0])) if rows else None
 
     def update_alert(self, a: Alert) -> None:
         """A lifecycle stamp that is not itself news for the server (delivered)."""
@@ -237,7 +364,7 @@ class Outbox:
 
     def lane_batch(self, limit: int = 100) -> list[LaneItem]:
         with self._lock:
-            rows = self._db.execute("SELECT seq, leaf, body FROM lane ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            rows = self._read("SELECT seq, leaf, body FROM lane ORDER BY seq LIMIT ?", (limit,))
         return [LaneItem(seq, leaf, json.loads(body)) for seq, leaf, body in rows]
 
     def lane_done(self, seqs: list[int]) -> None:
@@ -247,12 +374,12 @@ class Outbox:
 
     def lane_dropped(self) -> int:
         with self._lock:
-            row = self._db.execute("SELECT value FROM counters WHERE name = 'lane_dropped'").fetchone()
-        return int(row[0]) if row else 0
+            rows = self._read("SELECT value FROM counters WHERE name = 'lane_dropped'")
+        return int(rows[0][0]) if rows else 0
 
     def lane_size(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM lane").fetchone()[0])
+            return int(self._read("SELECT count(*) FROM lane")[0][0])
 
     # -- batching -----------------------------------------------------------------------------
 
@@ -281,14 +408,13 @@ class Outbox:
                     db.execute("DELETE FROM events WHERE t < ?", (events[-1][0] - self._history_s,))
                 db.execute("COMMIT")
 
-            if not self._write(txn):
-                self._db.execute("ROLLBACK") if self._db.in_transaction else None
+            self._write(txn)
         if lane:
             self.changed.set()
 
     def event_count(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+            return int(self._read("SELECT count(*) FROM events")[0][0])
 
     def close(self) -> None:
         self.flush()

@@ -1,9 +1,12 @@
 """A reference receiver for the community side: ``eldergate console --broker URL``.
 
-It subscribes to every gateway under ``eldergate/v1/``, confirms the receipt of each alert
-message (which lets the gateway's outbox let it go), keeps a live list of homes with each
-resident's latest state and open alerts, and lets a grid worker acknowledge an alert.
-Enough to run a small community, and to test the contract end to end.
+It subscribes to what every gateway under ``eldergate/v1/`` sends (never its own receipts
+back), confirms the receipt of each alert message (which lets the gateway's outbox let it
+go), keeps a live list of homes with each resident's latest state and open alerts, and
+lets a grid worker acknowledge an alert: the acknowledgement is resent, backing off, until
+the gateway confirms it on ``acked``. It announces itself on the retained server status
+topic (last will: offline), so gateways resend what is unconfirmed when it comes back.
+It keeps everything in memory: the community server (issue "community/") replaces it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +22,30 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from eldergate.gateway.contract import AckMessage, AlertMessage, StatusMessage, VitalsMessage
+from eldergate.gateway.contract import (
+    GATEWAY_LEAVES,
+    AckAppliedMessage,
+    AckMessage,
+    AlertMessage,
+    ServerStatusMessage,
+    StatusMessage,
+    VitalsMessage,
+    server_status_topic,
+)
 from eldergate.gateway.mqtt_link import ClientSettings, make_client
 
 log = logging.getLogger(__name__)
+ACK_RESEND = (1.0, 30.0)  # seconds: first resend of an unconfirmed acknowledgement, and the longest wait
+
+
+@dataclass
+class PendingAck:
+    site: str
+    gateway: str
+    ack: AckMessage
+    next_at: float
+    wait_s: float = ACK_RESEND[0]
+    sent: int = 1
 
 
 @dataclass
@@ -47,27 +71,63 @@ class CommunityReceiver:
         self.homes: dict[tuple[str, str], HomeView] = {}
         self.seen: set[tuple[str, str]] = set()  # (alert id, state): what arrived, after deduplication
         self.duplicates = 0
+        self.pending_acks: dict[str, PendingAck] = {}  # alert id -> an acknowledgement not yet confirmed
+        self.confirmed_acks: set[str] = set()
+        self.ack_resends = 0
         self.connected = threading.Event()
+        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._client: mqtt.Client | None = None
 
     def start(self) -> None:
         client, addr, props = make_client(self.settings)
         self._client = client
-        client.on_connect = lambda c, *_: (c.subscribe(f"{self.prefix}/+/+/#", qos=1), None)[1]
-        client.on_subscribe = lambda *_: self.connected.set()
+        presence = server_status_topic(self.prefix)
+        client.will_set(presence, ServerStatusMessage(state="offline", sent_at=time.time()).model_dump_json(),
+                        qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_subscribe = lambda *_: self._announce(presence)
         client.on_message = self._on_message
         kwargs: dict[str, Any] = {"clean_start": False, "properties": props} if props is not None else {}
         client.connect_async(addr.host, addr.port, 30, **kwargs)
         client.loop_start()
+        threading.Thread(target=self._resend_acks, name="eg-ack-resend", daemon=True).start()
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        self.connected.clear()
+        client.subscribe([(f"{self.prefix}/+/+/{leaf}", 1) for leaf in GATEWAY_LEAVES])
+
+    def _announce(self, presence: str) -> None:
+        """Subscribed: only now can the gateways' resends reach us, so only now say "online"."""
+        assert self._client is not None
+        self._client.publish(presence, ServerStatusMessage(state="online", sent_at=time.time()).model_dump_json(),
+                             qos=1, retain=True)
+        self.connected.set()
 
     def stop(self) -> None:
+        self._stop.set()
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
 
     def acknowledge(self, site: str, gateway: str, alert_id: str, by: str) -> None:
-        self._send_ack(site, gateway, AckMessage(alert_id=alert_id, kind="acknowledged", by=by))
+        ack = AckMessage(alert_id=alert_id, kind="acknowledged", by=by)
+        with self._lock:
+            self.pending_acks[alert_id] = PendingAck(site, gateway, ack, time.monotonic() + ACK_RESEND[0])
+        self._send_ack(site, gateway, ack)
+
+    def _resend_acks(self) -> None:
+        """Acknowledgements are resent, backing off, until the gateway confirms them."""
+        while not self._stop.wait(0.2):
+            now = time.monotonic()
+            with self._lock:
+                due = [p for p in self.pending_acks.values() if p.next_at <= now]
+                for p in due:
+                    p.wait_s = min(p.wait_s * 2, ACK_RESEND[1])
+                    p.next_at, p.sent = now + p.wait_s, p.sent + 1
+            for p in due:
+                self.ack_resends += 1
+                self._send_ack(p.site, p.gateway, p.ack)
 
     def _send_ack(self, site: str, gateway: str, ack: AckMessage) -> None:
         assert self._client is not None
@@ -89,6 +149,11 @@ class CommunityReceiver:
             self.on_change(leaf, home, item)
 
     def _apply(self, home: HomeView, leaf: str, payload: bytes) -> Any:
+        if leaf == "acked":
+            done = AckAppliedMessage.model_validate_json(payload)
+            if self.pending_acks.pop(done.alert_id, None) is not None:
+                self.confirmed_acks.add(done.alert_id)
+            return None
         if leaf == "alerts":
             a = AlertMessage.model_validate_json(payload)
             if self.receipts:

@@ -28,7 +28,7 @@ from eldergate.gateway.decode import SensorDecoder, decoders_for
 from eldergate.gateway.home import Home, Output
 from eldergate.gateway.homeassistant import HomeAssistantBridge
 from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.mqtt_source import MqttSource
+from eldergate.gateway.mqtt_source import MqttSource, Processed
 from eldergate.gateway.notify import Notifier, Send, apprise_send
 from eldergate.gateway.outbox import Outbox
 from eldergate.gateway.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
@@ -58,8 +58,9 @@ class Gateway:
         uplinked = store is not None and cfg.uplink is not None and cfg.uplink.enabled
         community: list[Sink] = [CommunitySink(cfg, store, cfg.telemetry.vitals_every)] if uplinked and store else []
         self.annunciator = Annunciator(cfg.notifications.annunciator_command)
-        self.notifier: Notifier | None = Notifier(cfg, send) if cfg.notifications.enabled and any(
-            r.contacts for r in cfg.residents) else None
+        self.supervisor = Supervisor(self.stop_event)
+        self.notifier: Notifier | None = Notifier(cfg, send, guard=self.supervisor.guard) if (
+            cfg.notifications.enabled and any(r.contacts for r in cfg.residents)) else None
         self.telemetry: TelemetrySink | None = None
         self.telemetry_writer: TelemetryWriter | None = None
         extra: list[Sink] = []
@@ -81,9 +82,8 @@ class Gateway:
         self.uplink: Uplink | None = None
         self.home = Home(cfg, start=self.clock.now())
         if store is not None:
-            self.home.alerts.restore(store.open_alerts())
+            self.home.resume(store.open_alerts(), self.clock.now())
         self.decoders: dict[str, SensorDecoder] = decoders_for(cfg)
-        self.supervisor = Supervisor(self.stop_event)
         self.bus = MessageBus(self.clock, self.queue)
         self.raw_tap = raw_tap
         self.tick_s = tick_s
@@ -120,7 +120,9 @@ class Gateway:
             self.supervisor.spawn("telemetry", self.telemetry_writer.run)
         if self.store is not None and self.cfg.uplink is not None and self.cfg.uplink.enabled:
             self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
-                                 resend_after_s=self.cfg.uplink.resend_after, clock_trusted=self.clock_trusted)
+                                 resend_after_s=self.cfg.uplink.resend_after, clock_trusted=self.clock_trusted,
+                                 guard=self.supervisor.guard)
+            self.supervisor.spawn("uplink_network", self.uplink.run_network)
             self.supervisor.spawn("uplink", self.uplink.run)
         mqtt_decoders = [d for d in self.decoders.values() if d.sensor.mqtt is not None]
         if mqtt_decoders and self.use_mqtt:
@@ -128,7 +130,7 @@ class Gateway:
             settings = ClientSettings(lm.url, f"eldergate-{self.cfg.gateway.id}-local", lm.protocol,
                                       lm.credentials_file)
             self.mqtt_source = MqttSource(settings, mqtt_decoders, self.clock, self.queue, self.stop_event,
-                                          raw_tap=self.bus.raw_tap)
+                                          raw_tap=self.bus.raw_tap, guard=self.supervisor.guard)
             self.supervisor.spawn("local_mqtt", self.mqtt_source.run)
         for dec in self.decoders.values():
             s = dec.sensor
@@ -162,7 +164,9 @@ class Gateway:
             return f"core loop has not turned for {time.monotonic() - self.loop_heartbeat:.0f} s"
         dead = self.supervisor.dead()
         if dead:
-            return f"driver supervisor thread(s) ended: {', '.join(dead)}"
+            return f"supervised thread(s) ended: {', '.join(dead)}"
+        if self.notifier is not None and not self.notifier.alive():
+            return "the push worker thread ended"
         return None
 
     def status_line(self) -> str:
@@ -183,12 +187,10 @@ class Gateway:
                 except queue.Empty:
                     item = None
                 self._apply_clock_jumps()  # before a reading stamped after a jump meets older timers
-                if isinstance(item, Reading):
-                    self._process(item)
-                elif isinstance(item, AckMessage | CommandMessage):
-                    self._from_server(item)
+                self._take(item)
                 if time.monotonic() >= next_tick:
                     now = self._now()
+                    self._raise_storage_faults(now)
                     self._emit_all(self.home.tick(now))
                     if self.telemetry is not None and time.monotonic() >= self._next_metrics:
                         self._metrics(now)
@@ -205,15 +207,30 @@ class Gateway:
             if self.notifier is not None:
                 self.notifier.close()
 
+    def _take(self, item: object) -> None:
+        if isinstance(item, Reading):
+            self._process(item)
+        elif isinstance(item, Processed):
+            item.confirm()  # its readings are processed and their alerts committed: the broker may forget it
+        elif isinstance(item, AckMessage | CommandMessage):
+            self._from_server(item)
+
     def _drain(self) -> None:
-        """Readings already accepted are processed and stored before exit."""
+        """Readings already accepted are processed and stored (and confirmed) before exit."""
         while True:
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, Reading):
-                self._process(item)
+            if not isinstance(item, AckMessage | CommandMessage):  # the server resends those
+                self._take(item)
+
+    def _raise_storage_faults(self, now: float) -> None:
+        """A damaged outbox was replaced: the grid worker hears of it (the box may have lost history)."""
+        if self.store is None:
+            return
+        for aside in self.store.take_recovered():
+            self._emit_all(self.home.alerts.storage_fault(now, aside))
 
     def _sensor_stats(self) -> dict[str, dict[str, object]]:
         silent = self.home.silent_sensors()
@@ -283,7 +300,10 @@ class Gateway:
         acked = self.home.alerts.acknowledge(m.alert_id, m.by or "community", now)
         if acked is not None:
             log.info("alert %s acknowledged by %s", acked.id, acked.acknowledged_by)
-            self._emit_all([acked])
+            self._emit_all([acked])  # stored (outbox) before the confirmation below
+        if self.uplink is not None:  # confirmed every time, also a repeat: the server resends until it hears this
+            known = acked or (self.store.alert(m.alert_id) if self.store is not None else None)
+            self.uplink.confirm_ack(m.alert_id, m.by, None if known is None else str(known.state))
 
     def sensor_status(self) -> dict[str, str]:
         return {sid: str(st["state"]) for sid, st in self._sensor_stats().items()}

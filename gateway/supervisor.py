@@ -1,8 +1,10 @@
-"""Runs each driver in its own thread and restarts it when it fails.
+"""Runs each driver and worker in its own thread and restarts it when it fails.
 
 This is the one place where ``except Exception`` lives: a bug in one driver must not take
 the gateway down. The failure is logged with its traceback, the driver is marked
-unavailable, and it is restarted with back-off.
+unavailable, and it is restarted with back-off. Callbacks that another library calls on
+its own thread (paho's ``on_message``...) are wrapped by ``guard``: an exception there is
+logged once with its traceback, counted, and does not kill that library's thread.
 """
 
 from __future__ import annotations
@@ -11,6 +13,16 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Guard = Callable[[str, Callable[..., Any]], Callable[..., Any]]  # Supervisor.guard, or unguarded
+
+
+def unguarded(_name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """For parts used alone (tests, tools): callbacks run as they are."""
+    return fn
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +41,7 @@ class Supervisor:
         self.stop = stop
         self.backoff = backoff
         self.tasks: dict[str, TaskState] = {}
+        self.callback_errors: dict[str, int] = {}  # guarded callback -> exceptions caught
         self._threads: list[threading.Thread] = []
 
     def spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -53,6 +66,19 @@ class Supervisor:
                 self.stop.wait(delay)
                 delay = min(delay * 2, self.backoff[1])
         state.running = False
+
+    def guard(self, name: str, fn: Callable[P, R]) -> Callable[P, R | None]:
+        """``fn`` for another thread's loop to call (paho's callbacks, a push): an exception is
+        logged (the first, then the 10th, 100th...), counted, and becomes None."""
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R | None:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                n = self.callback_errors[name] = self.callback_errors.get(name, 0) + 1
+                if n == 1 or n in (10, 100, 1000) or n % 10_000 == 0:
+                    log.exception("%s failed (%d time(s)); its thread goes on", name, n)
+                return None
+        return guarded
 
     def join(self, timeout: float) -> None:
         for th in self._threads:

@@ -27,6 +27,7 @@ ALERT_NAMES: dict[str, tuple[str, str]] = {
     "tamper": ("设备被拆动", "device tampered"),
     "gateway_offline": ("网关离线", "gateway offline"),
     "test": ("测试告警", "test alert"),
+    "storage_fault": ("网关存储损坏，已重建", "gateway storage damaged and replaced"),
 }
 SEVERITY_NAMES: dict[str, tuple[str, str]] = {
     "critical": ("紧急", "CRITICAL"),

@@ -5,10 +5,16 @@
 * A retained ``status`` ("online"), with a last will that says "offline"; a heartbeat
   republishes it with the number of unsent alerts.
 * Alerts first: every alert message in the outbox is (re)sent until the server answers on
-  ``ack`` with a receipt for that id and state; then the telemetry lane.
+  ``ack`` with a receipt for that id and state; then the telemetry lane. Resends back off
+  (2 s, 4 s, 8 s... up to ``resend_after``) with ±25 % jitter, so that thousands of boxes
+  do not resend in step; on every (re)connection, and whenever the server announces itself
+  online (``<prefix>/_server/status``, retained), everything unconfirmed is due at once.
 * ``ack`` from the server: a receipt removes the message from the outbox; a person's
-  acknowledgement goes to the core loop (it stops escalation). ``cmd``: status, a test
-  alert, an acknowledgement.
+  acknowledgement goes to the core loop (it stops escalation), which confirms it on
+  ``acked`` once it is applied and stored; the server resends it until then. ``cmd``:
+  status, a test alert, an acknowledgement.
+* paho's network loop runs in a supervised thread and every callback is guarded: an
+  exception is logged and counted, never the silent end of the link.
 * Refused credentials or a broker ACL that says "not authorized" are logged clearly, once,
   and retried slowly; they never stop the gateway.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -30,18 +37,22 @@ from eldergate.config.schema import Config
 from eldergate.gateway.alerts import Alert
 from eldergate.gateway.clock import Clock, SystemClock
 from eldergate.gateway.contract import (
+    AckAppliedMessage,
     AckMessage,
     AlertMessage,
     CommandMessage,
     EventMessage,
+    ServerStatusMessage,
     StatusMessage,
     SummaryMessage,
     VitalsMessage,
+    server_status_topic,
     topic,
 )
 from eldergate.gateway.home import Output
-from eldergate.gateway.mqtt_link import ClientSettings, make_client
+from eldergate.gateway.mqtt_link import ClientSettings, make_client, run_network
 from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.supervisor import Guard, unguarded
 from eldergate.gateway.texts import alert_name
 from eldergate.gateway.version import version
 from eldergate.signal.model import Event, Observation
@@ -49,8 +60,16 @@ from eldergate.signal.summary import DailySummary
 
 log = logging.getLogger(__name__)
 
-RESEND_AFTER_S = 30.0  # an alert message without a receipt is sent again after this
+RESEND_AFTER_S = 30.0  # the longest wait before an alert message without a receipt is sent again
+RESEND_FIRST_S = 2.0  # the first resend; each further one waits twice as long, up to resend_after
 AUTH_RETRY = (60, 600)  # seconds: slow retries when the broker refuses who we are
+
+
+def resend_delay(attempts: int, resend_after_s: float, rng: random.Random) -> float:
+    """Seconds until the next resend of a message already sent ``attempts`` times since the link
+    came up: doubling from RESEND_FIRST_S to resend_after_s, ±25 % so boxes drift apart."""
+    base = min(resend_after_s, RESEND_FIRST_S * 2.0 ** min(attempts, 16))
+    return base * rng.uniform(0.75, 1.25)
 
 
 def alert_message(a: Alert, site: str, gateway: str, now: float) -> AlertMessage:
@@ -106,7 +125,8 @@ class CommunitySink:
 class Uplink:
     def __init__(self, cfg: Config, outbox: Outbox, stop: threading.Event, inbox: queue.Queue[object],
                  clock: Clock | None = None, status: Callable[[], dict[str, str]] | None = None,
-                 resend_after_s: float = RESEND_AFTER_S, clock_trusted: Callable[[], bool] | None = None) -> None:
+                 resend_after_s: float = RESEND_AFTER_S, clock_trusted: Callable[[], bool] | None = None,
+                 guard: Guard = unguarded, rng: random.Random | None = None) -> None:
         assert cfg.uplink is not None
         self.cfg, self.up = cfg, cfg.uplink
         self.outbox, self.stop, self.inbox = outbox, stop, inbox
@@ -114,35 +134,40 @@ class Uplink:
         self.sensor_status = status or dict
         self.resend_after_s = resend_after_s
         self.clock_trusted = clock_trusted or (lambda: True)
+        self.rng = rng or random.Random()
         site, gw = cfg.gateway.site, cfg.gateway.id
         self.topics = {leaf: topic(self.up.topic_prefix, site, gw, leaf)
-                       for leaf in ("alerts", "events", "vitals", "summary", "status", "ack", "cmd")}
+                       for leaf in ("alerts", "events", "vitals", "summary", "status", "ack", "cmd", "acked")}
+        self.server_topic = server_status_topic(self.up.topic_prefix)
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.refused: str | None = None  # the broker's last "not authorized" / bad credentials
         self.sent_alerts = 0
-        self._client: mqtt.Client | None = None
+        self.server_online: bool | None = None  # what the server last announced, None before it spoke
         self._inflight: dict[int, tuple[str, int]] = {}  # mid -> (kind, outbox seq)
         self._lock = threading.Lock()
-
-    # -- the loop -----------------------------------------------------------------------------
-
-    def run(self) -> None:
+        self._sender_done = threading.Event()
         settings = ClientSettings(self.up.broker_url, f"eldergate-{self.cfg.gateway.site}-{self.cfg.gateway.id}",
                                   self.up.protocol, self.up.credentials_file, self.up.ca_file, self.up.cert_file,
                                   self.up.key_file, int(self.up.session_expiry))
-        client, addr, props = make_client(settings)
-        self._client = client
-        client.will_set(self.topics["status"], self._status("offline").model_dump_json(), qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
-        client.reconnect_delay_set(1, 30)
-        kwargs: dict[str, Any] = {"clean_start": False, "properties": props} if props is not None else {}
-        client.connect_async(addr.host, addr.port, 30, **kwargs)
-        client.loop_start()
+        self._client, self._addr, self._props = make_client(settings)
+        self._client.will_set(self.topics["status"], self._status("offline").model_dump_json(), qos=1, retain=True)
+        self._client.on_connect = guard("uplink.on_connect", self._on_connect)
+        self._client.on_disconnect = guard("uplink.on_disconnect", self._on_disconnect)
+        self._client.on_message = guard("uplink.on_message", self._on_message)
+        self._client.on_publish = guard("uplink.on_publish", self._on_publish)
+        self._client.reconnect_delay_set(1, 30)
+
+    # -- the loops ----------------------------------------------------------------------------
+
+    def run_network(self) -> None:
+        """paho's network loop, in a supervised thread; it lingers for the sender's last word."""
+        run_network(self._client, self._addr, self._props, 30, self.stop, before_disconnect=self._sender_done)
+
+    def run(self) -> None:
+        """The sender: alerts first, then the telemetry lane, and the status heartbeat."""
         next_heartbeat = 0.0
+        self._sender_done.clear()
         try:
             while not self.stop.is_set():
                 self.outbox.changed.wait(1.0)
@@ -155,25 +180,28 @@ class Uplink:
                     self._publish_status("online")
                     next_heartbeat = time.monotonic() + self.up.heartbeat
         finally:
-            if self.connected.is_set():  # a clean stop says so; a crash leaves it to the last will
+            if self.stop.is_set() and self.connected.is_set():  # a clean stop says so; a crash: the last will
                 self._publish_status("offline").wait_for_publish(2)
-            client.disconnect()
-            client.loop_stop()
+            self._sender_done.set()
+
+    def confirm_ack(self, alert_id: str, by: str | None, state: str | None) -> None:
+        """Tell the server its acknowledgement is applied and stored (it resends until then)."""
+        msg = AckAppliedMessage(site=self.cfg.gateway.site, gateway=self.cfg.gateway.id, sent_at=time.time(),
+                                alert_id=alert_id, by=by, state=state)
+        self._client.publish(self.topics["acked"], msg.model_dump_json(), qos=1)
 
     def _send_alerts(self) -> None:
-        assert self._client is not None
         now = time.time()
-        for p in self.outbox.pending_alerts(self.resend_after_s, now):
+        for p in self.outbox.pending_alerts(now):
             msg = alert_message(p.alert, self.cfg.gateway.site, self.cfg.gateway.id, now)
             info = self._client.publish(self.topics["alerts"], msg.model_dump_json(), qos=1)
             with self._lock:
                 self._inflight[info.mid] = ("alert", p.seq)
-            self.outbox.mark_sent(p.seq, now)
+            self.outbox.mark_sent(p.seq, resend_delay(p.attempts, self.resend_after_s, self.rng), now)
             self.sent_alerts += 1
 
     def _send_lane(self) -> None:
-        assert self._client is not None
-        if self.outbox.pending_alerts(self.resend_after_s):
+        if self.outbox.pending_alerts():
             return  # alerts first, always
         batch = self.outbox.lane_batch(200)
         for item in batch:
@@ -194,7 +222,6 @@ class Uplink:
                              clock_trusted=self.clock_trusted())
 
     def _publish_status(self, state: str) -> mqtt.MQTTMessageInfo:
-        assert self._client is not None
         return self._client.publish(self.topics["status"], self._status(state).model_dump_json(), qos=1, retain=True)
 
     # -- callbacks (paho's network thread) ------------------------------------------------------
@@ -212,10 +239,10 @@ class Uplink:
             log.info("community broker accepts the gateway again")
         self.refused = None
         client.reconnect_delay_set(1, 30)
-        client.subscribe([(self.topics["ack"], 1), (self.topics["cmd"], 1)])
+        client.subscribe([(self.topics["ack"], 1), (self.topics["cmd"], 1), (self.server_topic, 1)])
         log.info("community uplink connected (%s)", self.up.protocol)
         self.connected.set()
-        self.outbox.changed.set()
+        self.outbox.all_due()  # whatever was in flight may have died with the broker: send it all now
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self.connected.is_set():
@@ -238,7 +265,15 @@ class Uplink:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            if msg.topic == self.topics["ack"]:
+            if msg.topic == self.server_topic:
+                online = ServerStatusMessage.model_validate_json(msg.payload).state == "online"
+                # a live "online" (not the retained copy every (re)subscription brings, which the
+                # connection itself already answered): the server has just subscribed again
+                if online and not msg.retain:
+                    log.info("the community server is back: resending every unconfirmed alert now")
+                    self.outbox.all_due()
+                self.server_online = online
+            elif msg.topic == self.topics["ack"]:
                 ack = AckMessage.model_validate_json(msg.payload)
                 if ack.kind == "received":
                     self.outbox.received(ack.alert_id, ack.state)

@@ -60,6 +60,14 @@ class ActivityMonitor:
                              details={"hours_unseen": round((t - self._last_seen) / 3600.0, 2)}))
         return out
 
+    def resume(self, t: float, long_lie: bool = False, inactive: bool = False) -> None:
+        """After a restart with a long-lie or inactivity alert still open: that condition holds
+        until the person is seen moving (or seen at all)."""
+        if long_lie:
+            self._long_lie, self._still_since = True, t
+        if inactive:
+            self._inactive = True
+
     def _stillness(self, t: float, still_outside_bed: bool) -> list[Event]:
         if not still_outside_bed:
             self._still_since = None

@@ -75,6 +75,12 @@ class FallDetector:
         self._hist.clear()
         return [self._event(t, EventName.FALL_CANCELLED, down_s=round(t - self._down_since, 1), reason=reason)]
 
+    def resume_fallen(self, t: float) -> None:
+        """After a restart with a fall alert still open: the person is down until seen up again."""
+        self.state = "confirmed"
+        self._down_since = t
+        self._recent.clear()
+
     @property
     def down(self) -> bool:
         return self.state == "down"

@@ -24,6 +24,9 @@ _PULSE_EVENTS = {
     "sos": (EventName.SOS, None),
     "water_leak": (EventName.WATER_LEAK, EventName.WATER_LEAK_CLEARED),
 }
+# the edge key each raising event sets (resume after a restart)
+_RESUME_KEYS = {str(on): key for key, (on, _off) in _ALARM_EVENTS.items()} | {
+    str(EventName.BATTERY_LOW): "battery_low", str(EventName.TAMPER): "tamper"}
 BURST_S = 5.0  # repeats of one press within this are one press (ecosystem.md A2.3)
 PULSE_IDLE_S = 300.0  # a pulse-only alarm that has gone quiet this long is over
 
@@ -63,7 +66,19 @@ class HomeSensorEvents:
         self._pulse_last[r.what] = r.t
         if last is not None and r.t - last < (PULSE_IDLE_S if _PULSE_EVENTS[r.what][1] else BURST_S):
             return []  # the same press repeating, or an alarm already sounding
-        return [self._event(r.t, _PULSE_EVENTS[r.what][0])]
+        return [self._event(r.t, _PULSE_EVENTS[r.what][0], pulse=True)]
+
+    def resume(self, t: float, raised_by: str, pulse: bool) -> None:
+        """After a restart: the alarm that ``raised_by`` (an event name) raised is still open, so
+        this sensor is in that state (docs/alert-lifecycle.md). A pulse alarm ends when quiet."""
+        if pulse:
+            what = next((w for w, (on, _off) in _PULSE_EVENTS.items() if on == raised_by and _off), None)
+            if what is not None:
+                self._pulse_last[what] = t  # still sounding: quiet for PULSE_IDLE_S from now ends it
+            return
+        key = _RESUME_KEYS.get(raised_by)
+        if key is not None:
+            self._state[key] = True
 
     def tick(self, t: float) -> list[Event]:
         """Pulse-only alarms return to idle when they go quiet."""

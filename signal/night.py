@@ -75,6 +75,14 @@ class NightWatch:
         self._home_occupied = occupied
         return out + self.tick(t)
 
+    def resume(self, t: float, wandering: bool = False, out_of_bed: bool = False) -> None:
+        """After a restart with a wandering or out-of-bed alert still open: out until seen back."""
+        if wandering:
+            self._wandering, self._home_occupied, self._door_open_t = True, False, t
+            self._empty_since = t
+        if out_of_bed:
+            self._exit_t, self._out_raised = t, True
+
     # -- timers ---------------------------------------------------------------------------
 
     def tick(self, t: float) -> list[Event]:

@@ -66,14 +66,22 @@ class VitalLimitWatch:
     def breathing_seen(self, t: float, in_bed: bool, breathing: bool) -> list[Event]:
         """``breathing`` False: the chest signal is flat while the bed says occupied."""
         if not in_bed:
-            self._apnoea = _Run()
-            return []
+            was_raised, self._apnoea = self._apnoea.raised, _Run()
+            # up and out of bed: breathing, whatever the chest signal said (else the alert never ends)
+            return [self._event(t, EventName.BREATHING_RESUMED, None, reason="out_of_bed")] if was_raised else []
         action = self._apnoea.update(t, not breathing, self.lim.apnoea_after_s)
         if action == "raise":
             return [self._event(t, EventName.APNOEA, self.lim.apnoea_after_s)]
         if action == "clear":
             return [self._event(t, EventName.BREATHING_RESUMED, None)]
         return []
+
+    def resume(self, raised_by: str) -> None:
+        """After a restart with an abnormal-vitals or apnoea alert open: that run is raised."""
+        run = {str(EventName.ABNORMAL_HEART_RATE): self._hr, str(EventName.ABNORMAL_BREATHING_RATE): self._br,
+               str(EventName.APNOEA): self._apnoea}.get(raised_by)
+        if run is not None:
+            run.raised = True
 
     def _act(self, t: float, action: str | None, name: EventName, value: float) -> list[Event]:
         if action == "raise":

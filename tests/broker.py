@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,33 @@ import time
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def owns_listener(pid: int, port: int) -> bool:
+    """Is the TCP listener on ``port`` (IPv4 or IPv6) a socket of process ``pid``? Another program may
+    have taken the port between our choice and our server's start: then we must not talk to it."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f[9])
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
 
 
 def free_port() -> int:
@@ -21,7 +49,9 @@ def free_port() -> int:
 class Mosquitto:
     """Start, stop (SIGTERM: it saves its database), kill (SIGKILL) and restart on the same port."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra: str = "") -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra: str = "", defaults: bool = False) -> None:
+        """``defaults``: Mosquitto's own persistence settings (autosave every 30 min, 1,000 queued
+        messages per client), as an operator's broker runs; otherwise it saves every second."""
         if MOSQUITTO is None:
             raise RuntimeError("mosquitto is not installed (scripts/test installs it)")
         self.port = port or free_port()
@@ -32,9 +62,10 @@ class Mosquitto:
         self.dbdir = Path(tempfile.mkdtemp(prefix="eldergate-mosquitto-"))
         self.dbdir.chmod(0o777)
         self.conf = workdir / "mosquitto.conf"
+        tuned = "" if defaults else "autosave_interval 1\nmax_queued_messages 100000\n"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {self.dbdir}/\nautosave_interval 1\nmax_queued_messages 100000\n{extra}"
+            f"persistence_location {self.dbdir}/\n{tuned}{extra}"
         )
         self.log = workdir / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -51,7 +82,12 @@ class Mosquitto:
         while time.monotonic() < end:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    pass
+                if owns_listener(self.proc.pid, self.port):
                     return self
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"port {self.port} is another program's: {self.log.read_text()[-300:]}")
+                time.sleep(0.05)
             except OSError:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-500:]}") from None
