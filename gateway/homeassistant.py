@@ -26,6 +26,7 @@ from eldergate.config.schema import Config
 from eldergate.gateway.alerts import Alert, AlertKind, AlertState
 from eldergate.gateway.home import Output
 from eldergate.gateway.mqtt_link import ClientSettings, make_client
+from eldergate.gateway.supervisor import Guard, unguarded
 from eldergate.gateway.version import version
 from eldergate.signal.model import Event, EventName, Observation
 
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 
 class HomeAssistantBridge:
     def __init__(self, cfg: Config, prefix: str = "homeassistant", health: Callable[[], dict[str, Any]] | None = None,
-                 publish_every_s: float = 10.0) -> None:
+                 publish_every_s: float = 10.0, guard: Guard = unguarded) -> None:
         self.cfg, self.prefix = cfg, prefix
+        self._guard = guard
         gw = cfg.gateway.id
         self.node = f"eldergate_{gw}".replace("-", "_")
         self.base = f"eldergate/{gw}"
@@ -114,8 +116,8 @@ class HomeAssistantBridge:
         client, addr, props = make_client(ClientSettings(lm.url, f"{self.node}_ha", lm.protocol, lm.credentials_file))
         self._client = client
         client.will_set(f"{self.base}/availability", "offline", qos=1, retain=True)
-        client.on_connect = lambda c, *_: self._on_connect(c)
-        client.on_message = self._on_message
+        client.on_connect = self._guard("home_assistant.on_connect", lambda c, *_: self._on_connect(c))
+        client.on_message = self._guard("home_assistant.on_message", self._on_message)
         kwargs: dict[str, Any] = {"properties": props} if props is not None else {}
         client.connect_async(addr.host, addr.port, 30, **kwargs)
         client.loop_start()

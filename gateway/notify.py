@@ -99,13 +99,22 @@ class Notifier:
         if a.state != AlertState.RAISED or a.id in self.active or a.resident not in self.recipients:
             return
         esc = Escalation(a, now + self.residents[a.resident].thresholds.escalate_after)
+        self._tell(esc, self._first_wave(a), a)
+        self.active[a.id] = esc
+
+    def resume(self, alerts: list[Alert], now: float) -> None:
+        """After a restart: escalation goes on for the open alerts nobody has acknowledged. The first
+        wave was told when the alert was raised; the next step comes one interval from now."""
+        for a in alerts:
+            if a.state in (AlertState.RAISED, AlertState.DELIVERED) and a.resident in self.recipients:
+                told = {p.index for p in self._first_wave(a)}
+                self.active[a.id] = Escalation(a, now + self.residents[a.resident].thresholds.escalate_after, told)
+
+    def _first_wave(self, a: Alert) -> list[Recipient]:
         first = [p for p in self.recipients[a.resident]
                  if p.role == "grid_worker" or (a.severity == Severity.CRITICAL and p.role == "relative"
                                                 and a.kind not in _HEALTH)]
-        if not first:  # nobody in those roles: the first contact in the list
-            first = self.recipients[a.resident][:1]
-        self._tell(esc, first, a)
-        self.active[a.id] = esc
+        return first or self.recipients[a.resident][:1]  # nobody in those roles: the first contact in the list
 
     def tick(self, now: float) -> None:
         for esc in list(self.active.values()):

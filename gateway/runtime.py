@@ -70,7 +70,8 @@ class Gateway:
             extra.append(self.telemetry)
         self.ha: HomeAssistantBridge | None = None
         if cfg.home_assistant.enabled:
-            self.ha = HomeAssistantBridge(cfg, cfg.home_assistant.discovery_prefix, health=self._ha_health)
+            self.ha = HomeAssistantBridge(cfg, cfg.home_assistant.discovery_prefix, health=self._ha_health,
+                                          guard=self.supervisor.guard)
             extra.append(self.ha)
         self.status_model: StatusModel | None = None
         self.status_page: StatusPage | None = None
@@ -82,7 +83,9 @@ class Gateway:
         self.uplink: Uplink | None = None
         self.home = Home(cfg, start=self.clock.now())
         if store is not None:
-            self.home.resume(store.open_alerts(), self.clock.now())
+            restored = self.home.resume(store.open_alerts(), self.clock.now())
+            if self.notifier is not None:
+                self.notifier.resume(restored, self.clock.now())
         self.decoders: dict[str, SensorDecoder] = decoders_for(cfg)
         self.bus = MessageBus(self.clock, self.queue)
         self.raw_tap = raw_tap

@@ -265,3 +265,39 @@ def test_a_push_service_that_raises_does_not_end_the_push_worker() -> None:
     finally:
         n.close()
         endpoint.close()
+
+
+def test_the_watchdog_stops_pinging_when_the_push_worker_is_gone() -> None:
+    from test_push import config
+
+    endpoint = PushEndpoint()
+    gw = Gateway(config(endpoint), [], tick_s=0.05, mqtt=False)
+    try:
+        assert gw.stuck() is None
+        assert gw.notifier is not None
+        gw.notifier.close()  # the worker thread ends, as it would by a bug the guard did not catch
+        assert wait_for(lambda: not gw.notifier.alive(), 5)  # type: ignore[union-attr]
+        assert gw.stuck() == "the push worker thread ended"
+    finally:
+        endpoint.close()
+
+
+def test_escalation_goes_on_after_a_restart(tmp_path: Path) -> None:
+    from test_push import config
+
+    endpoint = PushEndpoint()
+    cfg = config(endpoint, escalate_after=60.0)
+    store = Outbox(tmp_path / "eldergate.db")
+    now = time.time()
+    store.put_alert(Alert("sos1", AlertKind.SOS, Severity.CRITICAL, "r1", "bedroom", "sos", now - 30,
+                          raised_at=now - 30))
+    store.close()  # killed after the first wave was told
+    gw = Gateway(cfg, [], store=Outbox(tmp_path / "eldergate.db"), tick_s=0.05, mqtt=False)
+    try:
+        assert gw.notifier is not None
+        gw.notifier.tick(now + 61)
+        gw.notifier.flush(10)
+        assert sorted(endpoint.who()) == ["desk", "volunteer"]  # the next step, not the first wave again
+    finally:
+        gw.notifier.close() if gw.notifier is not None else None
+        endpoint.close()
