@@ -26,7 +26,7 @@ import numpy as np
 from eldergate.config.loader import load_config
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import Target, Targets
-from eldergate.gateway.home import Home
+from eldergate.gateway.core.home import Home
 from eldergate.signal.model import Event
 from eldergate.signal.tracks import BED, Person, Scene
 

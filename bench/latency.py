@@ -28,11 +28,11 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from eldergate.config.loader import parse_config
-from eldergate.gateway.alerts import Alert, AlertKind, Severity
-from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.outbox import Outbox
-from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.gateway.core.alerts import Alert, AlertKind, Severity
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import MOSQUITTO, Mosquitto
 

@@ -28,10 +28,10 @@ from eldergate.config.loader import load_config
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import ChestDisplacement, Distance, Presence, Target, TargetHeight, Targets
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.decode import decoders_for
-from eldergate.gateway.home import Home
-from eldergate.gateway.outbox import Outbox
-from eldergate.gateway.telemetry import Spool, TelemetrySink
+from eldergate.gateway.core.home import Home
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.links.decode import decoders_for
+from eldergate.gateway.local.telemetry import Spool, TelemetrySink
 from eldergate.signal.synthetic import ChestStream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,7 +143,7 @@ def run(hours: float, radars: int) -> dict[str, float]:
 
 def import_floor_mb() -> float:
     # VmHWM, not ru_maxrss: Linux carries a parent's peak RSS across fork and exec into ru_maxrss
-    code = ("import eldergate.gateway.runtime, eldergate.gateway.cli, pathlib;"
+    code = ("import eldergate.gateway.runtime, eldergate.gateway.tools.cli, pathlib;"
             "print(next(int(x.split()[1]) for x in pathlib.Path('/proc/self/status').read_text().splitlines()"
             " if x.startswith('VmHWM')) / 1024)")
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)

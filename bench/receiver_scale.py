@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.gateway.links.mqtt_link import ClientSettings
+from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import MOSQUITTO, Mosquitto
 

@@ -18,27 +18,28 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eldergate.config.schema import Config
+from eldergate.contract.messages import AckMessage, CommandMessage
 from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
-from eldergate.gateway.alerts import Alert
-from eldergate.gateway.annunciator import Annunciator
-from eldergate.gateway.clock import TRUSTED_AFTER, Clock, SteadyClock
-from eldergate.gateway.contract import AckMessage, CommandMessage
-from eldergate.gateway.decode import SensorDecoder, decoders_for
-from eldergate.gateway.home import Home, Output
-from eldergate.gateway.homeassistant import HomeAssistantBridge
-from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.mqtt_source import MqttSource, Processed
-from eldergate.gateway.notify import Notifier, Send, apprise_send
-from eldergate.gateway.outbox import Outbox
-from eldergate.gateway.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
-from eldergate.gateway.sinks import Fanout, Sink
-from eldergate.gateway.status_page import StatusModel, StatusPage
-from eldergate.gateway.supervisor import Supervisor
-from eldergate.gateway.telemetry import Spool, TelemetrySink, TelemetryWriter, process_metrics
-from eldergate.gateway.ti_cli import send_chirp_config
-from eldergate.gateway.transports import MessageBus, RawTap, SerialTransport
-from eldergate.gateway.uplink import CommunitySink, Uplink
+from eldergate.gateway.core.alerts import Alert
+from eldergate.gateway.core.clock import TRUSTED_AFTER, Clock, SteadyClock
+from eldergate.gateway.core.home import Home
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.core.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
+from eldergate.gateway.core.sinks import Fanout, Sink
+from eldergate.gateway.core.supervisor import Supervisor
+from eldergate.gateway.delivery.annunciator import Annunciator
+from eldergate.gateway.delivery.notify import Notifier, Send, apprise_send
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.delivery.uplink import CommunitySink, Uplink
+from eldergate.gateway.links.decode import SensorDecoder, decoders_for
+from eldergate.gateway.links.mqtt_link import ClientSettings
+from eldergate.gateway.links.mqtt_source import MqttSource, Processed
+from eldergate.gateway.links.ti_cli import send_chirp_config
+from eldergate.gateway.links.transports import MessageBus, RawTap, SerialTransport
+from eldergate.gateway.local.homeassistant import HomeAssistantBridge
+from eldergate.gateway.local.status_page import StatusModel, StatusPage
+from eldergate.gateway.local.telemetry import Spool, TelemetrySink, TelemetryWriter, process_metrics
 from eldergate.signal.summary import DailySummary
 
 log = logging.getLogger(__name__)

@@ -17,16 +17,16 @@ from test_mqtt_source import home_config
 
 from eldergate.config.loader import parse_config
 from eldergate.drivers.readings import Alarm
-from eldergate.gateway.alerts import Alert, AlertKind, Severity
-from eldergate.gateway.clock import SystemClock
-from eldergate.gateway.decode import decoders_for
-from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.mqtt_source import MqttSource, Processed
-from eldergate.gateway.notify import Notifier, apprise_send
-from eldergate.gateway.outbox import Outbox
-from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.gateway.core.alerts import Alert, AlertKind, Severity
+from eldergate.gateway.core.clock import SystemClock
+from eldergate.gateway.core.supervisor import Supervisor
+from eldergate.gateway.delivery.notify import Notifier, apprise_send
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.links.decode import decoders_for
+from eldergate.gateway.links.mqtt_link import ClientSettings
+from eldergate.gateway.links.mqtt_source import MqttSource, Processed
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.supervisor import Supervisor
+from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import Mosquitto
 from gateway_proc import GatewayProcess, db_query, write_config

@@ -12,9 +12,9 @@ import pytest
 from eldergate.config.loader import load_config
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import Alarm, Battery, ButtonPress, Pulse, Reading, Tamper, Target, Targets
-from eldergate.gateway.alerts import Alert, AlertKind, AlertState
-from eldergate.gateway.home import Home
-from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.core.alerts import Alert, AlertKind, AlertState
+from eldergate.gateway.core.home import Home
+from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.signal.model import Event, EventName
 
 T0 = dt.datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
@@ -264,7 +264,7 @@ def test_damage_while_running_loses_no_alert(tmp_path: Path) -> None:
 
 
 def _sev() -> object:
-    from eldergate.gateway.alerts import Severity
+    from eldergate.gateway.core.alerts import Severity
     return Severity.CRITICAL
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from eldergate.drivers.readings import Distance, Presence, Target, TargetHeight, Targets
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
+from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 
 from capture_builder import CaptureBuilder
 from testutil import ROOT, clean_env, eldergate_cmd, with_check_in

@@ -13,7 +13,7 @@ import pytest
 
 from eldergate.drivers.readings import Distance, Presence, Target, TargetHeight, Targets
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
+from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 
 from broker import Mosquitto
 from testutil import ROOT, clean_env, eldergate_cmd

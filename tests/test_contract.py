@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eldergate.gateway.alerts import Alert, AlertKind, AlertState, Severity
-from eldergate.gateway.contract import SCHEMAS, AckMessage, AlertMessage, write_schemas
-from eldergate.gateway.uplink import alert_message
+from eldergate.contract.messages import SCHEMAS, AckMessage, AlertMessage, write_schemas
+from eldergate.gateway.core.alerts import Alert, AlertKind, AlertState, Severity
+from eldergate.gateway.delivery.uplink import alert_message
 
 from testutil import ROOT
 
@@ -15,7 +15,7 @@ from testutil import ROOT
 def test_docs_schemas_are_current(tmp_path: Path) -> None:
     for path in write_schemas(tmp_path):
         published = ROOT / "docs" / "schemas" / path.name
-        assert published.exists(), f"run: python -m eldergate.gateway.contract docs/schemas ({path.name})"
+        assert published.exists(), f"run: python -m eldergate.contract docs/schemas ({path.name})"
         assert json.loads(published.read_text()) == json.loads(path.read_text()), path.name
     assert len(list((ROOT / "docs" / "schemas").glob("*.schema.json"))) == len(SCHEMAS)
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from eldergate.gateway.demo import run_demo
+from eldergate.gateway.tools.demo import run_demo
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from eldergate.config.loader import parse_config
 from eldergate.drivers.winsen import GAS_CO, encode_upload
-from eldergate.gateway.alerts import Alert
-from eldergate.gateway.decode import decoders_for
-from eldergate.gateway.home import Home
+from eldergate.gateway.core.alerts import Alert
+from eldergate.gateway.core.home import Home
+from eldergate.gateway.links.decode import decoders_for
 from eldergate.signal.model import Event
 
 

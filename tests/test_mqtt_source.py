@@ -155,7 +155,7 @@ def test_broker_stopped_10s_and_restarted_nothing_published_after_is_missed(
 
 def test_malformed_payloads_counted_and_logged_once_per_sensor(
         mosquitto: Mosquitto, publisher: mqtt.Client, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="eldergate.gateway.mqtt_source")
+    caplog.set_level(logging.WARNING, logger="eldergate.gateway.links.mqtt_source")
     run = Running(home_config(mosquitto.url, tmp_path))
     try:
         for payload in (b"not json", b"[1,2]", b'{"gas": "maybe"}', b'{"gas": true, "x": "' + b"a" * 70_000 + b'"}',
@@ -191,9 +191,9 @@ def test_silent_past_check_in_then_recovered(mosquitto: Mosquitto, publisher: mq
 
 def test_mqtt_311_for_the_home_broker_and_the_uplink(mosquitto: Mosquitto, publisher: mqtt.Client,
                                                      tmp_path: Path) -> None:
-    from eldergate.gateway.mqtt_link import ClientSettings
-    from eldergate.gateway.outbox import Outbox
-    from eldergate.gateway.receiver import CommunityReceiver
+    from eldergate.gateway.delivery.outbox import Outbox
+    from eldergate.gateway.links.mqtt_link import ClientSettings
+    from eldergate.gateway.tools.receiver import CommunityReceiver
 
     cfg = home_config(mosquitto.url, tmp_path)
     cfg["local_mqtt"] = {"url": mosquitto.url, "protocol": "v311"}

@@ -15,13 +15,13 @@ import pytest
 from eldergate.config.loader import parse_config
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import ButtonPress, Presence, Reading, Target, TargetHeight, Targets, stamp
-from eldergate.gateway.alerts import Alert, AlertState
-from eldergate.gateway.home import Home
-from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.notify import Notifier
-from eldergate.gateway.outbox import Outbox
-from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.gateway.core.alerts import Alert, AlertState
+from eldergate.gateway.core.home import Home
+from eldergate.gateway.delivery.notify import Notifier
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import Mosquitto
 from push_endpoint import PushEndpoint
@@ -109,7 +109,7 @@ def test_a_single_press_in_the_window_cancels_but_staying_down_reaches_the_grid_
 
 
 def _alert(state: AlertState = AlertState.RAISED, t: float = 100.0) -> Alert:
-    from eldergate.gateway.alerts import AlertKind, Severity
+    from eldergate.gateway.core.alerts import AlertKind, Severity
 
     a = Alert("a1", AlertKind.GAS, Severity.CRITICAL, "r1", "bedroom", "gas", 100.0, {}, raised_at=100.0)
     return a if state == AlertState.RAISED else a.advance(state, t, "li")
@@ -132,7 +132,7 @@ def test_escalation_after_the_configured_time_and_an_acknowledgement_stops_it(en
 
 
 def test_warnings_and_sensor_health_go_to_the_grid_worker_only(endpoint: PushEndpoint) -> None:
-    from eldergate.gateway.alerts import AlertKind, Severity
+    from eldergate.gateway.core.alerts import AlertKind, Severity
 
     n = Notifier(config(endpoint))
     n.on_alert(Alert("b1", AlertKind.SENSOR_OFFLINE, Severity.WARNING, "r1", "bedroom", "x", 1.0, raised_at=1.0), 1.0)

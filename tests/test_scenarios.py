@@ -11,7 +11,7 @@ import pytest
 from eldergate.config.loader import load_config
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import Contact, Reading
-from eldergate.gateway.home import Home
+from eldergate.gateway.core.home import Home
 from eldergate.signal.model import Event
 from eldergate.signal.tracks import Scene
 

@@ -15,12 +15,12 @@ from eldergate.config.loader import load_config
 from eldergate.drivers import ld2410
 from eldergate.drivers.readings import Presence
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.clock import SystemClock
-from eldergate.gateway.decode import decoders_for
-from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
+from eldergate.gateway.core.clock import SystemClock
+from eldergate.gateway.links.decode import decoders_for
+from eldergate.gateway.links.ti_cli import ChirpConfigError, send_chirp_config
+from eldergate.gateway.links.transports import SerialTransport
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.ti_cli import ChirpConfigError, send_chirp_config
-from eldergate.gateway.transports import SerialTransport
+from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 from eldergate.signal.model import Event, EventName
 
 from testutil import ROOT, clean_env, eldergate_cmd, wait_for, with_check_in

@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 
-from eldergate.gateway.demo import run_demo
 from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.tools.demo import run_demo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

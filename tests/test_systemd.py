@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from eldergate.config.loader import parse_config
+from eldergate.gateway.core.sdnotify import SystemdNotifier, Watchdog
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.sdnotify import SystemdNotifier, Watchdog
 
 from testutil import ELDERGATE, ROOT, clean_env, eldergate_cmd
 

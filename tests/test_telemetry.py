@@ -12,7 +12,7 @@ from victoria import VICTORIA, VictoriaMetrics
 
 from eldergate.config.loader import parse_config
 from eldergate.config.schema import Config
-from eldergate.gateway.telemetry import Spool, TelemetrySink, TelemetryWriter
+from eldergate.gateway.local.telemetry import Spool, TelemetrySink, TelemetryWriter
 from eldergate.signal.model import Event, EventName, Observation
 
 pytestmark = pytest.mark.skipif(VICTORIA is None, reason="scripts/test installs victoria-metrics")

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from eldergate.config.loader import parse_config
-from eldergate.gateway.contract import CommandMessage
-from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.outbox import Outbox
-from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.contract.messages import CommandMessage
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.tools.receiver import CommunityReceiver
 
 import testutil
 from broker import Mosquitto
@@ -78,7 +78,7 @@ def test_own_certificate_delivers_and_another_gateways_is_refused_clearly(
         finally:
             gw.stop()
             th.join(timeout=10)
-        caplog.set_level(logging.ERROR, logger="eldergate.gateway.uplink")
+        caplog.set_level(logging.ERROR, logger="eldergate.gateway.delivery.uplink")
         rx.homes.clear()
         rx.seen.clear()
         impostor, th2 = run_gateway(tmp_path, broker.port, pki, "gw2")  # gw1's config, gw2's certificate

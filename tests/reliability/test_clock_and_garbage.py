@@ -12,9 +12,9 @@ from pathlib import Path
 from eldergate.config.loader import load_config
 from eldergate.drivers.readings import Presence
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.clock import SteadyClock
-from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
+from eldergate.gateway.core.clock import SteadyClock
 from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 from eldergate.signal.model import Event
 
 from testutil import ROOT, with_check_in
@@ -117,8 +117,8 @@ def test_garbage_on_every_input(tmp_path: Path) -> None:
 
 def test_alerts_raised_before_the_clock_was_set_are_restamped(tmp_path: Path) -> None:
     from eldergate.config.loader import parse_config
-    from eldergate.gateway.clock import TRUSTED_AFTER
-    from eldergate.gateway.outbox import Outbox
+    from eldergate.gateway.core.clock import TRUSTED_AFTER
+    from eldergate.gateway.delivery.outbox import Outbox
 
     wall = FakeWall()
     wall.offset = (TRUSTED_AFTER - 86400 * 300) - time.time()  # a Pi that booted thinking it is early 2025

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from eldergate.gateway.alerts import Alert, AlertKind, Severity
-from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.core.alerts import Alert, AlertKind, Severity
+from eldergate.gateway.delivery.outbox import Outbox
 
 
 def alert(i: int) -> Alert:

@@ -12,8 +12,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from eldergate.gateway.mqtt_link import ClientSettings
-from eldergate.gateway.receiver import CommunityReceiver
+from eldergate.gateway.links.mqtt_link import ClientSettings
+from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import Mosquitto
 from gateway_proc import GatewayProcess, db_query, write_config

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eldergate.config.schema import Config
-from eldergate.gateway.capture import CaptureError, read_capture
-from eldergate.gateway.decode import decoders_for
-from eldergate.gateway.home import Home, Output
+from eldergate.gateway.core.home import Home
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.links.decode import decoders_for
+from eldergate.gateway.tools.capture import CaptureError, read_capture
 
 
 def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings: bool = False,

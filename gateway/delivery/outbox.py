@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eldergate.gateway.alerts import Alert, AlertState
-from eldergate.gateway.home import Output
+from eldergate.gateway.core.alerts import Alert, AlertState
+from eldergate.gateway.core.output import Output
 from eldergate.signal.model import Event
 from eldergate.signal.summary import DailySummary
 

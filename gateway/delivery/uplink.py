@@ -34,9 +34,7 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ValidationError
 
 from eldergate.config.schema import Config
-from eldergate.gateway.alerts import Alert
-from eldergate.gateway.clock import Clock, SystemClock
-from eldergate.gateway.contract import (
+from eldergate.contract.messages import (
     AckAppliedMessage,
     AckMessage,
     AlertMessage,
@@ -49,12 +47,14 @@ from eldergate.gateway.contract import (
     server_status_topic,
     topic,
 )
-from eldergate.gateway.home import Output
-from eldergate.gateway.mqtt_link import ClientSettings, make_client, run_network
-from eldergate.gateway.outbox import Outbox
-from eldergate.gateway.supervisor import Guard, unguarded
-from eldergate.gateway.texts import alert_name
-from eldergate.gateway.version import version
+from eldergate.gateway.core.alerts import Alert
+from eldergate.gateway.core.clock import Clock, SystemClock
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.core.supervisor import Guard, unguarded
+from eldergate.gateway.core.texts import alert_name
+from eldergate.gateway.core.version import version
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.links.mqtt_link import ClientSettings, make_client, run_network
 from eldergate.signal.model import Event, Observation
 from eldergate.signal.summary import DailySummary
 

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 from eldergate.config.schema import Config, Contact, Resident
 from eldergate.config.secrets import SecretError, read_secret
-from eldergate.gateway.alerts import Alert, AlertKind, AlertState, Severity
-from eldergate.gateway.supervisor import Guard, unguarded
-from eldergate.gateway.texts import alert_name, severity_name
+from eldergate.gateway.core.alerts import Alert, AlertKind, AlertState, Severity
+from eldergate.gateway.core.supervisor import Guard, unguarded
+from eldergate.gateway.core.texts import alert_name, severity_name
 from eldergate.signal.summary import DailySummary
 
 log = logging.getLogger(__name__)

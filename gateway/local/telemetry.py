@@ -31,7 +31,7 @@ from pathlib import Path
 from eldergate.config.schema import Config
 from eldergate.config.secrets import read_secret
 from eldergate.drivers.readings import ChestDisplacement, Reading
-from eldergate.gateway.home import Output
+from eldergate.gateway.core.output import Output
 from eldergate.signal.model import Event, EventName, Observation
 from eldergate.signal.summary import DailySummary
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import ChestDisplacement, Reading, Targets
-from eldergate.gateway.alerts import Alert, AlertState
-from eldergate.gateway.home import Output
-from eldergate.gateway.texts import alert_name
+from eldergate.gateway.core.alerts import Alert, AlertState
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.core.texts import alert_name
 from eldergate.signal.model import Event, EventName, Observation
 
 log = logging.getLogger(__name__)
@@ -137,4 +137,4 @@ class StatusPage:
 
 
 def page() -> str:
-    return resources.files("eldergate.gateway").joinpath("status_page.html").read_text(encoding="utf-8")
+    return resources.files("eldergate.gateway.local").joinpath("status_page.html").read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import subprocess
 
-from eldergate.gateway.home import Output
+from eldergate.gateway.core.output import Output
 from eldergate.signal.model import Event, EventName
 
 log = logging.getLogger(__name__)

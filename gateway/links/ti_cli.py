@@ -15,7 +15,7 @@ from pathlib import Path
 import serial
 
 from eldergate.drivers.ti_mmwave import chirp_config_lines
-from eldergate.gateway.errors import TransientError
+from eldergate.gateway.core.errors import TransientError
 
 log = logging.getLogger(__name__)
 

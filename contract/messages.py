@@ -20,13 +20,12 @@ An alert leaves the gateway's outbox only when the server answers with an AckMes
 kind ``received`` for that alert id and state; a person's acknowledgement is kind
 ``acknowledged``, which the gateway confirms on ``acked`` once applied and stored: the
 server resends it until then. `docs/contract.md` describes it and `docs/schemas/` holds the JSON
-Schemas generated from these models (``python -m eldergate.gateway.contract docs/schemas``).
+Schemas generated from these models (``python -m eldergate.contract docs/schemas``).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -154,8 +153,3 @@ def write_schemas(folder: Path) -> list[Path]:
         path.write_text(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
         out.append(path)
     return out
-
-
-if __name__ == "__main__":
-    for p in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")):
-        print(p)

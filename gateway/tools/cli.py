@@ -16,9 +16,9 @@ from eldergate.config.loader import ConfigError, load_config, parse_config
 from eldergate.config.schema import PROTOCOLS, Config
 from eldergate.drivers.registry import PROTOCOLS as IMPLEMENTED
 from eldergate.drivers.registry import describe
-from eldergate.gateway.capture import CaptureError
-from eldergate.gateway.logsetup import setup_logging
-from eldergate.gateway.version import version
+from eldergate.gateway.core.logsetup import setup_logging
+from eldergate.gateway.core.version import version
+from eldergate.gateway.tools.capture import CaptureError
 
 log = logging.getLogger("eldergate")
 
@@ -119,7 +119,7 @@ def _check_implemented(cfg: Config, source: str) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from eldergate.gateway.config_report import report
+    from eldergate.gateway.tools.config_report import report
 
     cfg = load_config(args.file)
     print(report(cfg))
@@ -127,17 +127,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from eldergate.gateway.demo import run_demo
+    from eldergate.gateway.tools.demo import run_demo
 
     result = run_demo(sys.stdout, speedup=args.speedup, color=args.color, status_port=args.status_port)
     return EXIT_OK if result.alerts else EXIT_FAIL
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from eldergate.gateway.console_view import ConsoleView
+    from eldergate.gateway.core.sdnotify import SystemdNotifier
+    from eldergate.gateway.core.sinks import Sink
+    from eldergate.gateway.local.console_view import ConsoleView
     from eldergate.gateway.runtime import Gateway, default_store
-    from eldergate.gateway.sdnotify import SystemdNotifier
-    from eldergate.gateway.sinks import Sink
 
     cfg = load_config(args.config)
     _check_implemented(cfg, str(args.config))
@@ -156,8 +156,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from eldergate.gateway.capture import CaptureWriter
     from eldergate.gateway.runtime import Gateway
+    from eldergate.gateway.tools.capture import CaptureWriter
 
     cfg = load_config(args.config)
     _check_implemented(cfg, str(args.config))
@@ -208,7 +208,7 @@ def adhoc_config(sensors: list[str], capture: Path, timezone: str) -> Config:
 
 def _first_topics(capture: Path) -> dict[str, str]:
     """For MQTT sensors declared ad hoc: the device's state topic, as first seen."""
-    from eldergate.gateway.capture import read_capture
+    from eldergate.gateway.tools.capture import read_capture
 
     topics: dict[str, str] = {}
     _meta, items = read_capture(capture)
@@ -219,9 +219,9 @@ def _first_topics(capture: Path) -> dict[str, str]:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from eldergate.gateway.console_view import ConsoleView
-    from eldergate.gateway.replay import replay
-    from eldergate.gateway.sinks import JsonLinesSink
+    from eldergate.gateway.core.sinks import JsonLinesSink
+    from eldergate.gateway.local.console_view import ConsoleView
+    from eldergate.gateway.tools.replay import replay
 
     if args.config is not None:
         cfg = load_config(args.config)
@@ -244,7 +244,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_commission(args: argparse.Namespace) -> int:
-    from eldergate.gateway.commission import Commissioning, send_report
+    from eldergate.gateway.tools.commission import Commissioning, send_report
 
     cfg = load_config(args.config)
     _check_implemented(cfg, str(args.config))
@@ -256,8 +256,8 @@ def cmd_commission(args: argparse.Namespace) -> int:
 
 def cmd_console(args: argparse.Namespace) -> int:
     """Type "ack ID" (or "ack" for the newest open alert) and Enter to acknowledge."""
-    from eldergate.gateway.mqtt_link import ClientSettings
-    from eldergate.gateway.receiver import CommunityReceiver, HomeView, render
+    from eldergate.gateway.links.mqtt_link import ClientSettings
+    from eldergate.gateway.tools.receiver import CommunityReceiver, HomeView, render
 
     def changed(leaf: str, home: HomeView, item: object) -> None:
         if args.json:
@@ -283,7 +283,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def _console_input(rx: object, who: str, stop: threading.Event) -> None:
-    from eldergate.gateway.receiver import CommunityReceiver
+    from eldergate.gateway.tools.receiver import CommunityReceiver
 
     assert isinstance(rx, CommunityReceiver)
     for line in sys.stdin:

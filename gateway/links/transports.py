@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import serial
 
-from eldergate.gateway.clock import Clock
-from eldergate.gateway.decode import SensorDecoder
-from eldergate.gateway.errors import TransientError
+from eldergate.gateway.core.clock import Clock
+from eldergate.gateway.core.errors import TransientError
+from eldergate.gateway.links.decode import SensorDecoder
 
 log = logging.getLogger(__name__)
 

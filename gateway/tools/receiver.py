@@ -22,7 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from eldergate.gateway.contract import (
+from eldergate.contract.messages import (
     GATEWAY_LEAVES,
     AckAppliedMessage,
     AckMessage,
@@ -32,7 +32,7 @@ from eldergate.gateway.contract import (
     VitalsMessage,
     server_status_topic,
 )
-from eldergate.gateway.mqtt_link import ClientSettings, make_client
+from eldergate.gateway.links.mqtt_link import ClientSettings, make_client
 
 log = logging.getLogger(__name__)
 ACK_RESEND = (1.0, 30.0)  # seconds: first resend of an unconfirmed acknowledgement, and the longest wait

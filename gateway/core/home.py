@@ -32,7 +32,8 @@ from eldergate.drivers.readings import (
     Targets,
 )
 from eldergate.drivers.seeed_5359 import BedState, MotionEnergy
-from eldergate.gateway.alerts import Alert, AlertEngine, AlertKind
+from eldergate.gateway.core.alerts import Alert, AlertEngine, AlertKind
+from eldergate.gateway.core.output import Output
 from eldergate.signal.activity import ActivityMonitor, ActivitySettings
 from eldergate.signal.bed import BedMonitor
 from eldergate.signal.falls import FallDetector, FallSettings
@@ -45,7 +46,6 @@ from eldergate.signal.vitals import NoEstimate, VitalsEstimator, VitalsSettings
 
 log = logging.getLogger(__name__)
 
-Output = Reading | Observation | Event | Alert | DailySummary
 
 # how long a sensor may be silent before supervision says so, by role (config overrides)
 DEFAULT_CHECK_IN_S = {

@@ -23,11 +23,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from eldergate.config.schema import Config
-from eldergate.gateway.alerts import Alert, AlertKind, AlertState
-from eldergate.gateway.home import Output
-from eldergate.gateway.mqtt_link import ClientSettings, make_client
-from eldergate.gateway.supervisor import Guard, unguarded
-from eldergate.gateway.version import version
+from eldergate.gateway.core.alerts import Alert, AlertKind, AlertState
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.core.supervisor import Guard, unguarded
+from eldergate.gateway.core.version import version
+from eldergate.gateway.links.mqtt_link import ClientSettings, make_client
 from eldergate.signal.model import Event, EventName, Observation
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import sqlite3
 from typing import IO, Protocol
 
 from eldergate.drivers.readings import Reading
-from eldergate.gateway.home import Output
+from eldergate.gateway.core.output import Output
 
 log = logging.getLogger(__name__)
 

@@ -42,13 +42,13 @@ from eldergate.drivers.readings import (
     Targets,
 )
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.alerts import Alert, AlertState
-from eldergate.gateway.clock import ScaledClock
-from eldergate.gateway.console_view import ConsoleView
-from eldergate.gateway.emulation import FrameEmulator, VirtualSerialPort
-from eldergate.gateway.home import Output
-from eldergate.gateway.outbox import Outbox
+from eldergate.gateway.core.alerts import Alert, AlertState
+from eldergate.gateway.core.clock import ScaledClock
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.local.console_view import ConsoleView
 from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 from eldergate.signal.model import Event
 from eldergate.signal.summary import DailySummary
 from eldergate.signal.synthetic import ChestStream

@@ -7,9 +7,9 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from eldergate.drivers.readings import Reading
-from eldergate.gateway.alerts import Alert, AlertState
-from eldergate.gateway.home import Output
-from eldergate.gateway.texts import alert_name, severity_name
+from eldergate.gateway.core.alerts import Alert, AlertState
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.core.texts import alert_name, severity_name
 from eldergate.signal.model import Event, EventName, Observation
 from eldergate.signal.summary import DailySummary
 

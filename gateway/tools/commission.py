@@ -27,10 +27,10 @@ from typing import IO, Any
 import paho.mqtt.client as mqtt
 
 from eldergate.config.schema import Config
-from eldergate.gateway.home import Output
-from eldergate.gateway.mqtt_link import ClientSettings, make_client
+from eldergate.gateway.core.output import Output
+from eldergate.gateway.core.version import version
+from eldergate.gateway.links.mqtt_link import ClientSettings, make_client
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.version import version
 from eldergate.signal.model import Event, EventName
 
 
