@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -23,21 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-Protocol = Literal[
-    "mr60bha2",
-    "mr60fda2",
-    "mr60bha1",
-    "mr60fda1",
-    "mr24hpc1",
-    "ld2410",
-    "ti-mmwave",
-    "winsen-gas",
-    "zigbee2mqtt",
-    "rtl433",
-    "json",
-]
-PROTOCOLS: tuple[str, ...] = get_args(Protocol)
-MQTT_PROTOCOLS = ("zigbee2mqtt", "rtl433", "json")
+from eldergate.drivers.registry import PROTOCOLS
+
 Role = Literal["bed_radar", "room_radar", "presence", "door", "gas", "smoke", "sos", "water_leak"]
 ContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]
 
@@ -200,9 +187,18 @@ class Placement(Strict):
     front_door: bool = False
 
 
+def _known_protocol(name: str) -> str:
+    if name not in PROTOCOLS:  # the drivers' registry is the one list of protocols
+        raise ValueError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}")
+    return name
+
+
+ProtocolName = Annotated[str, AfterValidator(_known_protocol)]
+
+
 class Sensor(Strict):
     id: Identifier
-    protocol: Protocol
+    protocol: ProtocolName
     role: Role
     room: Identifier
     resident: Identifier | None = None
@@ -218,14 +214,16 @@ class Sensor(Strict):
     def _one_link(self) -> Sensor:
         if (self.serial is None) == (self.mqtt is None):
             raise ValueError("give exactly one link: [sensors.serial] or [sensors.mqtt]")
-        if self.protocol in MQTT_PROTOCOLS and self.serial is not None:
+        info = PROTOCOLS[self.protocol]
+        if info.link == "mqtt" and self.serial is not None:
             raise ValueError(f"protocol {self.protocol} arrives over MQTT: use [sensors.mqtt]")
-        if self.protocol not in MQTT_PROTOCOLS and self.mqtt is not None:
+        if info.link == "serial" and self.mqtt is not None:
             raise ValueError(f"protocol {self.protocol} is a serial protocol: use [sensors.serial]")
-        if self.protocol == "rtl433" and (self.mqtt is None or self.mqtt.model is None):
-            raise ValueError("an rtl433 sensor needs mqtt.model (and usually mqtt.device_id)")
-        if self.protocol == "json" and not self.mapping:
-            raise ValueError("a json sensor needs at least one [[sensors.mapping]] rule")
+        for need in info.requires:
+            given = bool(self.mapping) if need == "mapping" else getattr(self.mqtt, need, None) is not None
+            if not given:
+                where = "at least one [[sensors.mapping]] rule" if need == "mapping" else f"mqtt.{need}"
+                raise ValueError(f"a {self.protocol} sensor needs {where}")
         return self
 
 

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eldergate.config.loader import ConfigError, load_config, parse_config
-from eldergate.config.schema import PROTOCOLS, Config
-from eldergate.drivers.registry import PROTOCOLS as IMPLEMENTED
-from eldergate.drivers.registry import describe
+from eldergate.config.schema import Config
+from eldergate.drivers.registry import PROTOCOLS, describe
 from eldergate.gateway.core.logsetup import setup_logging
 from eldergate.gateway.core.version import version
 from eldergate.gateway.tools.capture import CaptureError
@@ -23,13 +22,6 @@ from eldergate.gateway.tools.capture import CaptureError
 log = logging.getLogger("eldergate")
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
-
-# role a sensor gets when declared on the command line with --sensor ID=PROTOCOL
-DEFAULT_ROLE = {
-    "mr60bha2": "bed_radar", "mr60bha1": "bed_radar", "mr60fda2": "room_radar", "mr60fda1": "room_radar",
-    "ti-mmwave": "room_radar", "mr24hpc1": "presence", "ld2410": "presence", "winsen-gas": "gas",
-    "zigbee2mqtt": "door", "rtl433": "door",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,13 +103,6 @@ def _print_config_error(err: ConfigError) -> None:
         print(f"  {path}: {reason}", file=sys.stderr)
 
 
-def _check_implemented(cfg: Config, source: str) -> None:
-    missing = [(f"sensors[{i}].protocol", f"{s.protocol!r} is not supported by this version yet")
-               for i, s in enumerate(cfg.sensors) if s.protocol not in IMPLEMENTED]
-    if missing:
-        raise ConfigError(source, missing)
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     from eldergate.gateway.tools.config_report import report
 
@@ -140,7 +125,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from eldergate.gateway.runtime import Gateway, default_store
 
     cfg = load_config(args.config)
-    _check_implemented(cfg, str(args.config))
     store = default_store(cfg, args.state_dir)
     sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone)] if args.console else []
     gw = Gateway(cfg, sinks, store=store)
@@ -160,7 +144,6 @@ def cmd_record(args: argparse.Namespace) -> int:
     from eldergate.gateway.tools.capture import CaptureWriter
 
     cfg = load_config(args.config)
-    _check_implemented(cfg, str(args.config))
     with args.out.open("w", encoding="utf-8") as fh:
         writer: CaptureWriter | None = None
         lock = threading.Lock()
@@ -188,11 +171,16 @@ def adhoc_config(sensors: list[str], capture: Path, timezone: str) -> Config:
     entries = []
     for i, spec in enumerate(sensors):
         sid, _, proto = spec.partition("=")
-        if proto not in PROTOCOLS:
+        info = PROTOCOLS.get(proto)
+        if info is None:
             raise ConfigError("--sensor", [(f"--sensor[{i}]", f"{spec!r}: expected ID=PROTOCOL with one of "
                                             + ", ".join(PROTOCOLS))])
-        entry: dict[str, object] = {"id": sid, "protocol": proto, "role": DEFAULT_ROLE[proto], "room": "home"}
-        if proto in ("zigbee2mqtt", "rtl433"):
+        if info.requires:
+            raise ConfigError("--sensor", [(f"--sensor[{i}]", f"{spec!r}: a {proto} sensor needs "
+                                            f"{', '.join(info.requires)}: describe it in a configuration file "
+                                            "and use --config")])
+        entry: dict[str, object] = {"id": sid, "protocol": proto, "role": info.role, "room": "home"}
+        if info.link == "mqtt":
             entry["mqtt"] = {"topic": topics.get(sid, f"{proto}/{sid}")}
         else:
             entry["serial"] = {"port": f"capture:{sid}"}
@@ -225,14 +213,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if args.config is not None:
         cfg = load_config(args.config)
-        source = str(args.config)
     elif args.sensor:
         cfg = adhoc_config(args.sensor, args.capture, args.timezone)
-        source = "--sensor"
     else:
         print("eldergate replay: give --config FILE or --sensor ID=PROTOCOL", file=sys.stderr)
         return EXIT_CONFIG
-    _check_implemented(cfg, source)
     if args.json:
         sink = JsonLinesSink(sys.stdout, readings=args.readings)
         replay(cfg, args.capture, sink.emit, readings=args.readings, speed=args.speed)
@@ -247,7 +232,6 @@ def cmd_commission(args: argparse.Namespace) -> int:
     from eldergate.gateway.tools.commission import Commissioning, send_report
 
     cfg = load_config(args.config)
-    _check_implemented(cfg, str(args.config))
     wait = not args.yes and sys.stdin is not None and sys.stdin.isatty()
     report = Commissioning(cfg, sys.stdout, wait, args.step_timeout, args.alive_timeout).run()
     send_report(cfg, report, cfg.gateway.state_dir, print)
