@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from eldergate.drivers.base import ParserStats, hunt
-from eldergate.drivers.readings import DeviceInfo, Reading, Unknown
+from eldergate.drivers.readings import DeviceInfo, Motion, Presence, Reading, Unknown
 
 DATA_HEAD, DATA_TAIL = b"\xf4\xf3\xf2\xf1", b"\xf8\xf7\xf6\xf5"
 CMD_HEAD, CMD_TAIL = b"\xfd\xfc\xfb\xfa", b"\x04\x03\x02\x01"
@@ -50,6 +50,16 @@ class LD2410Ack(Reading):
     command: int
     ok: bool
     data: bytes
+
+
+def common_readings(r: Reading) -> list[Reading]:
+    """A report, and what it means in the common types the home pipeline reads (it never sees
+    the LD2410's own target-state codes): someone present, and moving or still."""
+    if not isinstance(r, LD2410Report):
+        return [r]
+    state: Literal["none", "still", "active"] = (
+        "active" if r.target_state in (1, 3) else "still" if r.target_state == 2 else "none")
+    return [r, Presence(present=r.present), Motion(state=state, energy=float(r.moving_energy))]
 
 
 class LD2410Parser:
@@ -86,7 +96,7 @@ class LD2410Parser:
                 pos += 1
                 continue
             self.stats.frames += 1
-            out.append(reading)
+            out += common_readings(reading)
             pos = end
         del buf[:pos]
         return out

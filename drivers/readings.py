@@ -58,6 +58,14 @@ class Presence(Reading):
 
 
 @dataclass(frozen=True, slots=True)
+class BedOccupancy(Reading):
+    """A device's own in-bed / out-of-bed report (MR60BHA1 real-time mode)."""
+
+    kind: ClassVar[str] = "bed_occupancy"
+    in_bed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Motion(Reading):
     """Coarse motion state and, where the device gives one, a 0–100 energy."""
 

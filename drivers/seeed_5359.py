@@ -18,6 +18,7 @@ from typing import ClassVar, Literal
 
 from eldergate.drivers.base import ParserStats, hunt
 from eldergate.drivers.readings import (
+    BedOccupancy,
     DeviceFall,
     DeviceInfo,
     DeviceVitals,
@@ -34,14 +35,6 @@ HEAD = b"\x53\x59"
 TAIL = b"\x54\x43"
 MAX_LEN = 32
 Model = Literal["mr60bha1", "mr60fda1", "mr24hpc1"]
-
-
-@dataclass(frozen=True, slots=True)
-class BedState(Reading):
-    """MR60BHA1's own in/out-of-bed report (real-time mode)."""
-
-    kind: ClassVar[str] = "bed_state"
-    in_bed: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +148,27 @@ def decode_payload(control: int, command: int, data: bytes, model: Model) -> lis
     if key in ((0x81, 0x05), (0x85, 0x05)):
         return [Waveform(signal="breath" if control == 0x81 else "heart", samples=tuple(data[:5]))]
     if key == (0x84, 0x01):
-        return [BedState(in_bed={0: False, 1: True}.get(data[0]))]
+        in_bed = {0: False, 1: True}.get(data[0])  # 2: no one / unknown
+        return [BedOccupancy(in_bed=in_bed)] if in_bed is not None else []
     if key == (0x83, 0x01):
         return [DeviceFall(fallen=data[0] == 1)]
     if key == (0x83, 0x05):
         return [Presence(present=data[0] == 1)]  # stationary residence
     if key == (0x08, 0x01) and model == "mr24hpc1":
         se, sd, me, md, v = data[:5]
-        return [MotionEnergy(static_energy=se, static_distance_m=sd * 0.5, motion_energy=me,
-                             motion_distance_m=md * 0.5, speed_ms=(v - 10) * 0.5)]
+        return _with_meaning(MotionEnergy(static_energy=se, static_distance_m=sd * 0.5, motion_energy=me,
+                                          motion_distance_m=md * 0.5, speed_ms=(v - 10) * 0.5))
     if control == 0x02 and command in (0x21, 0x22, 0x23, 0x24):
         return [DeviceInfo(text=data.decode("ascii", "replace"))]
     return [Unknown(code=(control << 8) | command, payload=data)]
+
+
+def _with_meaning(e: MotionEnergy) -> list[Reading]:
+    """Engineering energies, and what they mean in the common types the home pipeline reads:
+    someone present when either energy is above zero, moving when the motion energy is."""
+    state: Literal["none", "still", "active"] = (
+        "active" if e.motion_energy > 0 else "still" if e.static_energy > 0 else "none")
+    return [e, Presence(present=e.static_energy > 0 or e.motion_energy > 0), Motion(state=state)]
 
 
 def encode_reading(r: Reading) -> bytes:
@@ -189,8 +191,8 @@ def encode_reading(r: Reading) -> bytes:
         return encode_frame(0x81, 0x02, bytes([round(r.breathing_rate_bpm or 0)]))
     if isinstance(r, Waveform):
         return encode_frame(0x81 if r.signal == "breath" else 0x85, 0x05, bytes(r.samples))
-    if isinstance(r, BedState):
-        return encode_frame(0x84, 0x01, bytes([{False: 0, True: 1, None: 2}[r.in_bed]]))
+    if isinstance(r, BedOccupancy):
+        return encode_frame(0x84, 0x01, bytes([1 if r.in_bed else 0]))
     if isinstance(r, DeviceFall):
         return encode_frame(0x83, 0x01, bytes([1 if r.fallen else 0]))
     if isinstance(r, MotionEnergy):

@@ -72,8 +72,9 @@ def test_mr60fda1_fall_and_mr24hpc1_energy() -> None:
     fda1 = seeed_5359.Seeed5359Parser("mr60fda1")
     assert fda1.feed(seeed_5359.encode_frame(0x83, 0x01, b"\x01")) == [DeviceFall(fallen=True)]
     hpc = seeed_5359.Seeed5359Parser("mr24hpc1")
-    (e,) = hpc.feed(seeed_5359.encode_frame(0x08, 0x01, bytes([40, 3, 70, 4, 14])))
+    e, presence, motion = hpc.feed(seeed_5359.encode_frame(0x08, 0x01, bytes([40, 3, 70, 4, 14])))
     assert isinstance(e, seeed_5359.MotionEnergy)
+    assert presence == Presence(present=True) and motion == Motion(state="active")
     assert (e.static_energy, e.static_distance_m, e.motion_energy, e.motion_distance_m, e.speed_ms) == (
         40, 1.5, 70, 2.0, 2.0)
     # a reply to a query sets bit 7 of the command (80 81 for 80 01): same reading
@@ -91,14 +92,16 @@ FIRMWARE_ACK = h("FD FC FB FA 0C 00 A0 01 00 00 00 01 07 01 16 15 09 22 04 03 02
 
 
 def test_ld2410_vendor_basic_frame() -> None:
-    (r,) = ld2410.LD2410Parser().feed(VENDOR_BASIC)
+    r, presence, motion = ld2410.LD2410Parser().feed(VENDOR_BASIC)
     assert isinstance(r, ld2410.LD2410Report)
     assert (r.target_state, r.moving_distance_m, r.moving_energy, r.still_energy) == (2, 0.81, 0, 59)
     assert r.present
+    # and what it means, in the types the home reads (target state 2: someone still)
+    assert presence == Presence(present=True) and isinstance(motion, Motion) and motion.state == "still"
 
 
 def test_ld2410_engineering_frame_with_light_and_out() -> None:
-    (r,) = ld2410.LD2410Parser().feed(TASMOTA_ENGINEERING)
+    r = ld2410.LD2410Parser().feed(TASMOTA_ENGINEERING)[0]
     assert isinstance(r, ld2410.LD2410Report)
     assert r.moving_gates == (0x13, 0x0E, 0x07, 0x02, 0x05, 0x07, 0x03, 0x04, 0x05)
     assert r.still_gates == (0, 0, 0x0D, 6, 5, 5, 5, 5, 5)
@@ -110,9 +113,9 @@ def test_ld2410_acks_interleaved_with_reports_and_bytewise() -> None:
     whole = ld2410.LD2410Parser().feed(data)
     p = ld2410.LD2410Parser()
     assert [r for b in data for r in p.feed(bytes([b]))] == whole
-    kinds = [type(r).__name__ for r in whole]
+    kinds = [type(r).__name__ for r in whole if not isinstance(r, Presence | Motion)]
     assert kinds == ["LD2410Report", "LD2410Ack", "LD2410Report", "LD2410Ack", "LD2410Ack", "LD2410Report"]
-    ack = whole[4]
+    ack = [r for r in whole if isinstance(r, ld2410.LD2410Ack)][2]
     assert isinstance(ack, ld2410.LD2410Ack) and ack.ok
     info = ld2410.firmware_version(ack)
     assert info is not None and info.text == "V1.07.22091516"  # Tasmota's decoding of this reply
@@ -124,7 +127,8 @@ def test_ld2410_commands_match_vendor_examples_and_bad_tail_is_skipped() -> None
     assert h("FD FC FB FA 02 00 62 00 04 03 02 01") == ld2410.ENGINEERING_ON
     broken = VENDOR_BASIC[:-1] + b"\x00"
     p = ld2410.LD2410Parser()
-    assert len(p.feed(broken + VENDOR_BASIC)) == 1 and p.stats.bad_checksum == 1
+    reports = [r for r in p.feed(broken + VENDOR_BASIC) if isinstance(r, ld2410.LD2410Report)]
+    assert len(reports) == 1 and p.stats.bad_checksum == 1 and p.stats.frames == 1
 
 
 # --- TI mmWave (protocols.md §4) --------------------------------------------------------------

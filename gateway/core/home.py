@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from eldergate.config.schema import Config, Resident, Sensor
-from eldergate.drivers.ld2410 import LD2410Report
 from eldergate.drivers.readings import (
     Alarm,
     Availability,
+    BedOccupancy,
     ButtonPress,
     ChestDisplacement,
     DeviceFall,
@@ -31,7 +31,6 @@ from eldergate.drivers.readings import (
     TargetHeight,
     Targets,
 )
-from eldergate.drivers.seeed_5359 import BedState, MotionEnergy
 from eldergate.gateway.core.alerts import Alert, AlertEngine, AlertKind
 from eldergate.gateway.core.output import Output
 from eldergate.signal.activity import ActivityMonitor, ActivitySettings
@@ -253,7 +252,7 @@ class Home:
             rs.presence[s.id] = r.present
             out: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:presence", in_bed))
             return out + self._bed_events(out, rs) + self._home_presence(r.t, rs)
-        if isinstance(r, BedState) and r.in_bed is not None:
+        if isinstance(r, BedOccupancy):
             self._has_presence.add(s.id)
             bed_state: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:device_bed", r.in_bed))
             return bed_state + self._bed_events(bed_state, rs)
@@ -327,11 +326,6 @@ class Home:
             out += det.device_flag(r.t, r.fallen)
         elif isinstance(r, Presence):
             rs.presence[s.id] = r.present
-            out += self._home_presence(r.t, rs)
-        elif isinstance(r, LD2410Report | MotionEnergy):
-            present = r.present if isinstance(r, LD2410Report) else r.static_energy > 0 or r.motion_energy > 0
-            rs.presence[s.id] = present
-            rs.moving = (r.target_state in (1, 3)) if isinstance(r, LD2410Report) else r.motion_energy > 0
             out += self._home_presence(r.t, rs)
         elif isinstance(r, Motion):
             rs.moving = r.state == "active"
