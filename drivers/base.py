@@ -7,7 +7,7 @@ input; it drops what it cannot use and counts it, so health reporting can say wh
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol
 
 from eldergate.drivers.readings import Reading
 
@@ -40,6 +40,62 @@ class MessageParser(Protocol):
     stats: ParserStats
 
     def feed_message(self, topic: str, payload: bytes) -> list[Reading]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A whole frame was cut at the position asked: it ends at ``end``; these are its readings."""
+
+    end: int
+    readings: list[Reading]
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """No frame starts at the position asked: skip one byte and hunt again, counting why."""
+
+    why: Literal["bad_checksum", "bad_length", None] = None
+
+
+class BufferedParser:
+    """What every framed byte-stream parser shares (as zigpy's radio drivers do): keep a buffer
+    across reads, hunt for the start ``markers``, ask ``cut`` for the frame there, skip one byte
+    past a false start (counted), and keep an incomplete frame for the next read."""
+
+    markers: ClassVar[tuple[bytes, ...]]
+    header_len: ClassVar[int]  # bytes from the marker on before ``cut`` can judge a frame
+
+    def __init__(self) -> None:
+        self.stats = ParserStats()
+        self._buf = bytearray()
+
+    def feed(self, chunk: bytes) -> list[Reading]:
+        self.stats.bytes_in += len(chunk)
+        buf = self._buf
+        buf += chunk
+        out: list[Reading] = []
+        pos = 0
+        while True:
+            start, pos = hunt(buf, pos, self.markers, self.stats)
+            if start < 0 or len(buf) - pos < self.header_len:
+                break
+            cut = self.cut(buf, pos)
+            if cut is None:  # the frame is not all here yet
+                break
+            if isinstance(cut, Skip):
+                if cut.why is not None:
+                    setattr(self.stats, cut.why, getattr(self.stats, cut.why) + 1)
+                self.stats.dropped_bytes += 1
+                pos += 1
+                continue
+            out += cut.readings
+            pos = cut.end
+        del buf[:pos]
+        return out
+
+    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+        """The frame starting at ``pos`` (``header_len`` bytes are there), a Skip, or None for "more bytes"."""
+        raise NotImplementedError
 
 
 def hunt(buf: bytearray, pos: int, markers: tuple[bytes, ...], stats: ParserStats, final: bool = False

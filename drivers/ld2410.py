@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from eldergate.drivers.base import ParserStats, hunt
+from eldergate.drivers.base import BufferedParser, Frame, Skip
 from eldergate.drivers.readings import DeviceInfo, Motion, Presence, Reading, Unknown
 
 DATA_HEAD, DATA_TAIL = b"\xf4\xf3\xf2\xf1", b"\xf8\xf7\xf6\xf5"
@@ -62,44 +62,25 @@ def common_readings(r: Reading) -> list[Reading]:
     return [r, Presence(present=r.present), Motion(state=state, energy=float(r.moving_energy))]
 
 
-class LD2410Parser:
-    def __init__(self) -> None:
-        self.stats = ParserStats()
-        self._buf = bytearray()
+class LD2410Parser(BufferedParser):
+    markers = (DATA_HEAD, CMD_HEAD)
+    header_len = 6
 
-    def feed(self, chunk: bytes) -> list[Reading]:
-        self.stats.bytes_in += len(chunk)
-        buf = self._buf
-        buf += chunk
-        out: list[Reading] = []
-        pos = 0
-        while True:
-            start, pos = hunt(buf, pos, (DATA_HEAD, CMD_HEAD), self.stats)
-            if start < 0 or len(buf) - pos < 6:
-                break
-            length = struct.unpack_from("<H", buf, pos + 4)[0]
-            is_data = buf[pos : pos + 4] == DATA_HEAD
-            if (is_data and length not in (13, 35, 37)) or (not is_data and not 2 <= length <= MAX_CMD_LEN):
-                self.stats.bad_length += 1
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            end = pos + 6 + length + 4
-            if len(buf) < end:
-                break
-            body = bytes(buf[pos + 6 : pos + 6 + length])
-            tail = bytes(buf[end - 4 : end])
-            reading = self._decode(is_data, body) if tail == (DATA_TAIL if is_data else CMD_TAIL) else None
-            if reading is None:
-                self.stats.bad_checksum += 1  # no checksum here: the constants are the check
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            self.stats.frames += 1
-            out += common_readings(reading)
-            pos = end
-        del buf[:pos]
-        return out
+    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+        length = struct.unpack_from("<H", buf, pos + 4)[0]
+        is_data = buf[pos : pos + 4] == DATA_HEAD
+        if (is_data and length not in (13, 35, 37)) or (not is_data and not 2 <= length <= MAX_CMD_LEN):
+            return Skip("bad_length")
+        end = pos + 6 + length + 4
+        if len(buf) < end:
+            return None
+        body = bytes(buf[pos + 6 : pos + 6 + length])
+        tail = bytes(buf[end - 4 : end])
+        reading = self._decode(is_data, body) if tail == (DATA_TAIL if is_data else CMD_TAIL) else None
+        if reading is None:
+            return Skip("bad_checksum")  # no checksum here: the constants are the check
+        self.stats.frames += 1
+        return Frame(end, common_readings(reading))
 
     def _decode(self, is_data: bool, body: bytes) -> Reading | None:
         if not is_data:

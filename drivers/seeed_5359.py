@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from eldergate.drivers.base import ParserStats, hunt
+from eldergate.drivers.base import BufferedParser, Frame, Skip
 from eldergate.drivers.readings import (
     BedOccupancy,
     DeviceFall,
@@ -78,41 +78,25 @@ def _to_sign_magnitude(v: int) -> int:
 _MOTION = {0: "none", 1: "still", 2: "active"}
 
 
-class Seeed5359Parser:
-    def __init__(self, model: Model = "mr60bha1") -> None:
-        self.model = model
-        self.stats = ParserStats()
-        self._buf = bytearray()
+class Seeed5359Parser(BufferedParser):
+    markers = (HEAD,)
+    header_len = 6
 
-    def feed(self, chunk: bytes) -> list[Reading]:
-        self.stats.bytes_in += len(chunk)
-        buf = self._buf
-        buf += chunk
-        out: list[Reading] = []
-        pos = 0
-        while True:
-            start, pos = hunt(buf, pos, (HEAD,), self.stats)
-            if start < 0 or len(buf) - pos < 6:
-                break
-            length = (buf[pos + 4] << 8) | buf[pos + 5]
-            if length > MAX_LEN:
-                self.stats.bad_length += 1
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            end = pos + 6 + length + 3
-            if len(buf) < end:
-                break
-            frame = buf[pos:end]
-            if checksum(frame[: 6 + length]) != frame[6 + length] or frame[-2:] != TAIL:
-                self.stats.bad_checksum += 1
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            out.extend(self._decode(frame[2], frame[3], bytes(frame[6 : 6 + length])))
-            pos = end
-        del buf[:pos]
-        return out
+    def __init__(self, model: Model = "mr60bha1") -> None:
+        super().__init__()
+        self.model = model
+
+    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+        length = (buf[pos + 4] << 8) | buf[pos + 5]
+        if length > MAX_LEN:
+            return Skip("bad_length")
+        end = pos + 6 + length + 3
+        if len(buf) < end:
+            return None
+        frame = buf[pos:end]
+        if checksum(frame[: 6 + length]) != frame[6 + length] or frame[-2:] != TAIL:
+            return Skip("bad_checksum")
+        return Frame(end, self._decode(frame[2], frame[3], bytes(frame[6 : 6 + length])))
 
     def _decode(self, control: int, command: int, data: bytes) -> list[Reading]:
         try:

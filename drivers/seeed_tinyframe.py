@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from eldergate.drivers.base import ParserStats, hunt, xor_all
+from eldergate.drivers.base import BufferedParser, Frame, Skip, xor_all
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceFall,
@@ -55,57 +55,33 @@ def checksum(data: bytes | bytearray | memoryview) -> int:
     return (~xor_all(data)) & 0xFF
 
 
-class TinyFrameParser:
+class TinyFrameParser(BufferedParser):
     """Streaming parser for MR60BHA2 and MR60FDA2 reports."""
 
-    def __init__(self) -> None:
-        self.stats = ParserStats()
-        self._buf = bytearray()
+    markers = (bytes([SOF]),)
+    header_len = HEADER_LEN
 
-    def feed(self, chunk: bytes) -> list[Reading]:
-        self.stats.bytes_in += len(chunk)
-        buf = self._buf
-        buf += chunk
-        out: list[Reading] = []
-        pos = 0
-        n = len(buf)
-        while True:
-            start, pos = hunt(buf, pos, (bytes([SOF]),), self.stats)
-            if start < 0 or n - pos < HEADER_LEN:
-                break
-            header = buf[pos : pos + HEADER_LEN]
-            if checksum(header[:7]) != header[7]:
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            length = (header[3] << 8) | header[4]
-            if length > MAX_DATA_LEN:
-                self.stats.bad_length += 1
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            ftype = (header[5] << 8) | header[6]
-            if length == 0:
-                # Optional trailing 0xFF (NOT of an empty XOR): swallow it when present.
-                end = pos + HEADER_LEN
-                if n > end and buf[end] == 0xFF:
-                    end += 1
-                out.extend(self._decode(ftype, b""))
-                pos = end
-                continue
-            end = pos + HEADER_LEN + length + 1
-            if n < end:
-                break
-            data = bytes(buf[pos + HEADER_LEN : end - 1])
-            if checksum(data) != buf[end - 1]:
-                self.stats.bad_checksum += 1
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            out.extend(self._decode(ftype, data))
-            pos = end
-        del buf[:pos]
-        return out
+    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+        header = buf[pos : pos + HEADER_LEN]
+        if checksum(header[:7]) != header[7]:
+            return Skip()
+        length = (header[3] << 8) | header[4]
+        if length > MAX_DATA_LEN:
+            return Skip("bad_length")
+        ftype = (header[5] << 8) | header[6]
+        if length == 0:
+            # Optional trailing 0xFF (NOT of an empty XOR): swallow it when present.
+            end = pos + HEADER_LEN
+            if len(buf) > end and buf[end] == 0xFF:
+                end += 1
+            return Frame(end, self._decode(ftype, b""))
+        end = pos + HEADER_LEN + length + 1
+        if len(buf) < end:
+            return None
+        data = bytes(buf[pos + HEADER_LEN : end - 1])
+        if checksum(data) != buf[end - 1]:
+            return Skip("bad_checksum")
+        return Frame(end, self._decode(ftype, data))
 
     def _decode(self, ftype: int, data: bytes) -> list[Reading]:
         try:

@@ -10,8 +10,8 @@ configuration names the gas and scale; the parser only reports what the bytes sa
 
 from __future__ import annotations
 
-from eldergate.drivers.base import ParserStats, hunt
-from eldergate.drivers.readings import GasConcentration, Reading
+from eldergate.drivers.base import BufferedParser, Frame, Skip
+from eldergate.drivers.readings import GasConcentration
 
 FRAME = 9
 GAS_CO = 0x04  # ZE07/ZE15 active upload gas code as printed by their libraries [?]
@@ -22,36 +22,23 @@ def checksum(frame: bytes | bytearray) -> int:
     return (~sum(frame[1:8]) + 1) & 0xFF
 
 
-class WinsenParser:
+class WinsenParser(BufferedParser):
     """``gas`` and ``scale`` come from the configuration (ZE07: CO at 0.1 ppm per count)."""
 
-    def __init__(self, gas: str = "co", scale: float = 0.1, unit: str = "ppm") -> None:
-        self.gas, self.scale, self.unit = gas, scale, unit
-        self.stats = ParserStats()
-        self._buf = bytearray()
+    markers = (b"\xff",)
+    header_len = FRAME
 
-    def feed(self, chunk: bytes) -> list[Reading]:
-        self.stats.bytes_in += len(chunk)
-        buf = self._buf
-        buf += chunk
-        out: list[Reading] = []
-        pos = 0
-        while True:
-            start, pos = hunt(buf, pos, (b"\xff",), self.stats)
-            if start < 0 or len(buf) - pos < FRAME:
-                break
-            frame = buf[pos : pos + FRAME]
-            if checksum(frame) != frame[8]:
-                self.stats.bad_checksum += 1
-                self.stats.dropped_bytes += 1
-                pos += 1
-                continue
-            self.stats.frames += 1
-            value = (frame[4] << 8 | frame[5]) if frame[1] != 0x86 else (frame[2] << 8 | frame[3])
-            out.append(GasConcentration(gas=self.gas, value=value * self.scale, unit=self.unit))
-            pos += FRAME
-        del buf[:pos]
-        return out
+    def __init__(self, gas: str = "co", scale: float = 0.1, unit: str = "ppm") -> None:
+        super().__init__()
+        self.gas, self.scale, self.unit = gas, scale, unit
+
+    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+        frame = buf[pos : pos + FRAME]
+        if checksum(frame) != frame[8]:
+            return Skip("bad_checksum")
+        self.stats.frames += 1
+        value = (frame[4] << 8 | frame[5]) if frame[1] != 0x86 else (frame[2] << 8 | frame[3])
+        return Frame(pos + FRAME, [GasConcentration(gas=self.gas, value=value * self.scale, unit=self.unit)])
 
 
 def _with_checksum(body: bytes) -> bytes:
