@@ -23,6 +23,7 @@ from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
 from eldergate.gateway.core.alerts import Alert
 from eldergate.gateway.core.clock import TRUSTED_AFTER, Clock, SteadyClock
+from eldergate.gateway.core.health import LinkHealth, SensorHealth, sensor_health
 from eldergate.gateway.core.home import Home
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
@@ -77,7 +78,7 @@ class Gateway:
         self.status_model: StatusModel | None = None
         self.status_page: StatusPage | None = None
         if cfg.status_page.enabled:
-            self.status_model = StatusModel(cfg, self.metrics, self._sensor_stats)
+            self.status_model = StatusModel(cfg, self.metrics, self.sensor_health)
             extra.append(self.status_model)
         self.sinks = Fanout(([store] if store is not None else []) + community + extra + [self.annunciator] + sinks)
         self._next_metrics = 0.0
@@ -236,15 +237,26 @@ class Gateway:
         for aside in self.store.take_recovered():
             self._emit_all(self.home.alerts.storage_fault(now, aside))
 
-    def _sensor_stats(self) -> dict[str, dict[str, object]]:
+    def sensor_health(self) -> dict[str, SensorHealth]:
+        """One record per sensor (core/health.py): what the status page, Home Assistant, telemetry
+        and the uplink's status all show."""
         silent = self.home.silent_sensors()
-        return {sid: {"state": "silent" if sid in silent else "ok", **dec.stats.as_dict()}
-                for sid, dec in self.decoders.items()}
+        links: dict[str, LinkHealth] = {t.name: t.health for t in self.serial}
+        out = {}
+        for sid, dec in self.decoders.items():
+            link = links.get(sid)
+            if link is None and dec.sensor.mqtt is not None and self.mqtt_source is not None:
+                link = self.mqtt_source.health  # the home broker is every MQTT sensor's link
+            task = self.supervisor.tasks.get(sid)
+            out[sid] = sensor_health(sid, dec.stats, sid in silent, link, task.failures if task else 0,
+                                     task.running if task else True)
+        return out
 
     def _ha_health(self) -> dict[str, object]:
         up = self.uplink is not None and self.uplink.connected.is_set()
         return {"uplink": "ON" if up else "OFF",
-                "unsent_alerts": self.store.unsent_count() if self.store is not None else 0}
+                "unsent_alerts": self.store.unsent_count() if self.store is not None else 0,
+                **{f"sensor_{sid}": h.state for sid, h in self.sensor_health().items()}}
 
     def metrics(self) -> dict[str, float | int | bool]:
         """The gateway's own figures: for telemetry, the status page and systemd's STATUS."""
@@ -262,12 +274,11 @@ class Gateway:
     def _metrics(self, now: float) -> None:
         assert self.telemetry is not None
         self.telemetry.point("gateway", {}, self.metrics(), now)
-        silent = self.home.silent_sensors()
-        for sid, dec in self.decoders.items():
-            st = dec.stats
+        for sid, h in self.sensor_health().items():
+            c = h.counters
             self.telemetry.point("sensor", {"sensor": sid}, {
-                "frames": st.frames, "dropped_bytes": st.dropped_bytes, "bad_checksum": st.bad_checksum,
-                "malformed": st.malformed, "silent": sid in silent}, now)
+                "frames": c["frames"], "dropped_bytes": c["dropped_bytes"], "bad_checksum": c["bad_checksum"],
+                "malformed": c["malformed"], "silent": h.state == "silent"}, now)
 
     def _now(self) -> float:
         now = self.clock.now()
@@ -310,7 +321,7 @@ class Gateway:
             self.uplink.confirm_ack(m.alert_id, m.by, None if known is None else str(known.state))
 
     def sensor_status(self) -> dict[str, str]:
-        return {sid: str(st["state"]) for sid, st in self._sensor_stats().items()}
+        return {sid: h.state for sid, h in self.sensor_health().items()}
 
     def _process(self, r: Reading) -> None:
         if self.on_reading is not None:

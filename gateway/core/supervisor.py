@@ -33,7 +33,6 @@ class TaskState:
     running: bool = False
     failures: int = 0
     last_failure: str | None = None
-    heartbeat: float = 0.0
 
 
 class Supervisor:

@@ -24,10 +24,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from eldergate.gateway.core.clock import Clock
+from eldergate.gateway.core.health import LinkHealth
 from eldergate.gateway.core.supervisor import Guard, unguarded
 from eldergate.gateway.links.decode import SensorDecoder
 from eldergate.gateway.links.mqtt_link import ClientSettings, make_client, run_network
-from eldergate.gateway.links.transports import LinkHealth
 
 log = logging.getLogger(__name__)
 

@@ -11,27 +11,17 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import serial
 
 from eldergate.gateway.core.clock import Clock
 from eldergate.gateway.core.errors import TransientError
+from eldergate.gateway.core.health import LinkHealth
 from eldergate.gateway.links.decode import SensorDecoder
 
 log = logging.getLogger(__name__)
 
 RawTap = Callable[[float, str, bytes], None]
-
-
-@dataclass
-class LinkHealth:
-    sensor: str
-    connected: bool = False
-    reconnects: int = 0
-    last_error: str | None = None
-    last_data: float | None = None
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class SerialTransport:

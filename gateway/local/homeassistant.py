@@ -74,6 +74,10 @@ class HomeAssistantBridge:
                           "entity_category": "diagnostic", "value_template": "{{ value_json.uplink }}"}
         cmps["unsent_alerts"] = {"p": "sensor", "name": "unsent alerts", "entity_category": "diagnostic",
                                  "state_class": "measurement", "value_template": "{{ value_json.unsent_alerts }}"}
+        for sensor in self.cfg.sensors:  # each sensor's health (core/health.py): ok, silent, disconnected...
+            cmps[f"sensor_{sensor.id}"] = {"p": "sensor", "name": f"{sensor.id} health",
+                                           "entity_category": "diagnostic",
+                                           "value_template": f"{{{{ value_json['sensor_{sensor.id}'] }}}}"}
         for key, c in cmps.items():
             c["unique_id"] = f"{self.node}_{key}"
         return {

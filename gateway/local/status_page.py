@@ -22,6 +22,7 @@ from typing import Any
 from eldergate.config.schema import Config
 from eldergate.drivers.readings import ChestDisplacement, Reading, Targets
 from eldergate.gateway.core.alerts import Alert, AlertState
+from eldergate.gateway.core.health import SensorHealth
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.texts import alert_name
 from eldergate.signal.model import Event, EventName, Observation
@@ -33,7 +34,8 @@ WAVE_POINTS = 300  # about 30 s at 10 Hz
 class StatusModel:
     """What the page shows, updated from the core loop; read from the HTTP threads under a lock."""
 
-    def __init__(self, cfg: Config, metrics: Callable[[], dict[str, Any]], sensor_stats: Callable[[], dict[str, Any]]
+    def __init__(self, cfg: Config, metrics: Callable[[], dict[str, Any]],
+                 sensor_stats: Callable[[], dict[str, SensorHealth]]
                  ) -> None:
         self.cfg = cfg
         self.metrics, self.sensor_stats = metrics, sensor_stats
@@ -87,9 +89,7 @@ class StatusModel:
         stats = self.sensor_stats()
         with self._lock:
             sensors = [{"id": s.id, "protocol": s.protocol, "role": s.role, "room": s.room,
-                        "state": stats.get(s.id, {}).get("state", "?"), "last": self.last.get(s.id),
-                        "frames": stats.get(s.id, {}).get("frames", 0),
-                        "dropped": stats.get(s.id, {}).get("dropped_bytes", 0)} for s in self.cfg.sensors]
+                        "last": self.last.get(s.id), **_health_row(stats.get(s.id))} for s in self.cfg.sensors]
             zones = [{"sensor": s.id, **s.placement.bed_zone.model_dump()} for s in self.cfg.sensors
                      if s.placement.bed_zone is not None]
             return {"now": time.time(), "gateway": f"{self.cfg.gateway.site}/{self.cfg.gateway.id}",
@@ -134,6 +134,13 @@ class StatusPage:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _health_row(h: SensorHealth | None) -> dict[str, Any]:
+    if h is None:
+        return {"state": "?", "frames": 0, "dropped": 0}
+    return {"state": h.state, "frames": h.counters.get("frames", 0), "dropped": h.counters.get("dropped_bytes", 0),
+            "connected": h.connected, "last_error": h.last_error, "restarts": h.restarts}
 
 
 def page() -> str:
