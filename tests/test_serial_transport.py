@@ -72,6 +72,8 @@ def test_frames_in_readings_out_and_unplug_replug_is_silent_then_recovered(tmp_p
         assert wait_for(lambda: any(e.name == EventName.SENSOR_SILENT and e.sensor == "bed_radar" for e in events))
         tr = next(t for t in gw.serial if t.name == "bed_radar")
         assert wait_for(lambda: not tr.health.connected)
+        assert gw.sensor_status()["bed_radar"] == "disconnected"  # one health record, read by status and uplink
+        assert gw.sensor_health()["bed_radar"].last_error is not None
         bed_port.plug()  # same stable path, new pty behind it
         assert wait_for(lambda: tr.health.connected, timeout=15)
         end = time.monotonic() + 10
