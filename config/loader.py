@@ -14,9 +14,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from eldergate.config.schema import Config
+from eldergate.drivers.errors import ConfigurationError
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """The configuration cannot be used. ``problems`` holds (field path, reason) pairs."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:

@@ -6,8 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from eldergate.drivers.errors import ConfigurationError
 
-class SecretError(Exception):
+
+class SecretError(ConfigurationError):
     """A secret named by the configuration cannot be read."""
 
 

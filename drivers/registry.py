@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from eldergate.drivers import ld2410, seeed_5359, ti_mmwave
 from eldergate.drivers.base import MessageParser, StreamParser
+from eldergate.drivers.errors import InputError
 from eldergate.drivers.json_mapping import FieldRule, JsonMappingParser
 from eldergate.drivers.rtl433 import Rtl433Parser
 from eldergate.drivers.seeed_tinyframe import TinyFrameParser
@@ -87,8 +88,8 @@ for _info in (
     register(_info)
 
 
-class UnknownProtocol(KeyError):
-    pass
+class UnknownProtocol(InputError, KeyError):
+    """A protocol name nobody registered."""
 
 
 def protocol(name: str) -> ProtocolInfo:

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from eldergate.drivers.base import ParserStats
+from eldergate.drivers.errors import MalformedPayload
 from eldergate.drivers.readings import Alarm, Battery, Contact, Pulse, Reading, Tamper
 from eldergate.drivers.zigbee2mqtt import MAX_PAYLOAD
 
@@ -40,12 +41,12 @@ class Rtl433Parser:
         self.stats.bytes_in += len(payload)
         try:
             if len(payload) > MAX_PAYLOAD:
-                raise ValueError(f"payload of {len(payload)} bytes")
+                raise MalformedPayload(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
             obj = self._message(topic, payload)
             if obj is None or not self._mine(obj):
                 return []
             readings = decode_event(obj)
-        except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as err:
+        except (ValueError, UnicodeDecodeError) as err:  # MalformedPayload is a ValueError
             self.stats.malformed += 1
             self.last_error = str(err)[:200]
             return []
@@ -56,7 +57,7 @@ class Rtl433Parser:
         if topic == f"{self.base}/events":
             obj = json.loads(payload)
             if not isinstance(obj, dict):
-                raise TypeError("expected a JSON object")
+                raise MalformedPayload(f"expected a JSON object, got {type(obj).__name__}")
             return obj
         prefix = f"{self.base}/devices/"
         if not topic.startswith(prefix):

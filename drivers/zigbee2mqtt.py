@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from eldergate.drivers.base import ParserStats
+from eldergate.drivers.errors import MalformedPayload
 from eldergate.drivers.readings import (
     Alarm,
     AlarmKind,
@@ -32,8 +33,6 @@ MAX_PAYLOAD = 64 * 1024
 _ALARM_KEYS: tuple[AlarmKind, ...] = ("smoke", "gas", "carbon_monoxide", "water_leak", "sos")
 
 
-class MalformedPayload(ValueError):
-    pass
 
 
 def _bool(value: Any, key: str) -> bool:
@@ -116,7 +115,7 @@ class Zigbee2MqttParser:
             if len(payload) > MAX_PAYLOAD:
                 raise MalformedPayload(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD}")
             readings = self._classify(topic, payload)
-        except (MalformedPayload, ValueError, UnicodeDecodeError, AttributeError) as err:
+        except (ValueError, UnicodeDecodeError) as err:  # MalformedPayload is a ValueError
             self.stats.malformed += 1
             self.last_error = str(err)[:200]
             return []

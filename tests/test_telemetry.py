@@ -105,3 +105,55 @@ def test_spool_is_bounded_oldest_dropped_and_counted(tmp_path: Path) -> None:
     spool.put([f"m v={i}i {i}" for i in range(250)])
     assert spool.size() == 100 and spool.dropped() == 150
     assert spool.take(1)[0][1] == "m v=150i 150"  # the newest 100 are kept
+
+
+class _Answering:
+    """A local HTTP endpoint that answers every write with one status, and counts the writes."""
+
+    def __init__(self, status: int) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.writes = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.writes += 1
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"code":"invalid","message":"refused by the test"}')
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize(("status", "dropped"), [(400, True), (422, True), (503, False), (401, False)])
+def test_the_answer_decides_whether_points_are_retried(tmp_path: Path, status: int, dropped: bool) -> None:
+    """Points the database refuses as wrong are dropped and counted, not retried forever; a database
+    that is down (503) or refuses our token (401, retried slowly) keeps them spooled."""
+    db = _Answering(status)
+    cfg = config(db.url, tmp_path)
+    spool = Spool(tmp_path / "t.db", cfg.telemetry.spool_max_points)
+    spool.put([f"m v={i}i {i}" for i in range(10)])
+    stop = threading.Event()
+    writer = TelemetryWriter(cfg, spool, stop, backoff=(0.2, 0.5))
+    th = threading.Thread(target=writer.run, daemon=True)
+    th.start()
+    try:
+        assert wait(lambda: db.writes >= 1 and writer.last_error is not None, timeout=20)
+        time.sleep(1.0)
+        if dropped:
+            assert spool.size() == 0 and writer.rejected == 10 and db.writes == 1
+        else:
+            assert spool.size() == 10 and writer.rejected == 0
+            assert (db.writes >= 2) == (status == 503)  # a down database is retried soon; a refused token slowly
+    finally:
+        stop.set()
+        th.join(timeout=5)
+        db.server.shutdown()

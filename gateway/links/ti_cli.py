@@ -14,8 +14,8 @@ from pathlib import Path
 
 import serial
 
+from eldergate.drivers.errors import TransientError
 from eldergate.drivers.ti_mmwave import chirp_config_lines
-from eldergate.gateway.core.errors import TransientError
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import serial
 
+from eldergate.drivers.errors import TransientError
 from eldergate.gateway.core.clock import Clock
-from eldergate.gateway.core.errors import TransientError
 from eldergate.gateway.core.health import LinkHealth
 from eldergate.gateway.links.decode import SensorDecoder
 

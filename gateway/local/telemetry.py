@@ -30,6 +30,7 @@ from pathlib import Path
 
 from eldergate.config.schema import Config
 from eldergate.config.secrets import read_secret
+from eldergate.drivers.errors import AuthenticationError, EldergateError, RejectedError, TransientError
 from eldergate.drivers.readings import ChestDisplacement, Reading
 from eldergate.gateway.core.output import Output
 from eldergate.signal.model import Event, EventName, Observation
@@ -180,18 +181,33 @@ class TelemetrySink:
         self.flush()
 
 
+SLOW_RETRY_S = 300.0  # refused credentials: try again every five minutes
+
+
+def http_error(status: int, reason: str) -> EldergateError:
+    """What an HTTP answer means for a retry: wrong credentials, try later, or wrong points."""
+    text = f"HTTP {status} {reason}"
+    if status in (401, 403):
+        return AuthenticationError(text)
+    if status == 429 or status >= 500 or status == 0:
+        return TransientError(text)
+    return RejectedError(text)
+
+
 class TelemetryWriter:
-    """Sends the spool to the database in batches; retries with back-off; never raises."""
+    """Sends the spool to the database in batches, never raises. The error's type decides: a
+    database that is down is retried with back-off, refused credentials slowly, and points
+    it refuses as wrong (HTTP 4xx) are dropped and counted instead of retried forever."""
 
     def __init__(self, cfg: Config, spool: Spool, stop: threading.Event, batch: int = 5000,
                  write: Callable[[list[str]], None] | None = None, backoff: tuple[float, float] = (1.0, 60.0)) -> None:
         self.cfg, self.spool, self.stop = cfg, spool, stop
         self.batch = batch
-        self.errors: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
         self._write = write or self._influx_writer()
         self.backoff = backoff
         self.up = False
         self.sent = 0
+        self.rejected = 0  # points the database refused as wrong: dropped, counted, never retried
         self.last_error: str | None = None
 
     def _influx_writer(self) -> Callable[[list[str]], None]:
@@ -200,16 +216,19 @@ class TelemetryWriter:
         from influxdb_client.rest import ApiException
         from urllib3.exceptions import HTTPError
 
-        self.errors = (*self.errors, ApiException, HTTPError)  # what "try again later" looks like here
-
         t = self.cfg.telemetry
         token = read_secret(t.token_file, t.token_env) or ""
         client = InfluxDBClient(url=t.url, token=token, org=t.org, timeout=10_000)
         api = client.write_api(write_options=SYNCHRONOUS)
 
         def write(lines: list[str]) -> None:
-            # the stubs type the precision as an enum; the library's own constant is the string "ms"
-            api.write(bucket=t.bucket, org=t.org, record=lines, write_precision="ms")  # type: ignore[arg-type]
+            try:
+                # the stubs type the precision as an enum; the library's own constant is the string "ms"
+                api.write(bucket=t.bucket, org=t.org, record=lines, write_precision="ms")  # type: ignore[arg-type]
+            except ApiException as err:
+                raise http_error(int(err.status or 0), str(err.reason)) from err
+            except HTTPError as err:
+                raise TransientError(f"{type(err).__name__}: {err}") from err
 
         return write
 
@@ -221,13 +240,24 @@ class TelemetryWriter:
                 self.stop.wait(1.0)
                 continue
             try:
-                self._write([ln for _, ln in rows])
-            except self.errors as err:
-                if self.up or self.last_error is None:
+                try:
+                    self._write([ln for _, ln in rows])
+                except (OSError, TimeoutError) as err:  # the network: the same as any link that is down
+                    raise TransientError(f"{type(err).__name__}: {err}") from err
+            except EldergateError as err:
+                text = f"{type(err).__name__}: {err}"[:200]
+                if err.retry == "never":  # the database says these points are wrong: resending cannot help
+                    if text != self.last_error:
+                        log.error("telemetry database refused %d point(s): %s (dropped, counted)", len(rows), text)
+                    self.last_error = text
+                    self.rejected += len(rows)
+                    self.spool.done(rows[-1][0])
+                    continue
+                if self.up or self.last_error != text:
                     log.warning("telemetry database unreachable (%s); spooling, %d point(s) waiting",
-                                type(err).__name__, self.spool.size())
-                self.up, self.last_error = False, f"{type(err).__name__}: {err}"[:200]
-                self.stop.wait(delay)
+                                text, self.spool.size())
+                self.up, self.last_error = False, text
+                self.stop.wait(delay if err.retry == "backoff" else SLOW_RETRY_S)
                 delay = min(delay * 2, self.backoff[1])
                 continue
             if not self.up and self.last_error is not None:

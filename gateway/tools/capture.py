@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from eldergate.drivers.errors import InputError
 
-class CaptureError(ValueError):
+
+class CaptureError(InputError, ValueError):
     """A capture line cannot be used; the message names the line."""
 
 
