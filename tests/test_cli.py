@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 
 from capture_builder import CaptureBuilder
-from testutil import ROOT, clean_env, eldergate_cmd, with_check_in
+from testutil import ROOT, clean_env, eldergate_cmd, wait_for, with_check_in
 
 T0 = datetime(2026, 11, 21, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
@@ -193,13 +194,20 @@ def test_sigterm_stops_cleanly_within_5s_with_everything_stored(tmp_path: Path) 
     cfg, ports = _run_config(tmp_path)
     proc = subprocess.Popen(eldergate_cmd("run", "--config", str(cfg)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=clean_env())
+    log: list[str] = []
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    reader = threading.Thread(target=lambda: log.extend(stderr), daemon=True)
+    reader.start()
     try:
         bed = FrameEmulator(ports["bed_radar"], encode_reading)
+        # the window starts when the gateway runs (a loaded machine can take seconds to start it)
+        assert wait_for(lambda: any("running with" in line for line in list(log)), 60), "".join(log)
         end = time.monotonic() + 14  # in bed for 14 s: the bed entry (after 10 s) must be stored
         while time.monotonic() < end:
             bed.send(Presence(present=True), Distance(distance_m=0.6))
             time.sleep(0.1)
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert proc.poll() is None, "".join(log)
         t_stop = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=5)
@@ -212,7 +220,8 @@ def test_sigterm_stops_cleanly_within_5s_with_everything_stored(tmp_path: Path) 
     db = tmp_path / "state" / "eldergate.db"
     assert rc == 0 and took < 5.0
     assert _count(db, "SELECT count(*) FROM events WHERE name='bed_entry'") == 1
-    err = proc.stderr.read() if proc.stderr else ""
+    reader.join(timeout=5)  # the process has exited: its stderr is closed and read to the end
+    err = "".join(log)
     assert "received SIGTERM" in err and "王奶奶" not in err
 
 

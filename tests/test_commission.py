@@ -16,7 +16,7 @@ from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 
 from broker import Mosquitto
-from testutil import ROOT, clean_env, eldergate_cmd
+from testutil import ROOT, clean_env, eldergate_cmd, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -51,22 +51,36 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
             time.sleep(0.2)
 
     threading.Thread(target=radars, daemon=True).start()
-    try:
-        def z2m(topic: str, body: dict[str, object]) -> None:
-            pub.publish(f"zigbee2mqtt/{topic}", json.dumps(body), qos=1).wait_for_publish(5)
+    lines: list[str] = []
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
 
-        time.sleep(3)
-        for t, b in (("hall/front_door", {"contact": True}), ("kitchen_gas", {"gas": False}), ("sos", {"battery": 90})):
-            z2m(t, b)  # every sensor says something while the check runs
-        time.sleep(6)
-        state["in_bed"] = True  # "lie on the bed"
-        time.sleep(14)
-        state["in_bed"] = False  # "get up"
-        time.sleep(24)
+    def seen(text: str) -> bool:
+        return any(text in line for line in list(lines))
+
+    def z2m(topic: str, body: dict[str, object]) -> None:
+        pub.publish(f"zigbee2mqtt/{topic}", json.dumps(body), qos=1).wait_for_publish(5)
+
+    try:  # the installer follows the tool's own prompts: no fixed sleeps
+        for _ in range(100):  # every sensor says something while the check runs
+            for t, b in (("hall/front_door", {"contact": True}), ("kitchen_gas", {"gas": False}),
+                         ("sos", {"battery": 90})):
+                z2m(t, b)
+            if wait_for(lambda: seen("2/3") or proc.poll() is not None, 0.5):
+                break
+        assert wait_for(lambda: seen("Lie on the bed"), 60), "".join(lines)
+        state["in_bed"] = True
+        assert wait_for(lambda: seen("Get up"), 60), "".join(lines)
+        state["in_bed"] = False
+        assert wait_for(lambda: seen("Open and close the front door"), 60), "".join(lines)
         z2m("hall/front_door", {"contact": False})
-        time.sleep(2)
+        z2m("hall/front_door", {"contact": True})
+        assert wait_for(lambda: seen("Press the SOS"), 60), "".join(lines)
         z2m("sos", {"action": "single"})
-        out, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
+        out = "".join(lines)
+        err = proc.stderr.read() if proc.stderr is not None else ""
     finally:
         stop.set()
         pub.loop_stop()
@@ -83,8 +97,6 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     sub.connect("127.0.0.1", mosquitto.port)
     sub.subscribe("eldergate/v1/demo-community/demo-home-01/commission", qos=1)
     sub.loop_start()
-    end = time.monotonic() + 5
-    while not retained and time.monotonic() < end:
-        time.sleep(0.05)
+    wait_for(lambda: bool(retained), 5)
     sub.loop_stop()
     assert retained and json.loads(retained[0])["ready"] is True

@@ -65,35 +65,20 @@ class SteadyClock:
         return jumps
 
 
-class ScaledClock:
-    def __init__(self, start: float, speed: float = 1.0) -> None:
+class SteppedClock:
+    """Simulated time that moves only when its owner steps it. The demo steps it a few
+    milliseconds' worth at a time, and only once the gateway has read everything sent so far:
+    a stalled thread on a loaded machine slows the demo down instead of looking like an
+    hour of silence."""
+
+    def __init__(self, start: float) -> None:
+        self._t = start
         self._lock = threading.Lock()
-        self._base_sim = start
-        self._base_real = time.monotonic()
-        self._speed = speed
 
     def now(self) -> float:
         with self._lock:
-            return self._base_sim + (time.monotonic() - self._base_real) * self._speed
+            return self._t
 
-    @property
-    def speed(self) -> float:
-        return self._speed
-
-    def set_speed(self, speed: float) -> None:
+    def advance(self, seconds: float) -> None:
         with self._lock:
-            real = time.monotonic()
-            self._base_sim += (real - self._base_real) * self._speed
-            self._base_real = real
-            self._speed = speed
-
-    def jump_to(self, t: float) -> None:
-        with self._lock:
-            self._base_sim, self._base_real = t, time.monotonic()
-
-    def real_seconds_until(self, t: float) -> float:
-        with self._lock:
-            return max(0.0, (t - self.now_unlocked()) / self._speed)
-
-    def now_unlocked(self) -> float:
-        return self._base_sim + (time.monotonic() - self._base_real) * self._speed
+            self._t += seconds

@@ -17,6 +17,7 @@ import math
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -43,7 +44,7 @@ from eldergate.drivers.readings import (
 )
 from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.core.alerts import Alert, AlertState
-from eldergate.gateway.core.clock import ScaledClock
+from eldergate.gateway.core.clock import SteppedClock
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.local.console_view import ConsoleView
@@ -156,10 +157,13 @@ def pose_at(t: float) -> Pose:
 class HomeSimulator:
     """Plays the script into the emulated devices at the clock's pace."""
 
-    def __init__(self, clock: ScaledClock, bed: FrameEmulator, room: FrameEmulator,
-                 publish: Callable[[str, bytes], None], speedup: float, stop: threading.Event) -> None:
+    def __init__(self, clock: SteppedClock, bed: FrameEmulator, room: FrameEmulator,
+                 publish: Callable[[str, bytes], None], speedup: float, stop: threading.Event,
+                 caught_up: Callable[[], bool] = lambda: True) -> None:
         self.clock, self.bed, self.room, self.publish = clock, bed, room, publish
         self.speedup, self.stop = speedup, stop
+        self.caught_up = caught_up  # the gateway has read and processed everything sent so far
+        self.speed = SPEEDS[0][1] * speedup  # simulated seconds per real second
         self.chest = ChestStream(seed=7)
         self._phase_t: float | None = None
         self._last_state_t = -math.inf
@@ -168,6 +172,7 @@ class HomeSimulator:
         self.done = threading.Event()
 
     def run(self) -> None:
+        last = time.monotonic()
         while not self.stop.is_set():
             t = self.clock.now()
             if t >= END:
@@ -175,7 +180,7 @@ class HomeSimulator:
             self._update_speed(t)
             p = pose_at(t)
             self._bed_frames(t, p)
-            if t - self._last_state_t >= min(0.2, self.clock.speed * 0.02):
+            if t - self._last_state_t >= min(0.2, self.speed * 0.02):
                 self._last_state_t = t
                 self._room_frames(p)
                 self._bed_state(p)
@@ -184,16 +189,22 @@ class HomeSimulator:
                 self.publish(topic, json.dumps(payload).encode())
                 self._msg_i += 1
             self.stop.wait(0.02)
+            end = time.monotonic() + 5.0  # lockstep: time moves on once the gateway has caught up
+            while not self.caught_up() and time.monotonic() < end and not self.stop.is_set():
+                self.stop.wait(0.002)
+            now = time.monotonic()
+            self.clock.advance(min(now - last, 0.02) * self.speed)
+            last = now
         self.done.set()
 
     def _update_speed(self, t: float) -> None:
         while self._speed_i + 1 < len(SPEEDS) and SPEEDS[self._speed_i + 1][0] <= t:
             self._speed_i += 1
-            self.clock.set_speed(SPEEDS[self._speed_i][1] * self.speedup)
+            self.speed = SPEEDS[self._speed_i][1] * self.speedup
 
     def _bed_frames(self, t: float, p: Pose) -> None:
         """The chest waveform at 10 Hz, only while time runs slowly enough to matter."""
-        if not p.in_bed or self.clock.speed > 50 * self.speedup:
+        if not p.in_bed or self.speed > 50 * self.speedup:
             self._phase_t = None
             return
         if self._phase_t is None:
@@ -292,7 +303,7 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
             cfg = cfg.model_copy(update={"status_page": cfg.status_page.model_copy(
                 update={"enabled": True, "port": status_port})})
         ports = {s.id: VirtualSerialPort(Path(s.serial.port)) for s in cfg.sensors if s.serial is not None}
-        clock = ScaledClock(start=POSES[0].t, speed=SPEEDS[0][1] * speedup)
+        clock = SteppedClock(start=POSES[0].t)
         view = ConsoleView(out, cfg.gateway.timezone, color=color)
         view_ref.append(view)
         events: Counter[str] = Counter()
@@ -313,9 +324,14 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
             out.write(f"status page: {gw.status_page.url} (open it in a browser while the demo runs)\n\n")
         if on_started is not None:
             on_started(gw)
-        sim = HomeSimulator(clock, FrameEmulator(ports["bed_radar"], encode_reading),
-                            FrameEmulator(ports["room_radar"], encode_reading), gw.bus.publish, speedup,
-                            gw.stop_event)
+        emulators = {sid: FrameEmulator(ports[sid], encode_reading) for sid in ("bed_radar", "room_radar")}
+
+        def caught_up() -> bool:
+            return gw.queue.empty() and all(gw.decoders[sid].stats.frames >= em.frames
+                                            for sid, em in emulators.items())
+
+        sim = HomeSimulator(clock, emulators["bed_radar"], emulators["room_radar"], gw.bus.publish, speedup,
+                            gw.stop_event, caught_up)
         sim_thread = threading.Thread(target=sim.run, name="eg-demo-home", daemon=True)
         sim_thread.start()
         core = threading.Thread(target=gw.run, name="eg-core", daemon=True)
