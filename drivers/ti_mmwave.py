@@ -106,6 +106,25 @@ class TiVitalSigns(ChestDisplacement):
 
 
 _VS_STATS = struct.Struct("<HHfIHH" + "f" * 20)  # 96 bytes used of the 128-byte record
+# VitalSignsDemo_OutputStats (protocols.md §4.6, TI mmw_output.h): the six leading fields, then these floats
+_VS_HEAD = ("range_bin_max", "range_bin_phase", "max_val", "processing_cycles", "range_bin_start", "range_bin_end")
+_VS_FLOATS = ("unwrap_phase_peak_mm", "breath_out", "heart_out", "heart_rate_fft", "heart_rate_fft_4hz",
+              "heart_rate_xcorr", "heart_rate_peak_count", "breathing_rate_fft", "breathing_rate_xcorr",
+              "breathing_rate_peak_count", "confidence_breath", "confidence_breath_xcorr", "confidence_heart",
+              "confidence_heart_4hz", "confidence_heart_xcorr", "energy_breath_wfm", "energy_heart_wfm",
+              "motion_detected", "breathing_rate_harmonic_energy", "heart_rate_harmonic_energy")
+
+# TLV type ids (protocols.md §4.4): SDK demos, classic vital-signs lab, Radar Toolbox tracking labs
+TLV_POINTS_SDK = 1
+TLV_VITAL_STATS = 6  # the classic lab; in the legacy people-counting header, 6 is the compressed point cloud
+TLV_LEGACY_POINTS, TLV_LEGACY_TARGETS, TLV_LEGACY_INDEX = 6, 7, 8
+TLV_POINTS_COMPRESSED = 1020
+TLV_TARGETS = 1010
+TLV_TARGET_INDEX = 1011
+TLV_TARGET_HEIGHT = 1012
+TLV_PRESENCE = 1021
+TLV_VITALS_WITH_TRACKING = 1040
+TLV_UNUSED = (2, 3, 4, 5, 7, 8, 9)  # range/noise profiles, heatmaps, side info, stats: not used by the pipeline
 
 
 def _header_checksum_ok(header: bytes) -> bool:
@@ -217,36 +236,38 @@ class TiMmwaveParser:
 
 def decode_tlv(ttype: int, p: bytes, h: FrameHeader) -> list[Reading]:
     legacy = h.tlv_len_includes_header
-    if ttype == 6 and not legacy:
+    if ttype == TLV_VITAL_STATS and not legacy:
         # the vital-signs labs' 128-byte record; in the SDK OOB demo type 6 is 24 bytes of stats
         return [_vital_signs(p, h.frame_number)] if len(p) >= _VS_STATS.size else []
-    if ttype == 1 and not legacy:
+    if ttype == TLV_POINTS_SDK and not legacy:
         return [_points_sdk(p, h)]
-    if ttype == 1020 or (ttype == 6 and legacy):
+    if ttype == TLV_POINTS_COMPRESSED or (ttype == TLV_LEGACY_POINTS and legacy):
         return [_points_compressed(p, h.frame_number)]
-    if ttype == 1010 or (ttype == 7 and legacy):
+    if ttype == TLV_TARGETS or (ttype == TLV_LEGACY_TARGETS and legacy):
         return [_targets(p)]
-    if ttype == 1011 or (ttype == 8 and legacy):
+    if ttype == TLV_TARGET_INDEX or (ttype == TLV_LEGACY_INDEX and legacy):
         return [TargetIndex(frame=h.frame_number, indices=tuple(p))]
-    if ttype == 1012:
+    if ttype == TLV_TARGET_HEIGHT:
         return [TargetHeight(height_m=max_z, target_id=tid) for tid, max_z, _min_z in struct.iter_unpack("<Iff", p)]
-    if ttype == 1021:
+    if ttype == TLV_PRESENCE:
         return [Presence(present=struct.unpack_from("<I", p)[0] != 0)]
-    if ttype == 1040:
+    if ttype == TLV_VITALS_WITH_TRACKING:
         return _vitals_with_tracking(p)
-    if ttype in (2, 3, 4, 5, 7, 8, 9):
-        return []  # range/noise profiles, heatmaps, side info, stats: not used by the pipeline
+    if ttype in TLV_UNUSED:
+        return []
     return [Unknown(code=ttype, payload=p[:64])]
 
 
 def _vital_signs(p: bytes, frame: int) -> TiVitalSigns:
-    v = _VS_STATS.unpack_from(p)
-    f = v[6:]
+    f = dict(zip(_VS_HEAD + _VS_FLOATS, _VS_STATS.unpack_from(p), strict=True))
     return TiVitalSigns(
-        value=f[0], unit="mm", breath=f[1], heart=f[2], frame=frame, range_bin=v[1], range_bin_start=v[4],
-        range_bin_end=v[5], heart_rate_fft=f[3], heart_rate_xcorr=f[5], heart_rate_peak_count=f[6],
-        breathing_rate_fft=f[7], breathing_rate_xcorr=f[8], breathing_rate_peak_count=f[9],
-        confidence_breath=f[10], confidence_heart=f[12], motion_detected=f[17] != 0.0,
+        value=f["unwrap_phase_peak_mm"], unit="mm", breath=f["breath_out"], heart=f["heart_out"], frame=frame,
+        range_bin=f["range_bin_phase"], range_bin_start=f["range_bin_start"], range_bin_end=f["range_bin_end"],
+        heart_rate_fft=f["heart_rate_fft"], heart_rate_xcorr=f["heart_rate_xcorr"],
+        heart_rate_peak_count=f["heart_rate_peak_count"], breathing_rate_fft=f["breathing_rate_fft"],
+        breathing_rate_xcorr=f["breathing_rate_xcorr"], breathing_rate_peak_count=f["breathing_rate_peak_count"],
+        confidence_breath=f["confidence_breath"], confidence_heart=f["confidence_heart"],
+        motion_detected=f["motion_detected"] != 0.0,
     )
 
 

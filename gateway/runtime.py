@@ -25,6 +25,7 @@ from eldergate.gateway.core.alerts import Alert
 from eldergate.gateway.core.clock import TRUSTED_AFTER, Clock, SteadyClock
 from eldergate.gateway.core.health import LinkHealth, SensorHealth, sensor_health
 from eldergate.gateway.core.home import Home
+from eldergate.gateway.core.inbox import Inbox, Processed
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
 from eldergate.gateway.core.sinks import Fanout, Sink
@@ -35,7 +36,7 @@ from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.delivery.uplink import CommunitySink, Uplink
 from eldergate.gateway.links.decode import SensorDecoder, decoders_for
 from eldergate.gateway.links.mqtt_link import ClientSettings
-from eldergate.gateway.links.mqtt_source import MqttSource, Processed
+from eldergate.gateway.links.mqtt_source import MqttSource
 from eldergate.gateway.links.ti_cli import send_chirp_config
 from eldergate.gateway.links.transports import MessageBus, RawTap, SerialTransport
 from eldergate.gateway.local.homeassistant import HomeAssistantBridge
@@ -55,7 +56,7 @@ class Gateway:
         self.cfg = cfg
         self.clock = clock or SteadyClock()
         self.stop_event = threading.Event()
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.queue: Inbox = queue.Queue(maxsize=QUEUE_LIMIT)
         self.store = store
         uplinked = store is not None and cfg.uplink is not None and cfg.uplink.enabled
         community: list[Sink] = [CommunitySink(cfg, store, cfg.telemetry.vitals_every)] if uplinked and store else []

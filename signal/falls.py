@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 from eldergate.signal.model import Event, EventName
+
+FallState = Literal["up", "down", "confirmed"]  # down: a possible fall; confirmed: still down after the wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,7 @@ class FallDetector:
         self.s = settings or FallSettings()
         self.resident, self.room, self.sensor = resident, room, sensor
         self._hist: deque[tuple[float, float]] = deque()
-        self.state: str = "up"  # up | down | confirmed
+        self.state: FallState = "up"
         self._down_since = 0.0
         self._top = 1.0  # body height before the fall
         self._recent: deque[tuple[float, float]] = deque()  # heights while down, for the median

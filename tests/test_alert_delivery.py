@@ -19,12 +19,13 @@ from eldergate.config.loader import parse_config
 from eldergate.drivers.readings import Alarm
 from eldergate.gateway.core.alerts import Alert, AlertKind, Severity
 from eldergate.gateway.core.clock import SystemClock
+from eldergate.gateway.core.inbox import Inbox, Processed
 from eldergate.gateway.core.supervisor import Supervisor
 from eldergate.gateway.delivery.notify import Notifier, apprise_send
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.links.decode import decoders_for
 from eldergate.gateway.links.mqtt_link import ClientSettings
-from eldergate.gateway.links.mqtt_source import MqttSource, Processed
+from eldergate.gateway.links.mqtt_source import MqttSource
 from eldergate.gateway.runtime import Gateway
 from eldergate.gateway.tools.receiver import CommunityReceiver
 
@@ -45,7 +46,7 @@ def _publisher(broker: Mosquitto, client_id: str = "sensors") -> mqtt.Client:
 
 # -- finding 3: the home broker's message is confirmed only after it is processed ------------------------
 
-def _source(broker: Mosquitto, tmp: Path, out: queue.Queue[object], stop: threading.Event) -> MqttSource:
+def _source(broker: Mosquitto, tmp: Path, out: Inbox, stop: threading.Event) -> MqttSource:
     cfg = parse_config(home_config(broker.url, tmp / "state"))
     decoders = [d for d in decoders_for(cfg).values() if d.sensor.id == "gas"]
     src = MqttSource(ClientSettings(broker.url, "eldergate-gw1-local"), decoders, SystemClock(), out, stop)
@@ -54,7 +55,7 @@ def _source(broker: Mosquitto, tmp: Path, out: queue.Queue[object], stop: thread
     return src
 
 
-def _next_alarm(q: queue.Queue[object], timeout: float) -> tuple[Alarm | None, list[object]]:
+def _next_alarm(q: Inbox, timeout: float) -> tuple[Alarm | None, list[object]]:
     end, seen = time.monotonic() + timeout, []
     while time.monotonic() < end:
         try:
@@ -71,7 +72,7 @@ def test_a_message_the_gateway_died_with_comes_again(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path / "local", defaults=True).start()
     pub = _publisher(broker)
     try:
-        q1: queue.Queue[object] = queue.Queue()
+        q1: Inbox = queue.Queue()
         stop1 = threading.Event()
         _source(broker, tmp_path, q1, stop1)
         pub.publish("zigbee2mqtt/kitchen_gas", json.dumps({"gas": True}), qos=1).wait_for_publish(5)
@@ -79,7 +80,7 @@ def test_a_message_the_gateway_died_with_comes_again(tmp_path: Path) -> None:
         assert got is not None and got.active
         stop1.set()  # the gateway dies before its core loop reached the reading: the queue is gone with it
         time.sleep(0.5)
-        q2: queue.Queue[object] = queue.Queue()
+        q2: Inbox = queue.Queue()
         stop2 = threading.Event()
         _source(broker, tmp_path, q2, stop2)
         again, seen = _next_alarm(q2, 10)
@@ -90,7 +91,7 @@ def test_a_message_the_gateway_died_with_comes_again(tmp_path: Path) -> None:
         time.sleep(0.5)
         stop2.set()
         time.sleep(0.5)
-        q3: queue.Queue[object] = queue.Queue()
+        q3: Inbox = queue.Queue()
         stop3 = threading.Event()
         _source(broker, tmp_path, q3, stop3)
         assert _next_alarm(q3, 2)[0] is None, "a confirmed message was delivered a third time"
@@ -100,7 +101,7 @@ def test_a_message_the_gateway_died_with_comes_again(tmp_path: Path) -> None:
         broker.cleanup()
 
 
-def _drain(q: queue.Queue[object]) -> list[object]:
+def _drain(q: Inbox) -> list[object]:
     out = []
     while True:
         try:

@@ -16,6 +16,7 @@ from eldergate.drivers import ld2410
 from eldergate.drivers.readings import Presence
 from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.core.clock import SystemClock
+from eldergate.gateway.core.inbox import Inbox
 from eldergate.gateway.links.decode import decoders_for
 from eldergate.gateway.links.ti_cli import ChirpConfigError, send_chirp_config
 from eldergate.gateway.links.transports import SerialTransport
@@ -95,7 +96,7 @@ def test_corrupt_frames_are_counted_and_skipped_through_the_pty(tmp_path: Path) 
     port = VirtualSerialPort(tmp_path / "r.tty")
     cfg = load_config(_config(tmp_path))
     dec = decoders_for(cfg)["bed_radar"]
-    out: queue.Queue[object] = queue.Queue()
+    out: Inbox = queue.Queue()
     stop = threading.Event()
     tr = SerialTransport(dec, str(port.link), 115200, SystemClock(), out, stop)
     th = threading.Thread(target=tr.run, daemon=True)
@@ -124,7 +125,7 @@ def test_ld2410_startup_commands_are_written_when_the_port_opens(tmp_path: Path)
     (tmp_path / "h.toml").write_text(text)
     cfg = load_config(tmp_path / "h.toml")
     dec = decoders_for(cfg)["room_radar"]
-    out: queue.Queue[object] = queue.Queue()
+    out: Inbox = queue.Queue()
     stop = threading.Event()
     tr = SerialTransport(dec, str(port.link), 256000, SystemClock(), out, stop, startup=ld2410.STARTUP)
     th = threading.Thread(target=tr.run, daemon=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import random
 import threading
 import time
@@ -48,7 +47,7 @@ from eldergate.contract.messages import (
     topic,
 )
 from eldergate.gateway.core.alerts import Alert
-from eldergate.gateway.core.clock import Clock, SystemClock
+from eldergate.gateway.core.inbox import Inbox
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.supervisor import Guard, unguarded
 from eldergate.gateway.core.texts import alert_name
@@ -123,14 +122,13 @@ class CommunitySink:
 
 
 class Uplink:
-    def __init__(self, cfg: Config, outbox: Outbox, stop: threading.Event, inbox: queue.Queue[object],
-                 clock: Clock | None = None, status: Callable[[], dict[str, str]] | None = None,
+    def __init__(self, cfg: Config, outbox: Outbox, stop: threading.Event, inbox: Inbox,
+                 status: Callable[[], dict[str, str]] | None = None,
                  resend_after_s: float = RESEND_AFTER_S, clock_trusted: Callable[[], bool] | None = None,
                  guard: Guard = unguarded, rng: random.Random | None = None) -> None:
         assert cfg.uplink is not None
         self.cfg, self.up = cfg, cfg.uplink
         self.outbox, self.stop, self.inbox = outbox, stop, inbox
-        self.clock = clock or SystemClock()
         self.sensor_status = status or dict
         self.resend_after_s = resend_after_s
         self.clock_trusted = clock_trusted or (lambda: True)

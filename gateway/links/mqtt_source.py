@@ -14,17 +14,17 @@ killed before that gets the message again from the broker's session when it rest
 
 from __future__ import annotations
 
+import functools
 import logging
-import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from eldergate.gateway.core.clock import Clock
 from eldergate.gateway.core.health import LinkHealth
+from eldergate.gateway.core.inbox import Inbox, Processed
 from eldergate.gateway.core.supervisor import Guard, unguarded
 from eldergate.gateway.links.decode import SensorDecoder
 from eldergate.gateway.links.mqtt_link import ClientSettings, make_client, run_network
@@ -34,23 +34,9 @@ log = logging.getLogger(__name__)
 MessageTap = Callable[[float, str, str, bytes], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Processed:
-    """Follows a message's readings on the core loop's queue: when the loop reaches it, they are
-    processed and what they raised is committed, so the broker may let the message go."""
-
-    client: mqtt.Client
-    mid: int
-    qos: int
-
-    def confirm(self) -> None:
-        if self.qos > 0:
-            self.client.ack(self.mid, self.qos)
-
-
 class MqttSource:
     def __init__(self, settings: ClientSettings, decoders: list[SensorDecoder], clock: Clock,
-                 out: queue.Queue[object], stop: threading.Event, raw_tap: MessageTap | None = None,
+                 out: Inbox, stop: threading.Event, raw_tap: MessageTap | None = None,
                  reconnect: tuple[int, int] = (1, 30), guard: Guard = unguarded) -> None:
         self.settings = settings
         self.decoders = decoders
@@ -119,7 +105,8 @@ class MqttSource:
                     self.out.put(r)
                 self._log_malformed(dec)
         finally:  # even a message that failed to decode is confirmed in its turn: MQTT acks in order
-            self.out.put(Processed(client, msg.mid, msg.qos))
+            if msg.qos > 0:
+                self.out.put(Processed(functools.partial(client.ack, msg.mid, msg.qos)))
 
     def _log_malformed(self, dec: SensorDecoder) -> None:
         n = dec.stats.malformed

@@ -8,7 +8,6 @@ never parses anything itself.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 
@@ -17,6 +16,7 @@ import serial
 from eldergate.drivers.errors import TransientError
 from eldergate.gateway.core.clock import Clock
 from eldergate.gateway.core.health import LinkHealth
+from eldergate.gateway.core.inbox import Inbox
 from eldergate.gateway.links.decode import SensorDecoder
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class SerialTransport:
     """Reads one serial port in its own thread; reopens it with back-off when it goes."""
 
     def __init__(self, decoder: SensorDecoder, port: str, baud: int, clock: Clock,
-                 out: queue.Queue[object], stop: threading.Event, raw_tap: RawTap | None = None,
+                 out: Inbox, stop: threading.Event, raw_tap: RawTap | None = None,
                  backoff: tuple[float, float] = (0.2, 30.0), startup: tuple[bytes, ...] = (),
                  before_open: Callable[[], object] | None = None) -> None:
         self.decoder, self.port, self.baud = decoder, port, baud
@@ -92,7 +92,7 @@ class MessageBus:
     the same Zigbee2MQTT parser that reads a real broker.
     """
 
-    def __init__(self, clock: Clock, out: queue.Queue[object], raw_tap: Callable[[float, str, str, bytes], None]
+    def __init__(self, clock: Clock, out: Inbox, raw_tap: Callable[[float, str, str, bytes], None]
                  | None = None) -> None:
         self.clock, self.out, self.raw_tap = clock, out, raw_tap
         self._routes: list[SensorDecoder] = []

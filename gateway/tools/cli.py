@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eldergate.config.loader import ConfigError, load_config, parse_config
@@ -312,10 +312,10 @@ def cmd_vitals(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stop_on_signals(stop: object) -> None:
+def _stop_on_signals(stop: Callable[[], object]) -> None:
     def handler(signum: int, _frame: object) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
-        stop()  # type: ignore[operator]
+        stop()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
