@@ -35,3 +35,4 @@ class PushEndpoint:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()

@@ -192,7 +192,7 @@ def _run_config(tmp_path: Path) -> tuple[Path, dict[str, VirtualSerialPort]]:
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_within_5s_with_everything_stored(tmp_path: Path) -> None:
     cfg, ports = _run_config(tmp_path)
-    proc = subprocess.Popen(eldergate_cmd("run", "--config", str(cfg)), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(eldergate_cmd("run", "--config", str(cfg)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=clean_env())
     log: list[str] = []
     assert proc.stderr is not None
@@ -220,7 +220,8 @@ def test_sigterm_stops_cleanly_within_5s_with_everything_stored(tmp_path: Path) 
     db = tmp_path / "state" / "eldergate.db"
     assert rc == 0 and took < 5.0
     assert _count(db, "SELECT count(*) FROM events WHERE name='bed_entry'") == 1
-    reader.join(timeout=5)  # the process has exited: its stderr is closed and read to the end
+    reader.join(timeout=5)  # the process has exited: its stderr is read to the end
+    stderr.close()
     err = "".join(log)
     assert "received SIGTERM" in err and "王奶奶" not in err
 

@@ -78,9 +78,8 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
         z2m("hall/front_door", {"contact": True})
         assert wait_for(lambda: seen("Press the SOS"), 60), "".join(lines)
         z2m("sos", {"action": "single"})
-        proc.wait(timeout=120)
+        _, err = proc.communicate(timeout=120)  # reads stderr to the end and closes both pipes
         out = "".join(lines)
-        err = proc.stderr.read() if proc.stderr is not None else ""
     finally:
         stop.set()
         pub.loop_stop()

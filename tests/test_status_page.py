@@ -50,7 +50,9 @@ def test_browser_sees_the_sensors_and_the_live_vitals() -> None:
                 break
             time.sleep(0.2)
         else:
-            pytest.fail("no live vitals on the status page")
+            pytest.fail(f"no live vitals on the status page: demo alive {th.is_alive()}, sim time {gw.clock.now()}, "
+                        f"queue {gw.queue.qsize()}, {[(k, d.stats.bytes_in) for k, d in gw.decoders.items()]}, "
+                        f"{_status(url)['vitals']}")
         with tempfile.TemporaryDirectory() as profile:
             assert CHROMIUM is not None
             res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

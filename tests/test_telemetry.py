@@ -157,3 +157,4 @@ def test_the_answer_decides_whether_points_are_retried(tmp_path: Path, status: i
         stop.set()
         th.join(timeout=5)
         db.server.shutdown()
+        db.server.server_close()

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from broker import free_port
+from broker import free_port, owns_listener
 
 VICTORIA = shutil.which("victoria-metrics")
 
@@ -30,16 +30,16 @@ class VictoriaMetrics:
 
     def start(self) -> VictoriaMetrics:
         assert VICTORIA is not None
-        log = (self.workdir / "vm.log").open("ab")
-        self.proc = subprocess.Popen([VICTORIA, f"-httpListenAddr=127.0.0.1:{self.port}",
-                                      f"-storageDataPath={self.workdir / 'data'}", "-retentionPeriod=100y",
-                                      "-search.latencyOffset=0s", "-search.disableCache"],
-                                     stdout=log, stderr=subprocess.STDOUT)
+        with (self.workdir / "vm.log").open("ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen([VICTORIA, f"-httpListenAddr=127.0.0.1:{self.port}",
+                                          f"-storageDataPath={self.workdir / 'data'}", "-retentionPeriod=100y",
+                                          "-search.latencyOffset=0s", "-search.disableCache"],
+                                         stdout=log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 20
         while time.monotonic() < end:
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=0.5) as r:
-                    if r.status == 200:
+                    if r.status == 200 and owns_listener(self.proc.pid, self.port):  # ours, not a stranger's
                         return self
             except OSError:
                 time.sleep(0.1)

@@ -27,6 +27,11 @@ class SystemdNotifier:
             self._addr = "\0" + address[1:] if address.startswith("@") else address
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
     @property
     def enabled(self) -> bool:
         return self._sock is not None

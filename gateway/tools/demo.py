@@ -189,7 +189,7 @@ class HomeSimulator:
                 self.publish(topic, json.dumps(payload).encode())
                 self._msg_i += 1
             self.stop.wait(0.02)
-            end = time.monotonic() + 5.0  # lockstep: time moves on once the gateway has caught up
+            end = time.monotonic() + 1.0  # lockstep: time moves on once the gateway has caught up
             while not self.caught_up() and time.monotonic() < end and not self.stop.is_set():
                 self.stop.wait(0.002)
             now = time.monotonic()
@@ -282,6 +282,7 @@ class PushPreview:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
 
 
 def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEMO_CONFIG,
@@ -326,9 +327,8 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
             on_started(gw)
         emulators = {sid: FrameEmulator(ports[sid], encode_reading) for sid in ("bed_radar", "room_radar")}
 
-        def caught_up() -> bool:
-            return gw.queue.empty() and all(gw.decoders[sid].stats.frames >= em.frames
-                                            for sid, em in emulators.items())
+        def caught_up() -> bool:  # the gateway has read every byte sent, and processed every reading
+            return all(ports[sid].unread() == 0 for sid in emulators) and gw.queue.empty()
 
         sim = HomeSimulator(clock, emulators["bed_radar"], emulators["room_radar"], gw.bus.publish, speedup,
                             gw.stop_event, caught_up)

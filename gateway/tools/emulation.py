@@ -8,10 +8,13 @@ writes a device's byte-exact frames to it, optionally split or corrupted.
 
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
 import os
 import random
 import select
+import termios
 import threading
 import tty
 from collections.abc import Callable
@@ -83,6 +86,16 @@ class VirtualSerialPort:
                     self.dropped_writes += 1
                     return False
         return True
+
+    def unread(self) -> int:
+        """Bytes written that no reader has taken yet (FIONREAD on the terminal side): 0 once the
+        gateway has read everything, or discarded what came before it opened the port."""
+        with self._lock:
+            if self._slave is None:
+                return 0
+            buf = array.array("i", [0])
+            fcntl.ioctl(self._slave, termios.FIONREAD, buf)
+            return int(buf[0])
 
     def read_available(self) -> bytes:
         """Bytes the host wrote to the device (commands), if any."""
