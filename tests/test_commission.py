@@ -54,7 +54,8 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     lines: list[str] = []
     assert proc.stdout is not None
     stdout = proc.stdout
-    threading.Thread(target=lambda: lines.extend(stdout), daemon=True).start()
+    reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
+    reader.start()
 
     def seen(text: str) -> bool:
         return any(text in line for line in list(lines))
@@ -78,7 +79,12 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
         z2m("hall/front_door", {"contact": True})
         assert wait_for(lambda: seen("Press the SOS"), 60), "".join(lines)
         z2m("sos", {"action": "single"})
-        _, err = proc.communicate(timeout=120)  # reads stderr to the end and closes both pipes
+        proc.wait(timeout=120)
+        reader.join(timeout=10)  # stdout read to its end by the one reader
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.stderr.close()
+        stdout.close()
         out = "".join(lines)
     finally:
         stop.set()
