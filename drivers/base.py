@@ -7,7 +7,7 @@ input; it drops what it cannot use and counts it, so health reporting can say wh
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Protocol
 
 from eldergate.drivers.readings import Reading
 
@@ -42,19 +42,8 @@ class MessageParser(Protocol):
     def feed_message(self, topic: str, payload: bytes) -> list[Reading]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """A whole frame was cut at the position asked: it ends at ``end``; these are its readings."""
-
-    end: int
-    readings: list[Reading]
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
-    """No frame starts at the position asked: skip one byte and hunt again, counting why."""
-
-    why: Literal["bad_checksum", "bad_length", None] = None
+MORE = -1  # cut: the frame is not all here yet
+SKIP = -2  # cut: no frame starts here (the parser has counted why): skip one byte, hunt again
 
 
 class BufferedParser:
@@ -79,22 +68,20 @@ class BufferedParser:
             start, pos = hunt(buf, pos, self.markers, self.stats)
             if start < 0 or len(buf) - pos < self.header_len:
                 break
-            cut = self.cut(buf, pos)
-            if cut is None:  # the frame is not all here yet
+            end = self.cut(buf, pos, out)
+            if end == MORE:
                 break
-            if isinstance(cut, Skip):
-                if cut.why is not None:
-                    setattr(self.stats, cut.why, getattr(self.stats, cut.why) + 1)
+            if end == SKIP:
                 self.stats.dropped_bytes += 1
                 pos += 1
                 continue
-            out += cut.readings
-            pos = cut.end
+            pos = end
         del buf[:pos]
         return out
 
-    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
-        """The frame starting at ``pos`` (``header_len`` bytes are there), a Skip, or None for "more bytes"."""
+    def cut(self, buf: bytearray, pos: int, out: list[Reading]) -> int:
+        """Decode the frame at ``pos`` (``header_len`` bytes are there) into ``out`` and return where
+        it ends; or MORE; or SKIP after counting why (bad checksum, bad length...)."""
         raise NotImplementedError
 
 

@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from eldergate.drivers.base import BufferedParser, Frame, Skip
+from eldergate.drivers.base import MORE, SKIP, BufferedParser
 from eldergate.drivers.readings import DeviceInfo, Motion, Presence, Reading, Unknown
 
 DATA_HEAD, DATA_TAIL = b"\xf4\xf3\xf2\xf1", b"\xf8\xf7\xf6\xf5"
@@ -66,21 +66,24 @@ class LD2410Parser(BufferedParser):
     markers = (DATA_HEAD, CMD_HEAD)
     header_len = 6
 
-    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
-        length = struct.unpack_from("<H", buf, pos + 4)[0]
+    def cut(self, buf: bytearray, pos: int, out: list[Reading]) -> int:
+        length: int = struct.unpack_from("<H", buf, pos + 4)[0]
         is_data = buf[pos : pos + 4] == DATA_HEAD
         if (is_data and length not in (13, 35, 37)) or (not is_data and not 2 <= length <= MAX_CMD_LEN):
-            return Skip("bad_length")
+            self.stats.bad_length += 1
+            return SKIP
         end = pos + 6 + length + 4
         if len(buf) < end:
-            return None
+            return MORE
         body = bytes(buf[pos + 6 : pos + 6 + length])
         tail = bytes(buf[end - 4 : end])
         reading = self._decode(is_data, body) if tail == (DATA_TAIL if is_data else CMD_TAIL) else None
         if reading is None:
-            return Skip("bad_checksum")  # no checksum here: the constants are the check
+            self.stats.bad_checksum += 1  # no checksum here: the constants are the check
+            return SKIP
         self.stats.frames += 1
-        return Frame(end, common_readings(reading))
+        out += common_readings(reading)
+        return end
 
     def _decode(self, is_data: bool, body: bytes) -> Reading | None:
         if not is_data:

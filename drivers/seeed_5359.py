@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from eldergate.drivers.base import BufferedParser, Frame, Skip
+from eldergate.drivers.base import MORE, SKIP, BufferedParser
 from eldergate.drivers.readings import (
     BedOccupancy,
     DeviceFall,
@@ -86,17 +86,20 @@ class Seeed5359Parser(BufferedParser):
         super().__init__()
         self.model = model
 
-    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+    def cut(self, buf: bytearray, pos: int, out: list[Reading]) -> int:
         length = (buf[pos + 4] << 8) | buf[pos + 5]
         if length > MAX_LEN:
-            return Skip("bad_length")
+            self.stats.bad_length += 1
+            return SKIP
         end = pos + 6 + length + 3
         if len(buf) < end:
-            return None
+            return MORE
         frame = buf[pos:end]
         if checksum(frame[: 6 + length]) != frame[6 + length] or frame[-2:] != TAIL:
-            return Skip("bad_checksum")
-        return Frame(end, self._decode(frame[2], frame[3], bytes(frame[6 : 6 + length])))
+            self.stats.bad_checksum += 1
+            return SKIP
+        out += self._decode(frame[2], frame[3], bytes(frame[6 : 6 + length]))
+        return end
 
     def _decode(self, control: int, command: int, data: bytes) -> list[Reading]:
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from eldergate.drivers.base import BufferedParser, Frame, Skip, xor_all
+from eldergate.drivers.base import MORE, SKIP, BufferedParser, xor_all
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceFall,
@@ -61,27 +61,31 @@ class TinyFrameParser(BufferedParser):
     markers = (bytes([SOF]),)
     header_len = HEADER_LEN
 
-    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+    def cut(self, buf: bytearray, pos: int, out: list[Reading]) -> int:
         header = buf[pos : pos + HEADER_LEN]
         if checksum(header[:7]) != header[7]:
-            return Skip()
+            return SKIP  # a SOF byte inside other data: not counted as a bad frame
         length = (header[3] << 8) | header[4]
         if length > MAX_DATA_LEN:
-            return Skip("bad_length")
+            self.stats.bad_length += 1
+            return SKIP
         ftype = (header[5] << 8) | header[6]
         if length == 0:
             # Optional trailing 0xFF (NOT of an empty XOR): swallow it when present.
             end = pos + HEADER_LEN
             if len(buf) > end and buf[end] == 0xFF:
                 end += 1
-            return Frame(end, self._decode(ftype, b""))
+            out += self._decode(ftype, b"")
+            return end
         end = pos + HEADER_LEN + length + 1
         if len(buf) < end:
-            return None
+            return MORE
         data = bytes(buf[pos + HEADER_LEN : end - 1])
         if checksum(data) != buf[end - 1]:
-            return Skip("bad_checksum")
-        return Frame(end, self._decode(ftype, data))
+            self.stats.bad_checksum += 1
+            return SKIP
+        out += self._decode(ftype, data)
+        return end
 
     def _decode(self, ftype: int, data: bytes) -> list[Reading]:
         try:

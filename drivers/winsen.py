@@ -10,8 +10,8 @@ configuration names the gas and scale; the parser only reports what the bytes sa
 
 from __future__ import annotations
 
-from eldergate.drivers.base import BufferedParser, Frame, Skip
-from eldergate.drivers.readings import GasConcentration
+from eldergate.drivers.base import SKIP, BufferedParser
+from eldergate.drivers.readings import GasConcentration, Reading
 
 FRAME = 9
 GAS_CO = 0x04  # ZE07/ZE15 active upload gas code as printed by their libraries [?]
@@ -32,13 +32,15 @@ class WinsenParser(BufferedParser):
         super().__init__()
         self.gas, self.scale, self.unit = gas, scale, unit
 
-    def cut(self, buf: bytearray, pos: int) -> Frame | Skip | None:
+    def cut(self, buf: bytearray, pos: int, out: list[Reading]) -> int:
         frame = buf[pos : pos + FRAME]
         if checksum(frame) != frame[8]:
-            return Skip("bad_checksum")
+            self.stats.bad_checksum += 1
+            return SKIP
         self.stats.frames += 1
         value = (frame[4] << 8 | frame[5]) if frame[1] != 0x86 else (frame[2] << 8 | frame[3])
-        return Frame(pos + FRAME, [GasConcentration(gas=self.gas, value=value * self.scale, unit=self.unit)])
+        out.append(GasConcentration(gas=self.gas, value=value * self.scale, unit=self.unit))
+        return pos + FRAME
 
 
 def _with_checksum(body: bytes) -> bytes:
