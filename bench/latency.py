@@ -15,13 +15,17 @@ pending alert at the receiver (gateway and receiver both reconnecting) is printe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -37,51 +41,46 @@ from eldergate.gateway.tools.receiver import CommunityReceiver
 from broker import MOSQUITTO, Mosquitto
 
 
-def alert_latency(n: int, workdir: Path) -> dict[str, float]:
-    local, community = Mosquitto(workdir / "local").start(), Mosquitto(workdir / "community").start()
+@dataclass
+class BenchHome:
+    """A live gateway between a home broker and a community broker, with the reference receiver."""
+
+    local: Mosquitto
+    community: Mosquitto
+    gw: Gateway
+    store: Outbox
+    rx: CommunityReceiver
+    pub: mqtt.Client
+
+
+@contextlib.contextmanager
+def bench_home(workdir: Path, name: str, sensors: list[dict[str, object]], on_change: Any = None,
+               community_defaults: bool = False) -> Iterator[BenchHome]:
+    local = Mosquitto(workdir / f"{name}-local").start()
+    community = Mosquitto(workdir / f"{name}-community", defaults=community_defaults).start()
     cfg = parse_config({
-        "gateway": {"site": "bench", "id": "gw1"},
+        "gateway": {"site": "bench", "id": name},
         "residents": [{"id": "r1", "display_name": "x", "birth_year": 1940}],
         "rooms": [{"id": "kitchen", "name": "kitchen"}],
-        "sensors": [{"id": "gas", "protocol": "zigbee2mqtt", "role": "gas", "room": "kitchen",
-                     "mqtt": {"topic": "zigbee2mqtt/gas"}}],
+        "sensors": sensors,
         "local_mqtt": {"url": local.url},
-        "uplink": {"broker_url": community.url},
+        "uplink": {"broker_url": community.url},  # resend_after: the default 30 s
         "notifications": {"enabled": False},
     })
-    arrived: dict[str, float] = {}
-    got = threading.Event()
-
-    def on_change(leaf: str, _home: object, item: object) -> None:
-        if leaf == "alerts" and getattr(item, "state", "") == "raised":
-            arrived[item.id] = time.perf_counter()  # type: ignore[attr-defined]
-            got.set()
-
-    rx = CommunityReceiver(ClientSettings(community.url, "bench-rx"), on_change=on_change)
+    rx = CommunityReceiver(ClientSettings(community.url, f"{name}-rx"), on_change=on_change)
     rx.start()
-    gw = Gateway(cfg, [], store=Outbox(workdir / "gw.db"), tick_s=0.05)
+    store = Outbox(workdir / f"{name}.db")
+    gw = Gateway(cfg, [], store=store, tick_s=0.05)
     gw.start()
     core = threading.Thread(target=gw.run, daemon=True)
     core.start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sensor", protocol=mqtt.MQTTv5)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{name}-sensor", protocol=mqtt.MQTTv5)
     pub.connect("127.0.0.1", local.port)
     pub.loop_start()
-    lat = []
     try:
         assert rx.connected.wait(10) and gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
         assert gw.uplink is not None and gw.uplink.connected.wait(10)
-        for _ in range(n):
-            pub.publish("zigbee2mqtt/gas", b'{"gas":false}', qos=1).wait_for_publish(5)
-            time.sleep(0.02)
-            got.clear()
-            before = set(arrived)
-            t0 = time.perf_counter()
-            pub.publish("zigbee2mqtt/gas", b'{"gas":true}', qos=1)
-            if not got.wait(5):
-                continue
-            new = set(arrived) - before
-            if new:
-                lat.append(arrived[new.pop()] - t0)
+        yield BenchHome(local, community, gw, store, rx, pub)
     finally:
         pub.loop_stop()
         pub.disconnect()
@@ -90,6 +89,36 @@ def alert_latency(n: int, workdir: Path) -> dict[str, float]:
         rx.stop()
         local.cleanup()
         community.cleanup()
+
+
+def _z2m(sid: str, role: str) -> dict[str, object]:
+    return {"id": sid, "protocol": "zigbee2mqtt", "role": role, "room": "kitchen",
+            "mqtt": {"topic": f"zigbee2mqtt/{sid}"}}
+
+
+def alert_latency(n: int, workdir: Path) -> dict[str, float]:
+    arrived: dict[str, float] = {}
+    got = threading.Event()
+
+    def on_change(leaf: str, _home: object, item: object) -> None:
+        if leaf == "alerts" and getattr(item, "state", "") == "raised":
+            arrived[item.id] = time.perf_counter()  # type: ignore[attr-defined]
+            got.set()
+
+    lat = []
+    with bench_home(workdir, "gw1", [_z2m("gas", "gas")], on_change) as home:
+        for _ in range(n):
+            home.pub.publish("zigbee2mqtt/gas", b'{"gas":false}', qos=1).wait_for_publish(5)
+            time.sleep(0.02)
+            got.clear()
+            before = set(arrived)
+            t0 = time.perf_counter()
+            home.pub.publish("zigbee2mqtt/gas", b'{"gas":true}', qos=1)
+            if not got.wait(5):
+                continue
+            new = set(arrived) - before
+            if new:
+                lat.append(arrived[new.pop()] - t0)
     ms = np.array(lat) * 1000
     return {"alerts": float(len(ms)), "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
             "max_ms": float(ms.max())}
@@ -97,51 +126,24 @@ def alert_latency(n: int, workdir: Path) -> dict[str, float]:
 
 def broker_restart_recovery(workdir: Path, rounds: int = 3, alerts: int = 10) -> dict[str, float]:
     """Seconds from a community-broker restart to the last pending alert received."""
-    local, community = Mosquitto(workdir / "r-local").start(), Mosquitto(workdir / "r-community", defaults=True).start()
-    cfg = parse_config({
-        "gateway": {"site": "bench", "id": "gw2"},
-        "residents": [{"id": "r1", "display_name": "x", "birth_year": 1940}],
-        "rooms": [{"id": "kitchen", "name": "kitchen"}],
-        "sensors": [{"id": f"leak{i}", "protocol": "zigbee2mqtt", "role": "water_leak", "room": "kitchen",
-                     "mqtt": {"topic": f"zigbee2mqtt/leak{i}"}} for i in range(alerts)],
-        "local_mqtt": {"url": local.url},
-        "uplink": {"broker_url": community.url},  # resend_after: the default 30 s
-        "notifications": {"enabled": False},
-    })
-    rx = CommunityReceiver(ClientSettings(community.url, "bench-rx2"))
-    rx.start()
-    store = Outbox(workdir / "gw2.db")
-    gw = Gateway(cfg, [], store=store, tick_s=0.05)
-    gw.start()
-    core = threading.Thread(target=gw.run, daemon=True)
-    core.start()
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sensor2", protocol=mqtt.MQTTv5)
-    pub.connect("127.0.0.1", local.port)
-    pub.loop_start()
     took = []
-    try:
-        assert rx.connected.wait(10) and gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
+    sensors = [_z2m(f"leak{i}", "water_leak") for i in range(alerts)]
+    with bench_home(workdir, "gw2", sensors, community_defaults=True) as home:
         for r in range(rounds):
-            community.kill()
+            home.community.kill()
             for i in range(alerts):  # wet on even rounds, dry on odd: a new state change per sensor
-                pub.publish(f"zigbee2mqtt/leak{i}", json.dumps({"water_leak": r % 2 == 0}), qos=1).wait_for_publish(5)
+                home.pub.publish(f"zigbee2mqtt/leak{i}", json.dumps({"water_leak": r % 2 == 0}),
+                                 qos=1).wait_for_publish(5)
             end = time.monotonic() + 10
-            while store.unsent_count() < alerts and time.monotonic() < end:
+            while home.store.unsent_count() < alerts and time.monotonic() < end:
                 time.sleep(0.02)
             time.sleep(1.0)
-            community.start()
+            home.community.start()
             t0 = time.monotonic()
             end = t0 + 120
-            while store.unsent_count() and time.monotonic() < end:
+            while home.store.unsent_count() and time.monotonic() < end:
                 time.sleep(0.02)
             took.append(time.monotonic() - t0)
-    finally:
-        pub.loop_stop()
-        gw.stop()
-        core.join(timeout=10)
-        rx.stop()
-        local.cleanup()
-        community.cleanup()
     return {"rounds": float(rounds), "alerts_per_round": float(alerts), "median_s": float(np.median(took)),
             "max_s": float(max(took))}
 
