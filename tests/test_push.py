@@ -129,7 +129,8 @@ def test_escalation_after_the_configured_time_and_an_acknowledgement_stops_it(en
     n.on_alert(_alert(AlertState.ACKNOWLEDGED, 170.0), 170.0)
     n.tick(500.0)
     n.flush()
-    assert len(endpoint.received) == 4
+    assert len(endpoint.received) == 5  # no more escalation; only the daughter hears someone is on it
+    assert endpoint.who()[-1] == "daughter" and "已有人处理" in endpoint.received[-1][1]["title"]
 
 
 def test_warnings_and_sensor_health_go_to_the_grid_worker_only(endpoint: PushEndpoint) -> None:
@@ -171,9 +172,51 @@ def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
         clock.advance(60.0)  # well past escalate_after (8 s): nobody else is told
         time.sleep(1.0)  # the core loop ticks the escalation at least ten times meanwhile
         gw.notifier.flush() if gw.notifier is not None else None
-        assert sorted(endpoint.who()) == ["daughter", "grid"]
+        assert sorted(endpoint.who()) == ["daughter", "daughter", "grid"]  # + "someone is on it"
+        assert "已有人处理" in endpoint.received[-1][1]["title"]
         pub.disconnect()
     finally:
         gw.stop()
         th.join(timeout=10)
         rx.stop()
+
+
+def test_device_health_names_the_device_and_never_reaches_relatives(endpoint: PushEndpoint) -> None:
+    from eldergate.gateway.core.alerts import AlertKind, Severity
+
+    n = Notifier(config(endpoint, escalate_after=60.0))
+    n.on_alert(Alert("h1", AlertKind.SENSOR_OFFLINE, Severity.WARNING, "r1", "bedroom", "room_radar", 100.0,
+                     raised_at=100.0), 100.0)
+    for t in (170.0, 240.0, 310.0):  # nobody acknowledges: escalation runs its whole course
+        n.tick(t)
+    n.flush()
+    assert "daughter" not in endpoint.who() and endpoint.who()[0] == "grid"
+    body = endpoint.received[0][1]["message"]
+    assert "room_radar" in body and "卧室" in body  # which device, and in which room
+
+
+def test_the_relatives_who_were_paged_hear_that_someone_acknowledged(endpoint: PushEndpoint) -> None:
+    n = Notifier(config(endpoint))
+    n.on_alert(_alert(), 100.0)
+    n.on_alert(_alert(AlertState.ACKNOWLEDGED, 130.0), 130.0)  # acknowledged by "li"
+    n.flush()
+    assert sorted(endpoint.who()) == ["daughter", "daughter", "grid"]
+    notice = endpoint.received[-1][1]
+    assert "已有人处理" in notice["title"] and "li" in notice["message"]
+
+
+def test_the_morning_summary_says_what_happened_in_the_night(endpoint: PushEndpoint) -> None:
+    from eldergate.gateway.core.alerts import AlertKind, Severity
+    from eldergate.signal.summary import DailySummary
+
+    n = Notifier(config(endpoint))
+    night = 1_795_300_000.0
+    a = Alert("w1", AlertKind.WANDERING, Severity.CRITICAL, "r1", "", "", night, raised_at=night)
+    n.on_alert(a, night)
+    n.on_alert(a.advance(AlertState.RESOLVED, night + 38 * 60), night + 38 * 60)
+    s = DailySummary("r1", night - 6 * 3600, night + 6 * 3600, 1, 1, 3, 300.0, 0.0, 62.0, 14.0, 30.0, 0)
+    _title, body = n.summary_text(s)
+    assert "夜间外出未归" in body and "已解除" in body and "left home at night" in body
+    assert "一切正常" not in body and "All is well" not in body
+    quiet = DailySummary("r1", night + 86400, night + 2 * 86400, 0, 0, 3, 420.0, 0.0, 62.0, 14.0, 30.0, 0)
+    assert "一切正常" in n.summary_text(quiet)[1]

@@ -38,6 +38,8 @@ def test_unit_verifies_and_is_rated_2_or_better(tmp_path: Path) -> None:
     assert m, sec.stdout[-500:]
     print(f"\nsystemd-analyze security --offline=true: exposure {m.group(1)}")
     assert float(m.group(1)) <= 2.0
+    # a refused configuration (exit 2) is not restarted into a crash loop
+    assert re.search(r"^RestartPreventExitStatus=2$", unit.read_text(), re.M)
 
 
 @pytest.mark.slow

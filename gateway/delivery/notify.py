@@ -73,6 +73,7 @@ class Notifier:
         self.residents = {r.id: r for r in cfg.residents}
         self.recipients = {r.id: self._recipients(r) for r in cfg.residents}
         self.active: dict[str, Escalation] = {}
+        self.history: dict[str, dict[str, Alert]] = {}  # resident -> alert id -> latest state
         self.sent: list[tuple[str, str, str]] = []  # (role, alert id or "summary", title): for tests and status
         self._jobs: queue.Queue[tuple[Recipient, str, str, str] | None] = queue.Queue(maxsize=1000)
         self._worker = threading.Thread(target=self._drain, name="eg-notify", daemon=True)
@@ -91,10 +92,15 @@ class Notifier:
     # -- inputs from the core loop ----------------------------------------------------------
 
     def on_alert(self, a: Alert, now: float) -> None:
+        self._remember(a)
         if a.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
             esc = self.active.pop(a.id, None)
             if esc is not None and a.state == AlertState.RESOLVED and a.kind not in _HEALTH:
                 self._tell(esc, self._all_told(esc), a, resolved=True)
+            elif esc is not None and a.state == AlertState.ACKNOWLEDGED:
+                # the relatives who were paged hear that someone is on it
+                relatives = [p for p in self._all_told(esc) if p.role == "relative"]
+                self._tell(esc, relatives, a, acknowledged=True)
             return
         if a.state != AlertState.RAISED or a.id in self.active or a.resident not in self.recipients:
             return
@@ -114,13 +120,18 @@ class Notifier:
         first = [p for p in self.recipients[a.resident]
                  if p.role == "grid_worker" or (a.severity == Severity.CRITICAL and p.role == "relative"
                                                 and a.kind not in _HEALTH)]
-        return first or self.recipients[a.resident][:1]  # nobody in those roles: the first contact in the list
+        return first or self._reachable(a)[:1]  # nobody in those roles: the first contact who may hear of it
+
+    def _reachable(self, a: Alert) -> list[Recipient]:
+        """Device health (a sensor offline, a battery) goes to the grid worker and the installer side,
+        never to relatives."""
+        return [p for p in self.recipients[a.resident] if not (a.kind in _HEALTH and p.role == "relative")]
 
     def tick(self, now: float) -> None:
         for esc in list(self.active.values()):
             if esc.exhausted or now < esc.next_at:
                 continue
-            people = self.recipients[esc.alert.resident]
+            people = self._reachable(esc.alert)
             nxt = [p for p in people if p.index not in esc.told and p.role != "duty_desk"][:1]
             desk = [p for p in people if p.role == "duty_desk" and p.index not in esc.told]
             if not nxt and not desk:
@@ -139,11 +150,18 @@ class Notifier:
 
     # -- texts ---------------------------------------------------------------------------------
 
-    def alert_text(self, a: Alert, escalated: bool = False, resolved: bool = False) -> tuple[str, str]:
+    def alert_text(self, a: Alert, escalated: bool = False, resolved: bool = False,
+                   acknowledged: bool = False) -> tuple[str, str]:
         who = self.residents[a.resident].display_name if a.resident in self.residents else a.resident
         room = self.rooms.get(a.room, a.room)
         when = datetime.fromtimestamp(a.raised_at, self.tz).strftime("%H:%M")
         what_zh, what_en = alert_name(a.kind, "zh"), alert_name(a.kind, "en")
+        if a.kind in _HEALTH and a.sensor:  # which device, and where: the installer goes to that one
+            what_zh, what_en = f"{what_zh}（{room} {a.sensor}）", f"{what_en} ({a.sensor} in {room})"
+        if acknowledged:
+            by = a.acknowledged_by or "社区"
+            return (f"【已有人处理】{who} {what_zh}", f"{who}：{what_zh}，{by} 已确认并处理。\n"
+                                                    f"{who}: {what_en}, acknowledged by {by}.")
         sev_zh, sev_en = severity_name(a.severity, "zh"), severity_name(a.severity, "en")
         if resolved:
             return (f"【已解除】{who} {what_zh}", f"{who}：{what_zh}已解除。\n{who}: {what_en} is over.")
@@ -162,13 +180,37 @@ class Notifier:
         who = self.residents[s.resident].display_name if s.resident in self.residents else s.resident
         hours = s.sleep_min / 60
         title = f"{who} 的早安报告 / morning summary"
+        happened = self._alerts_between(s.resident, s.period_start, s.period_end)
         zh = (f"{who} 昨晚睡了约 {hours:.1f} 小时，夜间起床 {s.night_bed_exits} 次，"
               f"白天活动约 {s.active_min:.0f} 分钟。"
-              + ("昨天发生过一次跌倒，社区已跟进。" if s.falls else "一切正常。"))
+              + ("" if happened or s.falls else "一切正常。"))
         en = (f"{who} slept about {hours:.1f} hours, got up {s.night_bed_exits} time(s) in the night and was active "
-              f"for about {s.active_min:.0f} minutes." + (" There was a fall; the community followed it up."
-                                                          if s.falls else " All is well."))
+              f"for about {s.active_min:.0f} minutes." + ("" if happened or s.falls else " All is well."))
+        for a in happened:  # every alert of the period, and what became of it, in plain words
+            when = datetime.fromtimestamp(a.raised_at, self.tz).strftime("%H:%M")
+            if a.state == AlertState.RESOLVED:
+                zh_done, en_done = "已解除", "over"
+            elif a.acknowledged_by:
+                zh_done, en_done = f"{a.acknowledged_by} 已确认", f"acknowledged by {a.acknowledged_by}"
+            else:
+                zh_done, en_done = "尚未处理", "still open"
+            zh += f"\n{when} {alert_name(a.kind, 'zh')}：{zh_done}。"
+            en += f"\n{when} {alert_name(a.kind, 'en')}: {en_done}."
         return title, f"{zh}\n{en}"
+
+    def _remember(self, a: Alert) -> None:
+        """The latest state of each alert of the last two days, for the morning summary's words."""
+        if a.kind in _HEALTH:
+            return
+        kept = self.history.setdefault(a.resident, {})
+        kept[a.id] = a
+        horizon = a.raised_at - 2 * 86400
+        for aid in [aid for aid, old in kept.items() if old.raised_at < horizon]:
+            del kept[aid]
+
+    def _alerts_between(self, resident: str, start: float, end: float) -> list[Alert]:
+        return sorted((a for a in self.history.get(resident, {}).values() if start <= a.raised_at < end),
+                      key=lambda a: a.raised_at)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -176,8 +218,8 @@ class Notifier:
         return [p for p in self.recipients[esc.alert.resident] if p.index in esc.told]
 
     def _tell(self, esc: Escalation, people: list[Recipient], a: Alert, escalated: bool = False,
-              resolved: bool = False) -> None:
-        title, body = self.alert_text(a, escalated, resolved)
+              resolved: bool = False, acknowledged: bool = False) -> None:
+        title, body = self.alert_text(a, escalated, resolved, acknowledged)
         for p in people:
             esc.told.add(p.index)
             self._queue(p, a.id, title, body)
