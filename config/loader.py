@@ -91,6 +91,8 @@ def load_config(path: Path | str) -> Config:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(str(path), [("(file)", "no such file")]) from None
+    except OSError as err:  # a directory, no permission...
+        raise ConfigError(str(path), [("(file)", err.strerror or str(err))]) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(str(path), [("(syntax)", str(err))]) from None
     return parse_config(data, str(path))

@@ -253,3 +253,25 @@ def test_drivers_and_signal_import_nothing_from_gateway() -> None:
                 for name in names:
                     assert not name.startswith("eldergate.gateway"), f"{path.name} imports {name}"
                     assert name.split(".")[0] not in ("gateway", "drivers", "config"), f"{path.name}: bare {name}"
+
+
+def test_bad_input_is_one_line_and_exit_2_never_a_traceback(tmp_path: Path) -> None:
+    res = run("replay", str(tmp_path / "missing.jsonl"), "--config", str(ROOT / "config" / "demo.toml"))
+    assert res.returncode == 2 and "missing.jsonl" in res.stderr and "Traceback" not in res.stderr
+    for args in (("check-config", str(tmp_path)), ("run", "--config", str(tmp_path))):  # a folder for a file
+        res = run(*args)
+        assert res.returncode == 2 and "Is a directory" in res.stderr and "Traceback" not in res.stderr, args
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path: Path) -> None:
+    cap = CaptureBuilder(T0)
+    for k in range(3000):
+        cap.serial(k * 0.1, "bed_radar", Presence(present=True), Distance(distance_m=0.62))
+    path = cap.write(tmp_path / "c.jsonl")
+    proc = subprocess.Popen(eldergate_cmd("replay", str(path), "--config", str(ROOT / "config" / "demo.toml"),
+                                          "--json", "--readings"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+    assert proc.stdout is not None and proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err and "BrokenPipe" not in err

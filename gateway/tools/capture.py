@@ -52,7 +52,10 @@ def _parse_line(line: str, lineno: int, meta: CaptureMeta) -> CaptureItem:
 
 
 def read_capture(path: Path) -> tuple[CaptureMeta, Iterator[CaptureItem]]:
-    fh = path.open(encoding="utf-8")
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as err:
+        raise CaptureError(f"{path}: {err.strerror or err}") from None
     first = fh.readline()
     meta = CaptureMeta()
     pending: str | None = first

@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from eldergate.config.loader import ConfigError, load_config, parse_config
 from eldergate.config.schema import Config
+from eldergate.drivers.errors import InputError
 from eldergate.drivers.registry import PROTOCOLS, describe
 from eldergate.gateway.core.logsetup import setup_logging
 from eldergate.gateway.core.version import version
@@ -93,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CaptureError as err:
         print(f"eldergate: bad capture: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    except InputError as err:  # any other input the command cannot use: one line, exit 2
+        print(f"eldergate: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BrokenPipeError:  # `eldergate replay ... | head`: the reader has gone, end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_OK
 
