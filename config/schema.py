@@ -12,6 +12,8 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -63,10 +65,33 @@ class Strict(BaseModel):
 # --- identity, people, places -----------------------------------------------------------
 
 
+def _known_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from None
+    return name
+
+
+def _broker_url(url: str) -> str:
+    """mqtt:// or mqtts://, a host, and a port that is a number (``88a3`` would crash the link later)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"{url!r}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+    try:
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        raise ValueError(f"{url!r}: the port is not a number from 1 to 65535") from None
+    return url
+
+
+BrokerUrl = Annotated[str, AfterValidator(_broker_url)]
+
+
 class GatewayIdentity(Strict):
     site: Identifier = Field(description="community or site id, part of every MQTT topic")
     id: Identifier = Field(description="this gateway's id, unique within the site")
-    timezone: str = "Asia/Shanghai"
+    timezone: Annotated[str, AfterValidator(_known_timezone)] = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
     state_dir: Path = Path("/var/lib/eldergate")
 
@@ -85,6 +110,8 @@ class Contact(Strict):
         given = [x for x in (self.notify, self.notify_file, self.notify_env) if x is not None]
         if len(given) > 1:
             raise ValueError("give only one of notify, notify_file, notify_env")
+        if not given:  # a contact nobody can reach would be skipped without a word at 3 a.m.
+            raise ValueError("give the contact's address: one of notify, notify_file, notify_env")
         return self
 
 
@@ -241,7 +268,7 @@ class JsonMapping(Strict):
 class LocalMqtt(Strict):
     """The home's own broker (Zigbee2MQTT, rtl_433 publish there)."""
 
-    url: str = Field("mqtt://127.0.0.1:1883", pattern=r"^mqtts?://")
+    url: BrokerUrl = "mqtt://127.0.0.1:1883"
     credentials_file: Path | None = None
     protocol: Literal["v5", "v311"] = "v5"
 
@@ -250,7 +277,7 @@ class Uplink(Strict):
     """The community server's broker."""
 
     enabled: bool = True
-    broker_url: str = Field(pattern=r"^mqtts?://")
+    broker_url: BrokerUrl
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None

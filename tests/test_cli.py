@@ -275,3 +275,44 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path: Path) -> None
     proc.stdout.close()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+CANNOT_WORK = """
+[gateway]
+site = "s"
+id = "g"
+timezone = "Asia/Shangai"
+[[residents]]
+id = "r1"
+display_name = "x"
+birth_year = 1940
+  [[residents.contacts]]
+  name = "grid worker"
+  role = "grid_worker"
+[[rooms]]
+id = "hall"
+name = "h"
+[[sensors]]
+id = "door"
+protocol = "zigbee2mqtt"
+role = "door"
+room = "hall"
+mqtt = { topic = "zigbee2mqtt/door" }
+[local_mqtt]
+url = "mqtt://127.0.0.1:88a3"
+[uplink]
+broker_url = "mqtts://:8883"
+"""
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_a_file_that_cannot_work_is_refused_at_check_and_at_start(tmp_path: Path, command: str) -> None:
+    """A time-zone typo, a port that is not a number, a broker without a host, a contact without an
+    address: each named, exit 2, no traceback (a crash loop under systemd before)."""
+    bad = tmp_path / "home.toml"
+    bad.write_text(CANNOT_WORK)
+    res = run(command, str(bad)) if command == "check-config" else run(command, "--config", str(bad))
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    for path in ("gateway.timezone", "Asia/Shangai", "local_mqtt.url", "88a3", "uplink.broker_url",
+                 "residents[0].contacts[0]", "address"):
+        assert path in res.stderr, (path, res.stderr)
