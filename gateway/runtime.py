@@ -23,7 +23,7 @@ from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
 from eldergate.gateway.core.alerts import Alert
 from eldergate.gateway.core.clock import TRUSTED_AFTER, Clock, SteadyClock
-from eldergate.gateway.core.health import LinkHealth, SensorHealth, sensor_health
+from eldergate.gateway.core.health import GarbageWatch, LinkHealth, SensorHealth, sensor_health
 from eldergate.gateway.core.home import Home
 from eldergate.gateway.core.inbox import Inbox, Processed
 from eldergate.gateway.core.output import Output
@@ -52,7 +52,8 @@ QUEUE_LIMIT = 50_000  # readings; a full queue makes the drivers wait (bounded m
 class Gateway:
     def __init__(self, cfg: Config, sinks: list[Sink], clock: Clock | None = None,
                  store: Outbox | None = None, raw_tap: RawTap | None = None,
-                 tick_s: float = 0.5, mqtt: bool = True, send: Send = apprise_send) -> None:
+                 tick_s: float = 0.5, mqtt: bool = True, send: Send = apprise_send,
+                 health_window_s: float = 10.0) -> None:
         self.cfg = cfg
         self.clock = clock or SteadyClock()
         self.stop_event = threading.Event()
@@ -90,6 +91,9 @@ class Gateway:
             if self.notifier is not None:
                 self.notifier.resume(restored, self.clock.now())
         self.decoders: dict[str, SensorDecoder] = decoders_for(cfg)
+        self._garbage = {sid: GarbageWatch() for sid in self.decoders}
+        self.health_window_s = health_window_s
+        self._next_health = time.monotonic() + health_window_s
         self.bus = MessageBus(self.clock, self.queue)
         self.raw_tap = raw_tap
         self.tick_s = tick_s
@@ -203,6 +207,7 @@ class Gateway:
                         self._next_metrics = time.monotonic() + 60.0
                     if self.notifier is not None:
                         self.notifier.tick(now)
+                    self._judge_lines()
                     next_tick = time.monotonic() + self.tick_s
             self._drain()
         finally:
@@ -250,8 +255,23 @@ class Gateway:
                 link = self.mqtt_source.health  # the home broker is every MQTT sensor's link
             task = self.supervisor.tasks.get(sid)
             out[sid] = sensor_health(sid, dec.stats, sid in silent, link, task.failures if task else 0,
-                                     task.running if task else True)
+                                     task.running if task else True, self._garbage[sid].degraded)
         return out
+
+    def _judge_lines(self) -> None:
+        """Every health window: is a sensor's line dropping bytes or bad frames? Logged once each way."""
+        if time.monotonic() < self._next_health:
+            return
+        self._next_health = time.monotonic() + self.health_window_s
+        for sid, dec in self.decoders.items():
+            changed = self._garbage[sid].update(dec.stats)
+            if changed is True:
+                st = dec.stats
+                log.warning("sensor %s: noisy line, degraded (%d bytes dropped, %d bad checksums, %d malformed "
+                            "so far) — check the cable, the baud rate and the protocol", sid, st.dropped_bytes,
+                            st.bad_checksum, st.malformed)
+            elif changed is False:
+                log.info("sensor %s: line clean again", sid)
 
     def _ha_health(self) -> dict[str, object]:
         up = self.uplink is not None and self.uplink.connected.is_set()

@@ -7,13 +7,14 @@ import queue
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from eldergate.config.loader import load_config
 from eldergate.drivers import ld2410
-from eldergate.drivers.readings import Presence
+from eldergate.drivers.readings import Distance, Presence
 from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.core.clock import SystemClock
 from eldergate.gateway.core.inbox import Inbox
@@ -204,3 +205,43 @@ def test_replay_of_the_ti_capture_yields_one_reading_per_frame(tmp_path: Path) -
     assert len(readings) == 300 and {r["name"] for r in readings} == {"ti_vital_signs"}
     assert [r["frame"] for r in readings] == list(range(663, 963))
     assert readings[0]["value"] == pytest.approx(39.3006, abs=1e-4) and readings[0]["unit"] == "mm"
+
+
+def test_garbage_on_a_line_shows_as_degraded_once_and_clears(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bed_port = VirtualSerialPort(tmp_path / "bed.tty")
+    room_port = VirtualSerialPort(tmp_path / "room.tty")
+    gw = Gateway(load_config(_config(tmp_path, check_in="1h")), [], tick_s=0.05, health_window_s=0.5)
+    gw.start()
+    core = threading.Thread(target=gw.run, daemon=True)
+    core.start()
+    bed = FrameEmulator(bed_port, encode_reading)
+    try:
+        for _ in range(600):  # until the gateway has the port open and reads it
+            bed.send(Presence(present=True))
+            if gw.decoders["bed_radar"].stats.frames > 0:
+                break
+            time.sleep(0.05)
+
+        def garbage_until(pred: Callable[[], bool]) -> bool:
+            for _ in range(200):
+                bed_port.write(bytes(range(0x10, 0x90)) * 4)  # no start byte in it: all dropped
+                if pred():
+                    return True
+                time.sleep(0.05)
+            return False
+
+        assert garbage_until(lambda: gw.sensor_status()["bed_radar"] == "degraded")
+        for _ in range(200):  # clean frames again
+            bed.send(Presence(present=True), Distance(distance_m=0.6))
+            if gw.sensor_status()["bed_radar"] == "ok":
+                break
+            time.sleep(0.05)
+        assert gw.sensor_status()["bed_radar"] == "ok"
+        assert gw.sensor_status()["room_radar"] == "ok"  # the other line was never noisy
+        noisy = [r for r in caplog.records if "noisy line" in r.getMessage()]
+        assert len(noisy) == 1 and "bed_radar" in noisy[0].getMessage()  # logged once, not per frame
+    finally:
+        gw.stop()
+        core.join(timeout=10)
+        bed_port.close()
+        room_port.close()

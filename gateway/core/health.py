@@ -14,7 +14,7 @@ from typing import Literal
 
 from eldergate.drivers.base import ParserStats
 
-SensorState = Literal["ok", "silent", "disconnected", "failing"]
+SensorState = Literal["ok", "degraded", "silent", "disconnected", "failing"]
 
 
 @dataclass
@@ -44,10 +44,36 @@ class SensorHealth:
                 "last_error": self.last_error, "restarts": self.restarts, **self.counters}
 
 
+class GarbageWatch:
+    """Whether a sensor's line is noisy: over the last window, more than ``byte_share`` of its bytes
+    dropped, or more than ``frame_share`` of its frames bad (checksum, length, undecodable). Says so
+    once when it starts and once when it clears (a radar dropping 99,328 bytes was "ok" before)."""
+
+    def __init__(self, byte_share: float = 0.01, frame_share: float = 0.05) -> None:
+        self.byte_share, self.frame_share = byte_share, frame_share
+        self.degraded = False
+        self._last: dict[str, int] | None = None
+
+    def update(self, stats: ParserStats) -> bool | None:
+        """Judge the window since the last call; returns the new state when it changed, else None."""
+        now = stats.as_dict()
+        last, self._last = self._last, now
+        if last is None:
+            return None
+        d = {k: now[k] - last[k] for k in now}
+        bad_frames = d["bad_checksum"] + d["bad_length"] + d["malformed"]
+        noisy = (d["bytes_in"] > 0 and d["dropped_bytes"] > self.byte_share * d["bytes_in"]) or (
+            bad_frames > self.frame_share * max(1, d["frames"] + bad_frames))
+        if noisy == self.degraded:
+            return None
+        self.degraded = noisy
+        return noisy
+
+
 def sensor_health(sensor: str, stats: ParserStats, silent: bool, link: LinkHealth | None = None,
-                  restarts: int = 0, running: bool = True) -> SensorHealth:
-    """Worst first: a driver that keeps failing, a link that is down, a sensor gone silent."""
-    state: SensorState = "ok"
+                  restarts: int = 0, running: bool = True, degraded: bool = False) -> SensorHealth:
+    """Worst first: a driver that keeps failing, a link that is down, a sensor gone silent, a noisy line."""
+    state: SensorState = "degraded" if degraded else "ok"
     if silent:
         state = "silent"
     if link is not None and not link.connected:

@@ -140,6 +140,8 @@ def _health_row(h: SensorHealth | None) -> dict[str, Any]:
     if h is None:
         return {"state": "?", "frames": 0, "dropped": 0}
     return {"state": h.state, "frames": h.counters.get("frames", 0), "dropped": h.counters.get("dropped_bytes", 0),
+            "bad_frames": h.counters.get("bad_checksum", 0) + h.counters.get("bad_length", 0),
+            "malformed": h.counters.get("malformed", 0),
             "connected": h.connected, "last_error": h.last_error, "restarts": h.restarts}
 
 
