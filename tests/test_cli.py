@@ -316,3 +316,18 @@ def test_a_file_that_cannot_work_is_refused_at_check_and_at_start(tmp_path: Path
     for path in ("gateway.timezone", "Asia/Shangai", "local_mqtt.url", "88a3", "uplink.broker_url",
                  "residents[0].contacts[0]", "address"):
         assert path in res.stderr, (path, res.stderr)
+
+
+def test_replay_with_one_sensor_named_skips_the_others_and_says_so(tmp_path: Path) -> None:
+    """The README's `replay --sensor ID=PROTOCOL` on a capture with several sensors."""
+    cap = CaptureBuilder(T0)
+    for k in range(40):
+        cap.serial(k * 0.5, "bed_radar", Presence(present=True), Distance(distance_m=0.6))
+        cap.serial(k * 0.5, "room_radar", Targets(targets=(Target(id=1, x=0.1, y=1.0),)))
+    cap.mqtt(3.0, "kitchen_gas", "zigbee2mqtt/kitchen_gas", {"gas": True})
+    path = cap.write(tmp_path / "multi.jsonl")
+    res = run("replay", str(path), "--sensor", "bed_radar=mr60bha2", "--readings", "--json")
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    assert {x["sensor"] for x in lines if x["kind"] == "reading"} == {"bed_radar"}
+    assert "kitchen_gas, room_radar" in res.stderr  # said once, naming what was skipped

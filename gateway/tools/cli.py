@@ -226,13 +226,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     else:
         print("eldergate replay: give --config FILE or --sensor ID=PROTOCOL", file=sys.stderr)
         return EXIT_CONFIG
+    only_named = args.config is None  # --sensor picks some of the capture's sensors: the rest are skipped
     if args.json:
         sink = JsonLinesSink(sys.stdout, readings=args.readings)
-        replay(cfg, args.capture, sink.emit, readings=args.readings, speed=args.speed)
+        replay(cfg, args.capture, sink.emit, readings=args.readings, speed=args.speed, only_named=only_named)
         sink.close()
     else:
         view = ConsoleView(sys.stdout, cfg.gateway.timezone, vitals_every_s=60.0)
-        replay(cfg, args.capture, view.emit, speed=args.speed)
+        replay(cfg, args.capture, view.emit, speed=args.speed, only_named=only_named)
     return EXIT_OK
 
 

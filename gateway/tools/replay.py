@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,14 +13,19 @@ from eldergate.gateway.core.output import Output
 from eldergate.gateway.links.decode import decoders_for
 from eldergate.gateway.tools.capture import CaptureError, read_capture
 
+log = logging.getLogger(__name__)
+
 
 def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings: bool = False,
-           speed: float | None = None, final_summary: bool = True) -> Home:
+           speed: float | None = None, final_summary: bool = True, only_named: bool = False) -> Home:
     """Feed every capture line to its sensor's parser, every reading to the pipeline.
 
     ``speed`` None: as fast as possible; N: N times real time. Lines for a sensor that
-    the configuration does not name raise CaptureError.
+    the configuration does not name raise CaptureError, unless ``only_named`` (the sensors
+    were picked on the command line): then they are skipped, and said once at the end.
     """
+    skipped: dict[str, int] = {}
+    seen: set[str] = set()
     _meta, items = read_capture(capture)
     decoders = decoders_for(cfg)
     home: Home | None = None
@@ -28,7 +34,11 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
     for item in items:
         dec = decoders.get(item.sensor)
         if dec is None:
+            if only_named:
+                skipped[item.sensor] = skipped.get(item.sensor, 0) + 1
+                continue
             raise CaptureError(f"capture names sensor {item.sensor!r}, which is not configured")
+        seen.add(item.sensor)
         if home is None:
             home, t_first = Home(cfg, start=item.t), item.t
         if speed is not None and t_first is not None:
@@ -52,6 +62,12 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
                     emit(r)
                 for out in home.process(r):
                     emit(out)
+    if skipped:
+        log.warning("replay: skipped %d capture line(s) of sensors not named with --sensor: %s",
+                    sum(skipped.values()), ", ".join(sorted(skipped)))
+        for s in cfg.sensors:
+            if s.id not in seen:
+                log.warning("replay: sensor %s named with --sensor has no line in this capture", s.id)
     if home is None:
         home = Home(cfg, start=0.0)
     elif final_summary and home.last_t is not None:
