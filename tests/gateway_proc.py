@@ -19,6 +19,7 @@ def write_config(path: Path, local_url: str, community_url: str | None, state: P
         '[[residents]]\nid = "r1"\ndisplay_name = "x"\nbirth_year = 1940\n',
         '[[rooms]]\nid = "kitchen"\nname = "k"\n',
         f'[local_mqtt]\nurl = "{local_url}"\n',
+        '[notifications]\nenabled = false\n',  # nobody to push to in these homes: the server is told
     ]
     for i in range(n_leaks):
         lines.append(f'[[sensors]]\nid = "leak{i}"\nprotocol = "zigbee2mqtt"\nrole = "water_leak"\nroom = "kitchen"\n'

@@ -39,11 +39,29 @@ def test_version_and_help_on_every_command() -> None:
         assert name in rep
 
 
-def test_check_config_accepts_the_shipped_examples() -> None:
-    for name in ("example.toml", "demo.toml"):
-        res = run("check-config", str(ROOT / "config" / name))
-        assert res.returncode == 0, res.stderr
-        assert "configuration OK" in res.stdout
+def test_check_config_accepts_the_demo_and_says_what_the_example_needs(tmp_path: Path) -> None:
+    res = run("check-config", str(ROOT / "config" / "demo.toml"))
+    assert res.returncode == 0 and "configuration OK" in res.stdout, res.stderr
+    # the example points at the files an installer provides: check-config names every one
+    res = run("check-config", str(ROOT / "config" / "example.toml"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    needed = ["residents[0].contacts[0].notify_file", "residents[0].contacts[2].notify_file", "uplink.ca_file",
+              "uplink.cert_file", "uplink.key_file", "telemetry.token_file"]
+    for path in needed:
+        assert path in res.stderr, (path, res.stderr)
+    assert "ELDERGATE_RELATIVE_URL" in res.stdout  # the service's environment: said, not refused, in a shell
+    # once they are there, it is accepted
+    etc = tmp_path / "etc"
+    text = (ROOT / "config" / "example.toml").read_text().replace("/etc/eldergate/", f"{etc}/")
+    for line in text.splitlines():
+        if line.split("=")[0].strip() in ("notify_file", "ca_file", "cert_file", "key_file", "token_file"):
+            f = Path(line.split("=", 1)[1].split("#")[0].strip().strip('"'))
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text("json://127.0.0.1:9/x\n")
+    (tmp_path / "home.toml").write_text(text)
+    res = subprocess.run(eldergate_cmd("check-config", str(tmp_path / "home.toml")), capture_output=True, text=True,
+                         timeout=60, env={**clean_env(), "ELDERGATE_RELATIVE_URL": "json://127.0.0.1:9/r"})
+    assert res.returncode == 0 and "configuration OK" in res.stdout, res.stderr
 
 
 BAD = """

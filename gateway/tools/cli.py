@@ -111,10 +111,25 @@ def _print_config_error(err: ConfigError) -> None:
         print(f"  {path}: {reason}", file=sys.stderr)
 
 
+def _preflight(cfg: Config, source: str, at_start: bool) -> None:
+    """What the file points at (contacts' addresses, TLS and credential files, serial ports): an
+    error refuses the configuration (exit 2), a warning is said and the command goes on."""
+    from eldergate.config.preflight import preflight
+
+    findings = preflight(cfg)
+    fatal = [f for f in findings if f.severity == "error" or (at_start and f.severity == "environment")]
+    for f in findings:
+        if f not in fatal:
+            log.warning("%s: %s", f.path, f.message) if at_start else print(f"warning: {f.path}: {f.message}")
+    if fatal:
+        raise ConfigError(source, [(f.path, f.message) for f in fatal])
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from eldergate.gateway.tools.config_report import report
 
     cfg = load_config(args.file)
+    _preflight(cfg, str(args.file), at_start=False)
     print(report(cfg))
     return EXIT_OK
 
@@ -133,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from eldergate.gateway.runtime import Gateway, default_store
 
     cfg = load_config(args.config)
+    _preflight(cfg, str(args.config), at_start=True)
     store = default_store(cfg, args.state_dir)
     sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone)] if args.console else []
     gw = Gateway(cfg, sinks, store=store)

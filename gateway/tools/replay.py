@@ -65,9 +65,8 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
     if skipped:
         log.warning("replay: skipped %d capture line(s) of sensors not named with --sensor: %s",
                     sum(skipped.values()), ", ".join(sorted(skipped)))
-        for s in cfg.sensors:
-            if s.id not in seen:
-                log.warning("replay: sensor %s named with --sensor has no line in this capture", s.id)
+        for sid in sorted({sensor.id for sensor in cfg.sensors} - seen):
+            log.warning("replay: sensor %s named with --sensor has no line in this capture", sid)
     if home is None:
         home = Home(cfg, start=0.0)
     elif final_summary and home.last_t is not None:

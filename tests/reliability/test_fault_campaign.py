@@ -65,7 +65,7 @@ def write_home(path: Path, local: Mosquitto, community: Mosquitto, state: Path, 
     for r in ("r1", "r2"):
         lines.append(f'[[residents]]\nid = "{r}"\ndisplay_name = "{r}"\nbirth_year = 1940\n')
     lines.append('[[rooms]]\nid = "kitchen"\nname = "k"\n')
-    lines.append(f'[local_mqtt]\nurl = "{local.url}"\n')
+    lines.append(f'[local_mqtt]\nurl = "{local.url}"\n[notifications]\nenabled = false\n')  # the server is who is told
     for d in devices:
         lines.append(f'[[sensors]]\nid = "{d.id}"\nprotocol = "zigbee2mqtt"\nrole = "{d.kind}"\nroom = "kitchen"\n'
                      f'resident = "{d.resident}"\nmqtt = {{ topic = "{d.topic}" }}\n')
