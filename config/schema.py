@@ -92,6 +92,8 @@ class GatewayIdentity(Strict):
     site: Identifier = Field(description="community or site id, part of every MQTT topic")
     id: Identifier = Field(description="this gateway's id, unique within the site")
     timezone: Annotated[str, AfterValidator(_known_timezone)] = "Asia/Shanghai"
+    # where the home is, as a grid worker needs it to go there: in pushes only, never sent over MQTT
+    address: str = ""
     language: Literal["zh", "en"] = "zh"
     state_dir: Path = Path("/var/lib/eldergate")
 

@@ -220,3 +220,12 @@ def test_the_morning_summary_says_what_happened_in_the_night(endpoint: PushEndpo
     assert "一切正常" not in body and "All is well" not in body
     quiet = DailySummary("r1", night + 86400, night + 2 * 86400, 0, 0, 3, 420.0, 0.0, 62.0, 14.0, 30.0, 0)
     assert "一切正常" in n.summary_text(quiet)[1]
+
+
+def test_a_push_says_where_the_home_is(endpoint: PushEndpoint) -> None:
+    cfg = config(endpoint)
+    cfg = cfg.model_copy(update={"gateway": cfg.gateway.model_copy(update={"address": "幸福里 3-2-401"})})
+    n = Notifier(cfg)
+    n.on_alert(_alert(), 100.0)
+    n.flush()
+    assert all("幸福里 3-2-401" in body["message"] for _path, body in endpoint.received)

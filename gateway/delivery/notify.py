@@ -170,8 +170,10 @@ class Notifier:
         up_zh = "（无人确认，已升级）" if escalated else ""
         up_en = " (not acknowledged: escalated)" if escalated else ""
         title = f"【{sev_zh}】{who} {what_zh}{up_zh}"
-        body = (f"{who}，{room}，{when}：{what_zh}。{ask_zh}\n"
-                f"{sev_en.upper()}: {who}, {room}, {when}: {what_en}{up_en}. {ask_en}")
+        address = self.cfg.gateway.address
+        where_zh, where_en = (f"地址：{address}。", f" Address: {address}.") if address else ("", "")
+        body = (f"{who}，{room}，{when}：{what_zh}。{where_zh}{ask_zh}\n"
+                f"{sev_en.upper()}: {who}, {room}, {when}: {what_en}{up_en}.{where_en} {ask_en}")
         if self.lang == "en":
             title = f"[{sev_en.upper()}] {who}: {what_en}{up_en}"
         return title, body
