@@ -80,7 +80,7 @@ class Gateway:
         self.status_model: StatusModel | None = None
         self.status_page: StatusPage | None = None
         if cfg.status_page.enabled:
-            self.status_model = StatusModel(cfg, self.metrics, self.sensor_health)
+            self.status_model = StatusModel(cfg, self.metrics, self.sensor_health, self.clock.now)
             extra.append(self.status_model)
         self.sinks = Fanout(([store] if store is not None else []) + community + extra + [self.annunciator] + sinks)
         self._next_metrics = 0.0

@@ -11,11 +11,17 @@ import tempfile
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from eldergate.config.loader import load_config
+from eldergate.gateway.local.status_page import StatusModel, StatusPage
 from eldergate.gateway.runtime import Gateway
 from eldergate.gateway.tools.demo import run_demo
+from eldergate.signal.model import Event, EventName, Observation
+
+from testutil import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -66,7 +72,45 @@ def test_browser_sees_the_sensors_and_the_live_vitals() -> None:
         assert re.search(r'id="hr-r1">♥ \d{2,3}</span>', dom), "the heart rate is shown"
         assert 'class="target"' in dom and "<rect" in dom  # the bed zone and the tracked person
         assert "updated " in dom
+        assert re.search(r'class="vitals " data-state="live">.*?as of ', dom, re.S), "each figure has its age"
+        assert "no community link configured" in dom  # the demo has none: said, not shown as a failure
+        assert "关 closed" in dom and "gas 正常 quiet" in dom  # the door and the gas detector, as an installer checks
+        assert "上床 went to bed" in dom or "离床 left the bed" in dom  # events in words, not identifiers
     finally:
         if started:
             started[0].stop()
         th.join(timeout=30)
+
+
+def _page(model: StatusModel, tmp: Path) -> str:
+    """The page as headless Chromium renders it for this model."""
+    page = StatusPage(model, "127.0.0.1", 0)
+    th = threading.Thread(target=page.run, daemon=True)
+    th.start()
+    try:
+        with tempfile.TemporaryDirectory() as profile:
+            assert CHROMIUM is not None
+            res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                                  "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=3000",
+                                  "--dump-dom", page.url], capture_output=True, text=True, timeout=60)
+        return res.stdout
+    finally:
+        page.stop()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="scripts/test installs chromium")
+def test_old_vitals_are_greyed_with_their_time_and_none_are_shown_out_of_bed(tmp_path: Path) -> None:
+    cfg = load_config(ROOT / "config" / "demo.toml")
+    now = [1_795_300_000.0]
+    model = StatusModel(cfg, dict, dict, lambda: now[0])
+    t = now[0] - 12 * 3600  # the last estimate: twelve hours ago, at night
+    model.emit(Event(t - 600, EventName.BED_ENTRY, "r1", "bedroom", "bed_radar"))
+    model.emit(Observation(t, "heart_rate_bpm", 64.0, "bed_radar", "r1", 1.0, None, "bpm"))
+    model.emit(Observation(t, "breathing_rate_bpm", 14.0, "bed_radar", "r1", 1.0, None, "1/min"))
+    dom = _page(model, tmp_path)
+    assert re.search(r'class="vitals stale" data-state="stale">.*?♥ 64.*?as of .*?\(old\)', dom, re.S), dom[-2000:]
+    assert "no chest signal" in dom  # the waveform is not passed off as the last 30 s
+    model.emit(Event(now[0] - 300, EventName.BED_EXIT, "r1", "bedroom", "bed_radar"))  # she is up
+    dom = _page(model, tmp_path)
+    assert 'data-state="out"' in dom and "♥ 64" not in dom and "out of bed since" in dom

@@ -20,11 +20,11 @@ from importlib import resources
 from typing import Any
 
 from eldergate.config.schema import Config
-from eldergate.drivers.readings import ChestDisplacement, Reading, Targets
+from eldergate.drivers.readings import Alarm, Battery, ChestDisplacement, Contact, Presence, Reading, Targets
 from eldergate.gateway.core.alerts import Alert, AlertState
 from eldergate.gateway.core.health import SensorHealth
 from eldergate.gateway.core.output import Output
-from eldergate.gateway.core.texts import alert_name
+from eldergate.gateway.core.texts import alert_name, event_name
 from eldergate.signal.model import Event, EventName, Observation
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,12 @@ class StatusModel:
     """What the page shows, updated from the core loop; read from the HTTP threads under a lock."""
 
     def __init__(self, cfg: Config, metrics: Callable[[], dict[str, Any]],
-                 sensor_stats: Callable[[], dict[str, SensorHealth]]
+                 sensor_stats: Callable[[], dict[str, SensorHealth]], clock: Callable[[], float] = time.time
                  ) -> None:
         self.cfg = cfg
         self.metrics, self.sensor_stats = metrics, sensor_stats
+        self.clock = clock  # the gateway's own time: ages are judged on it (the demo's is simulated)
+        self.rooms = {r.id: r.name for r in cfg.rooms}
         self._lock = threading.Lock()
         self.last: dict[str, dict[str, Any]] = {}
         self.wave: deque[float] = deque(maxlen=WAVE_POINTS)
@@ -47,6 +49,7 @@ class StatusModel:
         self.vitals: dict[str, dict[str, Any]] = {r.id: {} for r in cfg.residents}
         self.alerts: dict[str, dict[str, Any]] = {}
         self.events: deque[dict[str, Any]] = deque(maxlen=20)
+        self.said: dict[str, dict[str, str]] = {}  # sensor -> aspect -> its latest state in words
 
     def reading(self, r: Reading) -> None:
         with self._lock:
@@ -62,24 +65,33 @@ class StatusModel:
             else:
                 entry |= {k: v for k, v in r.to_json().items() if k not in ("t", "kind", "name", "sensor")}
             self.last[r.sensor] = entry
+            said = _said(r)
+            if said is not None:  # what the installer checks: the door, the alarm, the battery, presence
+                self.said.setdefault(r.sensor, {})[said[0]] = said[1]
 
     def emit(self, item: Output) -> None:
         with self._lock:
             if isinstance(item, Observation) and item.name in ("heart_rate_bpm", "breathing_rate_bpm"):
-                self.vitals.setdefault(item.resident, {})[item.name] = item.value
-                self.vitals[item.resident]["quality"] = item.quality
-                self.vitals[item.resident]["reason"] = item.reason
+                v = self.vitals.setdefault(item.resident, {})
+                v[item.name] = item.value
+                v["quality"], v["reason"], v["t"] = item.quality, item.reason, item.t  # each figure has its age
             elif isinstance(item, Event):
-                self.events.appendleft({"t": item.t, "name": str(item.name), "resident": item.resident})
+                self.events.appendleft({"t": item.t, "name": str(item.name), "resident": item.resident,
+                                        "title": event_name(str(item.name), "zh"),
+                                        "title_en": event_name(str(item.name), "en"),
+                                        "room": self.rooms.get(item.room, item.room)})
                 if item.name in (EventName.BED_ENTRY, EventName.BED_RETURN, EventName.BED_EXIT):
-                    self.vitals.setdefault(item.resident, {})["in_bed"] = item.name != EventName.BED_EXIT
+                    v = self.vitals.setdefault(item.resident, {})
+                    v["in_bed"] = item.name != EventName.BED_EXIT
+                    v["out_of_bed_since"] = item.t if item.name == EventName.BED_EXIT else None
             elif isinstance(item, Alert):
                 if item.state == AlertState.RESOLVED:
                     self.alerts.pop(item.id, None)
                 else:
                     self.alerts[item.id] = {"id": item.id, "kind": str(item.kind), "title": alert_name(item.kind, "zh"),
                                             "title_en": alert_name(item.kind, "en"), "severity": str(item.severity),
-                                            "state": str(item.state), "resident": item.resident, "room": item.room,
+                                            "state": str(item.state), "resident": item.resident,
+                                            "room": self.rooms.get(item.room, item.room),
                                             "raised_at": item.raised_at}
 
     def close(self) -> None:
@@ -87,15 +99,20 @@ class StatusModel:
 
     def snapshot(self) -> dict[str, Any]:
         stats = self.sensor_stats()
+        metrics = self.metrics()
         with self._lock:
             sensors = [{"id": s.id, "protocol": s.protocol, "role": s.role, "room": s.room,
-                        "last": self.last.get(s.id), **_health_row(stats.get(s.id))} for s in self.cfg.sensors]
+                        "last": self.last.get(s.id), "said": " · ".join(self.said.get(s.id, {}).values()),
+                        **_health_row(stats.get(s.id))} for s in self.cfg.sensors]
             zones = [{"sensor": s.id, **s.placement.bed_zone.model_dump()} for s in self.cfg.sensors
                      if s.placement.bed_zone is not None]
-            return {"now": time.time(), "gateway": f"{self.cfg.gateway.site}/{self.cfg.gateway.id}",
+            link = ("not configured" if self.cfg.uplink is None or not self.cfg.uplink.enabled
+                    else "up" if metrics.get("uplink_up") else "down")
+            return {"now": self.clock(), "gateway": f"{self.cfg.gateway.site}/{self.cfg.gateway.id}",
+                    "community_link": link, "wave_t": self._wave_t, "stale_after_s": STALE_AFTER_S,
                     "sensors": sensors, "vitals": self.vitals, "wave": list(self.wave), "targets": self.targets,
                     "bed_zones": zones, "alerts": list(self.alerts.values()), "events": list(self.events),
-                    "metrics": self.metrics()}
+                    "metrics": metrics}
 
 
 class StatusPage:
@@ -134,6 +151,24 @@ class StatusPage:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+STALE_AFTER_S = 60.0  # a figure older than this is shown greyed, with its time
+
+
+def _said(r: Reading) -> tuple[str, str] | None:
+    if isinstance(r, Contact):
+        return "door", "关 closed" if r.closed else "开 open"
+    if isinstance(r, Alarm) and not r.test:
+        return r.alarm, f"{r.alarm} {'报警 ALARM' if r.active else '正常 quiet'}"
+    if isinstance(r, Battery):
+        if r.percent is not None:
+            return "battery", f"电池 battery {round(r.percent)}%"
+        if r.low is not None:
+            return "battery", "电池低 battery low" if r.low else "电池正常 battery ok"
+    if isinstance(r, Presence):
+        return "presence", "有人 someone" if r.present else "无人 nobody"
+    return None
 
 
 def _health_row(h: SensorHealth | None) -> dict[str, Any]:
