@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import threading
@@ -16,6 +17,7 @@ from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 
 from broker import Mosquitto
+from push_endpoint import PushEndpoint
 from testutil import ROOT, clean_env, eldergate_cmd, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -27,6 +29,8 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     for sid, p in ports.items():
         text = text.replace(f'"emulated:{sid}"', f'"{p.link}"')
     text = text.replace('state_dir = "/tmp/eldergate-demo"', f'state_dir = "{tmp_path / "state"}"')
+    endpoint = PushEndpoint()  # the contacts' phones
+    text = text.replace("json://127.0.0.1:9/", endpoint.url(""))
     text += (f'\n[local_mqtt]\nurl = "{mosquitto.url}"\n[uplink]\nbroker_url = "{mosquitto.url}"\n'
              '\n[[sensors]]\nid = "sos"\nprotocol = "zigbee2mqtt"\nrole = "sos"\nroom = "bedroom"\n'
              'mqtt = { topic = "zigbee2mqtt/sos" }\n')
@@ -39,7 +43,7 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="z2m", protocol=mqtt.MQTTv5)
     pub.connect("127.0.0.1", mosquitto.port)
     pub.loop_start()
-    state = {"in_bed": False}
+    state = {"in_bed": False, "fallen": False}
     stop = threading.Event()
 
     def radars() -> None:  # the person, as the radars see them
@@ -47,7 +51,7 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
             inside = state["in_bed"]
             bed.send(Presence(present=inside), Distance(distance_m=0.6 if inside else None))
             room.send(Targets(targets=(Target(id=1, x=-1.2 if inside else 0.5, y=1.2),)),
-                      TargetHeight(height_m=0.45 if inside else 1.0))
+                      TargetHeight(height_m=0.45 if inside else 0.2 if state["fallen"] else 1.0))
             time.sleep(0.2)
 
     threading.Thread(target=radars, daemon=True).start()
@@ -74,11 +78,18 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
         state["in_bed"] = True
         assert wait_for(lambda: seen("Get up"), 60), "".join(lines)
         state["in_bed"] = False
+        assert wait_for(lambda: seen("Lie down on the floor"), 60), "".join(lines)
+        state["fallen"] = True  # down fast, beside the bed
+        assert wait_for(lambda: seen("Stand up again"), 60), "".join(lines)
+        state["fallen"] = False
         assert wait_for(lambda: seen("Open and close the front door"), 60), "".join(lines)
         z2m("hall/front_door", {"contact": False})
         z2m("hall/front_door", {"contact": True})
         assert wait_for(lambda: seen("Press the SOS"), 60), "".join(lines)
         z2m("sos", {"action": "single"})
+        assert wait_for(lambda: seen("Press the gas detector's test button"), 60), "".join(lines)
+        z2m("kitchen_gas", {"gas": True})  # this detector reports its test as an alarm
+        z2m("kitchen_gas", {"gas": False})
         proc.wait(timeout=120)
         reader.join(timeout=10)  # stdout read to its end by the one reader
         assert proc.stderr is not None
@@ -96,6 +107,12 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     report = json.loads((tmp_path / "state" / "commission-report.json").read_text())
     assert report["ready"] and set(report["sensors"]) == {"bed_radar", "room_radar", "front_door", "kitchen_gas", "sos"}
     assert report["steps"]["press_sos"]["result"] == "passed" and report["steps"]["smoke_test"]["result"] == "skipped"
+    assert report["steps"]["fall"]["result"] == "passed" and report["steps"]["fall_up"]["result"] == "passed"
+    assert report["steps"]["gas_test"]["result"] == "passed"
+    assert report["steps"]["test_push"]["result"] == "passed"  # one test push to each contact, delivered
+    assert sorted(endpoint.who()) == ["grid_worker", "relative"]
+    assert all("测试" in body["title"] for _path, body in endpoint.received)
+    endpoint.close()
     retained: list[bytes] = []
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="server", protocol=mqtt.MQTTv5)
     sub.on_message = lambda _c, _u, m: retained.append(m.payload)
@@ -105,3 +122,39 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     wait_for(lambda: bool(retained), 5)
     sub.loop_stop()
     assert retained and json.loads(retained[0])["ready"] is True
+
+
+def test_a_failed_step_says_what_to_check_and_can_be_tried_again(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    from eldergate.config.loader import parse_config
+    from eldergate.gateway.tools.commission import Commissioning
+
+    cfg = parse_config({
+        "gateway": {"site": "s", "id": "g", "state_dir": str(tmp_path)},
+        "residents": [{"id": "r1", "display_name": "x", "birth_year": 1940}],
+        "rooms": [{"id": "hall", "name": "hall"}],
+        "sensors": [{"id": "door", "protocol": "zigbee2mqtt", "role": "door", "room": "hall",
+                     "mqtt": {"topic": "zigbee2mqtt/door"}, "placement": {"front_door": True}}],
+        "local_mqtt": {"url": mosquitto.url},
+        "notifications": {"enabled": False},
+    })
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="z2m-retry", protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", mosquitto.port)
+    pub.loop_start()
+    answers: list[str] = []
+
+    def installer() -> str:  # Enter at each prompt; after the hint, the door is really opened this time
+        answers.append("")
+        if len(answers) == 3:
+            pub.publish("zigbee2mqtt/door", json.dumps({"contact": False}), qos=1).wait_for_publish(5)
+        return ""
+
+    pub.publish("zigbee2mqtt/door", json.dumps({"contact": True}), qos=1).wait_for_publish(5)
+    out = io.StringIO()
+    try:
+        report = Commissioning(cfg, out, wait_input=True, step_timeout=2.0, alive_timeout=10.0,
+                               answer=installer).run()
+    finally:
+        pub.loop_stop()
+    text = out.getvalue()
+    assert "hint: is the contact sensor paired" in text and "Enter: try again" in text, text
+    assert report.steps["open_door"]["result"] == "passed", text

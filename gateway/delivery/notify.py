@@ -82,7 +82,7 @@ class Notifier:
     def _recipients(self, r: Resident) -> list[Recipient]:
         out = []
         for i, c in enumerate(r.contacts):
-            url = _address(c)
+            url = contact_address(c)
             if url is None:
                 log.error("resident %s contact %d (%s): no readable notification address", r.id, i, c.role)
                 continue
@@ -268,7 +268,7 @@ class Notifier:
         self._jobs.put(None)
 
 
-def _address(c: Contact) -> str | None:
+def contact_address(c: Contact) -> str | None:
     if c.notify is not None:
         return c.notify.get_secret_value()
     try:

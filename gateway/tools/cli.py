@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "for its event until the timeout)")
     com.add_argument("--step-timeout", type=float, default=120.0, help="seconds to wait for each step's event")
     com.add_argument("--alive-timeout", type=float, default=30.0, help="seconds to wait for every sensor's frames")
+    com.add_argument("--retries", type=int, default=0, help="with --yes: try a failed step again this many times "
+                     "(interactively, Enter tries again and s skips)")
 
     con = sub.add_parser("console", help="community side: watch many gateways, acknowledge alerts")
     con.add_argument("--broker", required=True, help="the community broker, e.g. mqtt://127.0.0.1:1883")
@@ -258,7 +260,7 @@ def cmd_commission(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     wait = not args.yes and sys.stdin is not None and sys.stdin.isatty()
-    report = Commissioning(cfg, sys.stdout, wait, args.step_timeout, args.alive_timeout).run()
+    report = Commissioning(cfg, sys.stdout, wait, args.step_timeout, args.alive_timeout, args.retries).run()
     send_report(cfg, report, cfg.gateway.state_dir, print)
     return EXIT_OK if report.ready else EXIT_FAIL
 

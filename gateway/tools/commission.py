@@ -3,8 +3,11 @@
 1. Every configured sensor must be alive and sane: frames arriving, few dropped bytes or
    malformed messages.
 2. A walk-through, each step waiting for the event that proves it: lie on the bed, get up,
-   open the front door, press the SOS button, press the smoke detector's test button. A step
-   with no sensor for it is skipped and said so.
+   lie down on the floor (a fall), open the front door, press the SOS button, test the smoke
+   and gas detectors. A step with no sensor for it is skipped and said so; a failed step says
+   what to check, and can be tried again (Enter) or skipped (s); with ``--retries N`` it is
+   tried again by itself. Then a test push goes to each contact, and the installer confirms
+   that every phone got it.
 3. A "home ready" report goes to the community server (retained, on ``.../commission``) and
    to ``commission-report.json`` in the state directory; the exit code says whether it is ready.
 
@@ -29,6 +32,7 @@ import paho.mqtt.client as mqtt
 from eldergate.config.schema import Config
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.version import version
+from eldergate.gateway.delivery.notify import Send, apprise_send, contact_address
 from eldergate.gateway.links.mqtt_link import ClientSettings, make_client
 from eldergate.gateway.runtime import Gateway
 from eldergate.signal.model import Event, EventName
@@ -41,16 +45,29 @@ class Step:
     ask_en: str
     proves: tuple[EventName, ...]
     needs_roles: tuple[str, ...]
+    hint: str = ""  # what to check when the step fails
 
 
 STEPS = (
     Step("lie_on_bed", "请躺到床上，保持不动", "Lie on the bed and keep still",
-         (EventName.BED_ENTRY, EventName.BED_RETURN), ("bed_radar", "room_radar")),
-    Step("get_up", "请起床，离开床", "Get up and leave the bed", (EventName.BED_EXIT,), ("bed_radar", "room_radar")),
-    Step("open_door", "请打开并关上入户门", "Open and close the front door", (EventName.DOOR_OPENED,), ("door",)),
-    Step("press_sos", "请按一下紧急按钮", "Press the SOS button", (EventName.SOS,), ("sos",)),
+         (EventName.BED_ENTRY, EventName.BED_RETURN), ("bed_radar", "room_radar"),
+         "stay 10 s; check the bed zone (room radar) or bed_distance_m (bed radar) against the real bed"),
+    Step("get_up", "请起床，离开床", "Get up and leave the bed", (EventName.BED_EXIT,), ("bed_radar", "room_radar"),
+         "walk out of the zone for 20 s; a zone drawn past the mattress edge keeps a person 'in bed'"),
+    Step("fall", "请在床边地上躺下（跌倒测试）", "Lie down on the floor beside the bed (a fall test)",
+         (EventName.POSSIBLE_FALL, EventName.FALL), ("room_radar",),
+         "go down quickly and stay low; check the room radar's mounting height and that its view reaches the floor"),
+    Step("fall_up", "请站起来", "Stand up again", (EventName.FALL_CANCELLED, EventName.FALL_RECOVERED), ("room_radar",),
+         "stand fully upright for a few seconds; a possible fall is called off only when the radar sees you up"),
+    Step("open_door", "请打开并关上入户门", "Open and close the front door", (EventName.DOOR_OPENED,), ("door",),
+         "is the contact sensor paired in Zigbee2MQTT, and its topic the one in the configuration?"),
+    Step("press_sos", "请按一下紧急按钮", "Press the SOS button", (EventName.SOS,), ("sos",),
+         "is the button paired, and does Zigbee2MQTT show its action?"),
     Step("smoke_test", "请按下烟雾报警器的测试按钮", "Press the smoke detector's test button",
-         (EventName.SMOKE_TEST, EventName.SMOKE), ("smoke",)),
+         (EventName.SMOKE_TEST, EventName.SMOKE), ("smoke",), "hold the test button until it sounds"),
+    Step("gas_test", "请按下燃气报警器的测试按钮", "Press the gas detector's test button",
+         (EventName.GAS, EventName.CARBON_MONOXIDE, EventName.SMOKE_TEST), ("gas",),
+         "hold the test button until it sounds; some detectors report a test only as an alarm"),
 )
 
 
@@ -73,10 +90,13 @@ class Report:
 
 class Commissioning:
     def __init__(self, cfg: Config, out: IO[str], wait_input: bool, step_timeout: float = 120.0,
-                 alive_timeout: float = 30.0) -> None:
+                 alive_timeout: float = 30.0, retries: int = 0, send: Send = apprise_send,
+                 answer: Callable[[], str] = sys.stdin.readline) -> None:
         self.cfg = cfg
         self.out = out
         self.wait_input = wait_input
+        self.retries = retries
+        self.send, self.answer = send, answer
         self.step_timeout, self.alive_timeout = step_timeout, alive_timeout
         self.events: list[Event] = []
         self._new = threading.Condition()
@@ -105,7 +125,8 @@ class Commissioning:
             self._say("2/3 逐项测试 / walk-through")
             roles: set[str] = {str(s.role) for s in self.cfg.sensors}
             for step in STEPS:
-                report.steps[step.name] = self._step(step, roles)
+                report.steps[step.name] = self._step_with_retries(step, roles)
+            report.steps["test_push"] = self._test_push()
         finally:
             gw.stop()
             core.join(timeout=10)
@@ -130,6 +151,44 @@ class Commissioning:
             self._say(f"  {'✔' if ok else '✘'} {sid} ({dec.sensor.protocol}): {why}")
         return out
 
+    def _step_with_retries(self, step: Step, roles: set[str]) -> dict[str, Any]:
+        tries = 0
+        while True:
+            result = self._step(step, roles)
+            if result["result"] != "failed":
+                return result
+            self._say(f"    hint: {step.hint}")
+            if self.wait_input:
+                self._say("    Enter: try again, s + Enter: skip")
+                if self.answer().strip().lower().startswith("s"):
+                    return {"result": "failed", "skipped_by_installer": True}
+            elif tries >= self.retries:
+                return result
+            tries += 1
+
+    def _test_push(self) -> dict[str, Any]:
+        """A test push to each contact: the installer confirms that every phone got it."""
+        sent: dict[str, bool] = {}
+        for r in self.cfg.residents:
+            for i, c in enumerate(r.contacts):
+                url = contact_address(c)
+                text = (f"这是来自{r.display_name}家网关的测试消息，无需处理。\n"
+                        f"This is a test from {r.display_name}'s home box; nothing to do.")
+                ok = url is not None and bool(self.send(url, "【测试】eldergate", text))
+                sent[f"{r.id}/{i} ({c.role})"] = ok
+                self._say(f"  {'✔' if ok else '✘'} test push to {r.id} contact {i} ({c.role})"
+                          + ("" if ok else ": not delivered — check the address (notify, notify_file, notify_env)"))
+        if not sent:
+            self._say("  – test push: no contact configured, skipped")
+            return {"result": "skipped"}
+        if not all(sent.values()):
+            return {"result": "failed", "contacts": sent}
+        if self.wait_input:
+            self._say("  did every phone get the test? y + Enter / n + Enter")
+            if not self.answer().strip().lower().startswith("y"):
+                return {"result": "failed", "contacts": sent, "confirmed": False}
+        return {"result": "passed", "contacts": sent}
+
     def _step(self, step: Step, roles: set[str]) -> dict[str, Any]:
         if not roles & set(step.needs_roles):
             self._say(f"  – {step.ask_zh} / {step.ask_en}: no sensor for this, skipped")
@@ -137,7 +196,7 @@ class Commissioning:
         self._say(f"  → {step.ask_zh} / {step.ask_en}" + ("  [Enter when done]" if self.wait_input else ""))
         start = len(self.events)
         if self.wait_input:
-            sys.stdin.readline()
+            self.answer()
         found = self._wait_for(step.proves, start)
         if found is None:
             self._say(f"    ✘ no {' or '.join(str(p) for p in step.proves)} seen in {self.step_timeout:.0f} s")
