@@ -340,6 +340,10 @@ class Config(Strict):
     status_page: StatusPage = Field(default_factory=StatusPage)
     home_assistant: HomeAssistant = Field(default_factory=HomeAssistant)
 
+    def room_names(self) -> dict[str, str]:
+        """Room id -> the room's name as people say it: the one name shown everywhere."""
+        return {r.id: r.name for r in self.rooms}
+
     def resident_for(self, sensor: Sensor) -> Resident:
         rid = sensor.resident or self.residents[0].id
         return next(r for r in self.residents if r.id == rid)

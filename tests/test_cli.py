@@ -349,3 +349,13 @@ def test_replay_with_one_sensor_named_skips_the_others_and_says_so(tmp_path: Pat
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert {x["sensor"] for x in lines if x["kind"] == "reading"} == {"bed_radar"}
     assert "kitchen_gas, room_radar" in res.stderr  # said once, naming what was skipped
+
+
+def test_run_refuses_a_missing_certificate_naming_it(tmp_path: Path) -> None:
+    """Before: a FileNotFoundError loop that never named the file, every 5 s under systemd."""
+    cfg = tmp_path / "home.toml"
+    cfg.write_text((ROOT / "config" / "demo.toml").read_text() + '\n[uplink]\nbroker_url = "mqtts://127.0.0.1:8883"\n'
+                   f'ca_file = "{tmp_path / "missing-ca.crt"}"\n')
+    res = run("run", "--config", str(cfg))
+    assert res.returncode == 2 and "uplink.ca_file" in res.stderr and "missing-ca.crt" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -69,7 +69,7 @@ class Notifier:
         self.lang = cfg.gateway.language
         self.tz = ZoneInfo(cfg.gateway.timezone)
         self.send = guard("push", send)  # a push service's bug is a failed push, never a dead worker
-        self.rooms = rooms or {r.id: r.name for r in cfg.rooms}
+        self.rooms = rooms or cfg.room_names()
         self.residents = {r.id: r for r in cfg.residents}
         self.recipients = {r.id: self._recipients(r) for r in cfg.residents}
         self.active: dict[str, Escalation] = {}

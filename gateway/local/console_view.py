@@ -17,7 +17,9 @@ _QUIET = {EventName.TURNOVER, EventName.SLEEP_START, EventName.SLEEP_END}
 
 
 class ConsoleView:
-    def __init__(self, stream: IO[str], timezone: str, vitals_every_s: float = 30.0, color: bool = False) -> None:
+    def __init__(self, stream: IO[str], timezone: str, vitals_every_s: float = 30.0, color: bool = False,
+                 rooms: dict[str, str] | None = None) -> None:
+        self.rooms = rooms or {}  # room id -> the name people use (one name per room, everywhere)
         self.stream = stream
         self.tz = ZoneInfo(timezone)
         self.vitals_every_s = vitals_every_s
@@ -55,7 +57,8 @@ class ConsoleView:
             return
         self.alerts_seen.append(a)
         sev = f"{severity_name(a.severity, 'en')}/{severity_name(a.severity)}"
-        text = f"⚠ ALERT {sev}: {alert_name(a.kind, 'en')} ({alert_name(a.kind)}) — {a.resident}, {a.room or '-'}"
+        room = self.rooms.get(a.room, a.room) or "-"
+        text = f"⚠ ALERT {sev}: {alert_name(a.kind, 'en')} ({alert_name(a.kind)}) — {a.resident}, {room}"
         self.line(a.raised_at, self._paint(text, "1;31" if a.severity == "critical" else "33"))
 
     def _event(self, e: Event) -> None:

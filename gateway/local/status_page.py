@@ -40,7 +40,7 @@ class StatusModel:
         self.cfg = cfg
         self.metrics, self.sensor_stats = metrics, sensor_stats
         self.clock = clock  # the gateway's own time: ages are judged on it (the demo's is simulated)
-        self.rooms = {r.id: r.name for r in cfg.rooms}
+        self.rooms = cfg.room_names()
         self._lock = threading.Lock()
         self.last: dict[str, dict[str, Any]] = {}
         self.wave: deque[float] = deque(maxlen=WAVE_POINTS)

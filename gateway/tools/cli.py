@@ -152,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     _preflight(cfg, str(args.config), at_start=True)
     store = default_store(cfg, args.state_dir)
-    sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone)] if args.console else []
+    sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone, rooms=cfg.room_names())] if args.console else []
     gw = Gateway(cfg, sinks, store=store)
     _stop_on_signals(gw.stop)
     gw.start()
@@ -250,7 +250,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         replay(cfg, args.capture, sink.emit, readings=args.readings, speed=args.speed, only_named=only_named)
         sink.close()
     else:
-        view = ConsoleView(sys.stdout, cfg.gateway.timezone, vitals_every_s=60.0)
+        view = ConsoleView(sys.stdout, cfg.gateway.timezone, vitals_every_s=60.0, rooms=cfg.room_names())
         replay(cfg, args.capture, view.emit, speed=args.speed, only_named=only_named)
     return EXIT_OK
 

@@ -305,7 +305,7 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
                 update={"enabled": True, "port": status_port})})
         ports = {s.id: VirtualSerialPort(Path(s.serial.port)) for s in cfg.sensors if s.serial is not None}
         clock = SteppedClock(start=POSES[0].t)
-        view = ConsoleView(out, cfg.gateway.timezone, color=color)
+        view = ConsoleView(out, cfg.gateway.timezone, color=color, rooms=cfg.room_names())
         view_ref.append(view)
         events: Counter[str] = Counter()
         alerts: list[Alert] = []
