@@ -59,14 +59,8 @@ def test_browser_sees_the_sensors_and_the_live_vitals() -> None:
             pytest.fail(f"no live vitals on the status page: demo alive {th.is_alive()}, sim time {gw.clock.now()}, "
                         f"queue {gw.queue.qsize()}, {[(k, d.stats.bytes_in) for k, d in gw.decoders.items()]}, "
                         f"{_status(url)['vitals']}")
-        with tempfile.TemporaryDirectory() as profile:
-            assert CHROMIUM is not None
-            res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                                  "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=3000",
-                                  "--dump-dom", url], capture_output=True, text=True, timeout=60)
-        dom = res.stdout
-        assert "eldergate" in dom, res.stderr[-1000:]
+        dom = _dom(url)
+        assert "eldergate" in dom
         for sensor in ("bed_radar", "room_radar", "front_door", "kitchen_gas"):
             assert f"<td>{sensor}</td>" in dom, sensor
         assert re.search(r'id="hr-r1">♥ \d{2,3}</span>', dom), "the heart rate is shown"
@@ -88,15 +82,21 @@ def _page(model: StatusModel, tmp: Path) -> str:
     th = threading.Thread(target=page.run, daemon=True)
     th.start()
     try:
-        with tempfile.TemporaryDirectory() as profile:
-            assert CHROMIUM is not None
-            res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                                  "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=3000",
-                                  "--dump-dom", page.url], capture_output=True, text=True, timeout=60)
-        return res.stdout
+        return _dom(page.url)
     finally:
         page.stop()
+
+
+def _dom(url: str) -> str:
+    """The page after its script ran, as headless Chromium renders it."""
+    with tempfile.TemporaryDirectory() as profile:
+        assert CHROMIUM is not None
+        res = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                              "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                              "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=3000",
+                              "--dump-dom", url], capture_output=True, text=True, timeout=60)
+    assert res.stdout, res.stderr[-1000:]
+    return res.stdout
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="scripts/test installs chromium")
