@@ -182,9 +182,10 @@ class Gateway:
     def status_line(self) -> str:
         unsent = self.store.unsent_count() if self.store is not None else 0
         up = "n/a" if self.uplink is None else ("up" if self.uplink.connected.is_set() else "DOWN")
-        silent = self.home.silent_sensors()
+        states = self.sensor_status()  # the one health record: silent, disconnected, degraded, failing are not ok
+        ok = sum(1 for st in states.values() if st == "ok")
         return (f"{self.processed} readings, {len(self.home.alerts.open)} open alerts, {unsent} unsent, "
-                f"uplink {up}, sensors {len(self.decoders) - len(silent)}/{len(self.decoders)} ok")
+                f"uplink {up}, sensors {ok}/{len(states)} ok")
 
     def run(self) -> None:
         """The core loop; returns after ``stop()`` with everything stored."""
