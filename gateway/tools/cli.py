@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"eldergate {version()}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("community", help="the community server: init, serve, create-user, import-residents... "
+                   "(eldergate community --help)", add_help=False)
 
     run = sub.add_parser("run", help="run the gateway for a home")
     run.add_argument("--config", required=True, type=Path, help="the home's TOML file")
@@ -87,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["community"]:
+        return _community(argv[1:])
     args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose)
     try:
@@ -105,6 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _community(argv: list[str]) -> int:
+    """The community server's commands live in their own package, installed with the
+    ``community`` extra; the box in the home never has it (and never imports it)."""
+    import importlib
+
+    try:
+        cli = importlib.import_module("eldergate.community.tools.cli")
+    except ImportError as err:
+        print(f"eldergate community: the community server is not installed ({err.name} is missing): "
+              "pip install 'eldergate[community]'", file=sys.stderr)
+        return EXIT_CONFIG
+    return int(cli.main(argv))
 
 
 def _print_config_error(err: ConfigError) -> None:

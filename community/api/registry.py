@@ -1,0 +1,162 @@
+"""/api/v1/homes, /residents, /gateways: the registry, scoped; medical notes only by the roles that
+need them, and every read written to the audit trail in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Router
+from ninja.errors import HttpError
+
+from eldergate.community.api.common import now, user
+from eldergate.community.api.schemas import (
+    AdoptIn,
+    GatewayOut,
+    HomeOut,
+    MedicalOut,
+    Problem,
+    ResidentOut,
+    SnoozeIn,
+    VisitIn,
+)
+from eldergate.community.models import Alert, Gateway, Home, Resident, Snooze, Visit
+from eldergate.community.models.audit import record
+from eldergate.community.models.crypto import decrypt
+from eldergate.community.work import scoping
+
+router = Router(tags=["registry"])
+
+
+def _gateway_out(g: Gateway) -> dict[str, Any]:
+    offline = Alert.objects.filter(gateway=g, kind="home_offline", resolved_at__isnull=True).exists()
+    return {"id": g.pk, "site": g.site, "gateway": g.gateway, "status": g.status,
+            "online": g.status == "online" and not offline, "last_seen": g.last_seen, "version": g.version,
+            "unsent_alerts": g.unsent_alerts, "sensors": g.sensors, "last_test_ok": g.last_test_ok}
+
+
+def _home_out(h: Home) -> dict[str, Any]:
+    snooze = Snooze.active_for(h, now())
+    return {"id": h.pk, "community": h.community.code, "address": h.address, "building": h.building,
+            "unit": h.unit, "house_number": h.house_number, "mode": h.mode, "keyholder": bool(h.keyholder),
+            "snoozed_until": snooze.until if snooze else None,
+            "gateways": [_gateway_out(g) for g in h.gateways.all()],
+            "residents": [r.pk for r in h.residents.all()],
+            "open_alerts": Alert.objects.filter(gateway__home=h).exclude(state="resolved").count()}
+
+
+def _resident_out(r: Resident) -> dict[str, Any]:
+    return {"id": r.pk, "resident_id": r.resident_id, "key": r.key(), "name": r.name, "birth_year": r.birth_year,
+            "home": r.home_id, "grid_worker": r.grid_worker.get_username() if r.grid_worker else None,
+            "volunteer": r.volunteer.get_username() if r.volunteer else None,
+            "contacts": [{"order": c.order, "name": c.name, "phone": c.phone, "role": c.role,
+                          "consent_to_call": c.consent_to_call, "is_keyholder": c.is_keyholder}
+                         for c in r.contacts.all()],
+            "incomplete": r.incomplete()}
+
+
+@router.get("/homes", response=list[HomeOut])
+def homes(request: HttpRequest) -> list[dict[str, Any]]:
+    qs = scoping.homes(user(request)).select_related("community").prefetch_related("gateways", "residents")
+    return [_home_out(h) for h in qs.order_by("pk")]
+
+
+@router.get("/homes/{home_id}", response={200: HomeOut, 404: Problem})
+def home(request: HttpRequest, home_id: int) -> dict[str, Any]:
+    h = scoping.homes(user(request)).filter(pk=home_id).first()
+    if h is None:
+        raise HttpError(404, "no such home")
+    return _home_out(h)
+
+
+@router.post("/homes/{home_id}/snooze", response={200: HomeOut, 400: Problem, 403: Problem, 404: Problem},
+             summary="page nobody for this home until a time, with a reason (audited; never a global mute)")
+def snooze(request: HttpRequest, home_id: int, body: SnoozeIn) -> dict[str, Any]:
+    u = user(request)
+    h = scoping.homes(u).filter(pk=home_id).first()
+    if h is None:
+        raise HttpError(404, "no such home")
+    if not (scoping.may_act(u) or scoping.may_administer(u)):
+        raise HttpError(403, "this role cannot snooze a home")
+    at = now()
+    if not body.reason.strip() or body.until <= at:
+        raise HttpError(400, "a snooze needs a reason and an expiry in the future")
+    with transaction.atomic():
+        s = Snooze.objects.create(home=h, reason=body.reason, until=body.until, by=u, created=at)
+        record(at, u, "snoozed", h, reason=body.reason, until=body.until.isoformat(), snooze=s.pk)
+    return _home_out(h)
+
+
+@router.get("/residents", response=list[ResidentOut])
+def residents(request: HttpRequest) -> list[dict[str, Any]]:
+    qs = scoping.residents(user(request)).select_related("home", "grid_worker", "volunteer")
+    return [_resident_out(r) for r in qs.prefetch_related("contacts", "home__gateways").order_by("pk")]
+
+
+@router.get("/residents/{resident_id}", response={200: ResidentOut, 404: Problem})
+def resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
+    r = scoping.residents(user(request)).filter(pk=resident_id).first()
+    if r is None:
+        raise HttpError(404, "no such resident")
+    return _resident_out(r)
+
+
+@router.get("/residents/{resident_id}/medical", response={200: MedicalOut, 403: Problem, 404: Problem},
+            summary="medical history, medications, allergies and key safe (every read is audited)")
+def medical(request: HttpRequest, resident_id: int) -> dict[str, Any]:
+    u = user(request)
+    r = scoping.residents(u).select_related("home").filter(pk=resident_id).first()
+    if r is None:
+        raise HttpError(404, "no such resident")
+    if not scoping.may_read_medical(u):
+        record(now(), u, "medical_read_refused", r)
+        raise HttpError(403, "medical notes are for community admins and grid workers")
+    with transaction.atomic():
+        record(now(), u, "medical_read", r)
+        return {"resident": r.pk, "medical_history": decrypt(r.medical_history), "medications": decrypt(r.medications),
+                "allergies": decrypt(r.allergies), "key_safe": decrypt(r.home.key_safe)}
+
+
+@router.post("/residents/{resident_id}/visits", response={200: ResidentOut, 403: Problem, 404: Problem})
+def visit(request: HttpRequest, resident_id: int, body: VisitIn) -> dict[str, Any]:
+    u = user(request)
+    r = scoping.residents(u).filter(pk=resident_id).first()
+    if r is None:
+        raise HttpError(404, "no such resident")
+    if not scoping.may_act(u):
+        raise HttpError(403, "visits are recorded by grid workers, volunteers and community admins")
+    with transaction.atomic():
+        v = Visit.objects.create(resident=r, by=u, at=now(), kind="call" if body.kind == "call" else "visit",
+                                 note=body.note)
+        record(now(), u, "visited", r, visit=v.pk, kind=v.kind)
+    return _resident_out(r)
+
+
+@router.get("/gateways/unknown", response={200: list[GatewayOut], 403: Problem},
+            summary="gateways that sent messages but are in no home yet (platform operator)")
+def unknown_gateways(request: HttpRequest) -> list[dict[str, Any]]:
+    if scoping.role(user(request)) != "platform-operator":
+        raise HttpError(403, "the platform operator adopts unknown gateways")
+    return [_gateway_out(g) for g in Gateway.objects.filter(home__isnull=True).order_by("pk")]
+
+
+@router.post("/gateways/{gateway_id}/adopt", response={200: GatewayOut, 403: Problem, 404: Problem})
+def adopt(request: HttpRequest, gateway_id: int, body: AdoptIn) -> dict[str, Any]:
+    u = user(request)
+    if scoping.role(u) != "platform-operator":
+        raise HttpError(403, "the platform operator adopts unknown gateways")
+    g = Gateway.objects.filter(pk=gateway_id, home__isnull=True).first()
+    h = Home.objects.filter(pk=body.home).select_related("community").first()
+    if g is None or h is None:
+        raise HttpError(404, "no such unknown gateway or home")
+    with transaction.atomic():
+        g.home = h
+        g.save(update_fields=["home"])
+        # what it already sent moves with it into the community, residents matched by id
+        for a in Alert.objects.filter(gateway=g, community__isnull=True):
+            a.community = h.community
+            a.resident = Resident.objects.filter(home=h, resident_id=a.resident_key).first()
+            a.save(update_fields=["community", "resident"])
+        record(now(), u, "adopted", g, home=h.pk)
+    return _gateway_out(g)

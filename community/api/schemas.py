@@ -1,0 +1,151 @@
+"""What the API answers, typed (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+
+
+class HistoryOut(Schema):
+    state: str
+    at: datetime
+    by: str
+
+
+class CommentOut(Schema):
+    at: datetime
+    by: str
+    text: str
+
+
+class AlertOut(Schema):
+    id: str
+    kind: str
+    severity: str
+    site: str
+    gateway: str
+    resident: str
+    resident_record: int | None
+    home: int | None
+    community: str | None
+    room: str
+    sensor: str
+    title_zh: str
+    title_en: str
+    evidence: dict[str, Any]
+    state: str
+    open: bool
+    test: bool
+    origin: str
+    raised_at: datetime
+    received_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str
+    on_way_at: datetime | None
+    arrived_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str
+    outcome: str
+    note: str
+    assignee: str | None
+    age_s: float
+    repeats: int
+    gateway_confirmed_ack: bool | None
+    history: list[HistoryOut]
+    comments: list[CommentOut]
+
+
+class AlertPage(Schema):
+    items: list[AlertOut]
+    next: str | None
+
+
+class StepIn(Schema):
+    outcome: str = ""
+    note: str = ""
+
+
+class AssignIn(Schema):
+    user: str | None
+
+
+class CommentIn(Schema):
+    text: str
+
+
+class ContactOut(Schema):
+    order: int
+    name: str
+    phone: str
+    role: str
+    consent_to_call: bool
+    is_keyholder: bool
+
+
+class ResidentOut(Schema):
+    id: int
+    resident_id: str
+    key: str
+    name: str
+    birth_year: int | None
+    home: int
+    grid_worker: str | None
+    volunteer: str | None
+    contacts: list[ContactOut]
+    incomplete: list[str]
+
+
+class MedicalOut(Schema):
+    resident: int
+    medical_history: str
+    medications: str
+    allergies: str
+    key_safe: str
+
+
+class GatewayOut(Schema):
+    id: int
+    site: str
+    gateway: str
+    status: str
+    online: bool
+    last_seen: datetime | None
+    version: str
+    unsent_alerts: int
+    sensors: dict[str, str]
+    last_test_ok: datetime | None
+
+
+class HomeOut(Schema):
+    id: int
+    community: str
+    address: str
+    building: str
+    unit: str
+    house_number: str
+    mode: str
+    keyholder: bool
+    snoozed_until: datetime | None
+    gateways: list[GatewayOut]
+    residents: list[int]
+    open_alerts: int
+
+
+class SnoozeIn(Schema):
+    reason: str
+    until: datetime
+
+
+class AdoptIn(Schema):
+    home: int
+
+
+class VisitIn(Schema):
+    kind: str = "visit"
+    note: str = ""
+
+
+class Problem(Schema):
+    detail: str

@@ -1,0 +1,1 @@
+"""What arrives from the gateways: stored in one transaction each, receipted after the commit."""

@@ -1,0 +1,173 @@
+"""One message from a gateway, stored in one transaction; the receipt it earns is returned and
+sent by the caller only after that transaction has committed.
+
+Idempotent by unique keys: (alert id) for alerts, (alert, state) for their history, per event,
+per summary period, per vitals minute. A resend whose receipt was lost changes nothing and is
+receipted again. A malformed or off-contract payload raises Malformed before anything is written:
+no phantom gateway, no phantom home.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from pydantic import BaseModel, ValidationError
+
+from eldergate.community.clock import from_unix
+from eldergate.community.config import CommunityConfig
+from eldergate.community.models import (
+    Alert,
+    Event,
+    Gateway,
+    Resident,
+    Snooze,
+    Summary,
+    VitalsLatest,
+    VitalsMinute,
+)
+from eldergate.community.models.audit import record
+from eldergate.community.work import acks, escalation, offline
+from eldergate.community.work.workflow import add_state, changed, gateway_state
+from eldergate.contract.messages import (
+    AckAppliedMessage,
+    AckMessage,
+    AlertMessage,
+    EventMessage,
+    StatusMessage,
+    SummaryMessage,
+    VitalsMessage,
+)
+
+MODELS: dict[str, type[BaseModel]] = {
+    "alerts": AlertMessage, "events": EventMessage, "vitals": VitalsMessage, "summary": SummaryMessage,
+    "status": StatusMessage, "acked": AckAppliedMessage,
+}
+
+
+class Malformed(Exception):
+    """Not JSON, not the contract, or a payload whose site/gateway contradicts its topic."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    receipt: AckMessage | None = None
+    new: bool = False  # something not seen before was stored
+
+
+def parse(leaf: str, site: str, gateway: str, payload: bytes) -> BaseModel:
+    model = MODELS.get(leaf)
+    if model is None:
+        raise Malformed(f"unknown topic leaf {leaf!r}")
+    try:
+        msg = model.model_validate_json(payload)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise Malformed(f"{'.'.join(str(p) for p in first['loc']) or 'payload'}: {first['msg']}") from None
+    except (ValueError, json.JSONDecodeError) as err:
+        raise Malformed(str(err)[:120]) from None
+    if getattr(msg, "site", site) != site or getattr(msg, "gateway", gateway) != gateway:
+        raise Malformed("the payload's site/gateway is not its topic's")
+    return msg
+
+
+def store(leaf: str, site: str, gateway: str, payload: bytes, now: datetime, cfg: CommunityConfig,
+          retained: bool = False) -> Stored:
+    msg = parse(leaf, site, gateway, payload)
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                gw = _gateway(site, gateway, now, retained)
+                return _apply(gw, msg, now, cfg, retained)
+        except IntegrityError:
+            if attempt == 2:  # two ingest workers raced for the same new row: the retry finds it
+                raise
+    raise AssertionError("unreachable")
+
+
+def _gateway(site: str, gateway: str, now: datetime, retained: bool) -> Gateway:
+    gw, created = Gateway.objects.get_or_create(site=site, gateway=gateway, defaults={
+        "first_seen": now, "last_seen": None if retained else now, "last_test_sent": now})
+    if created:
+        record(now, "server", "gateway_first_seen", gw)
+    elif not retained:
+        Gateway.objects.filter(pk=gw.pk).update(last_seen=now)
+        offline.fresh_message(gw, now)
+    return gw
+
+
+def _apply(gw: Gateway, msg: BaseModel, now: datetime, cfg: CommunityConfig, retained: bool) -> Stored:
+    if isinstance(msg, AlertMessage):
+        return _alert(gw, msg, now, cfg)
+    if isinstance(msg, AckAppliedMessage):
+        acks.confirmed(msg.alert_id, now)
+        return Stored()
+    if isinstance(msg, StatusMessage):
+        at = from_unix(msg.sent_at) if retained else now
+        Gateway.objects.filter(pk=gw.pk).update(status=msg.state, status_at=at, version=msg.version,
+                                                unsent_alerts=msg.unsent_alerts, sensors=msg.sensors)
+        return Stored(new=True)
+    if isinstance(msg, EventMessage):
+        _, new = Event.objects.get_or_create(
+            gateway=gw, resident_key=msg.resident, name=msg.name, t=from_unix(msg.t), sensor=msg.sensor,
+            defaults={"room": msg.room, "value": msg.value, "details": msg.details})
+        return Stored(new=new)
+    if isinstance(msg, VitalsMessage):
+        _vitals(gw, msg)
+        return Stored(new=True)
+    if isinstance(msg, SummaryMessage):
+        _, new = Summary.objects.get_or_create(
+            gateway=gw, resident_key=msg.resident, period_start=from_unix(msg.period_start),
+            defaults={"period_end": from_unix(msg.period_end), "figures": msg.figures})
+        return Stored(new=new)
+    raise Malformed(f"no store for {type(msg).__name__}")
+
+
+def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) -> Stored:
+    home = gw.home
+    alert = Alert.objects.select_for_update().filter(alert_id=msg.id).first()
+    created = alert is None
+    if alert is None:
+        resident = Resident.objects.filter(home=home, resident_id=msg.resident).first() if home else None
+        alert = Alert.objects.create(
+            alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
+            resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
+            title_zh=msg.title_zh, title_en=msg.title_en, evidence=msg.evidence,
+            test=msg.kind == "test" or bool(home and (home.mode == "installation" or Snooze.active_for(home, now))),
+            state="received", raised_at=from_unix(msg.raised_at), received_at=now,
+            group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
+        add_state(alert, "raised", from_unix(msg.raised_at), "gateway", "gateway")
+        add_state(alert, "received", now, "server", "server")
+        escalation.schedule(alert, cfg)
+        record(now, "gateway", "raised", alert, kind=msg.kind, unknown_gateway=home is None)
+        if msg.kind == "test":
+            Gateway.objects.filter(pk=gw.pk).update(last_test_ok=now)
+    at = from_unix(msg.resolved_at) if msg.state == "resolved" and msg.resolved_at else from_unix(msg.sent_at)
+    new = gateway_state(alert, msg.state, at, msg.acknowledged_by) if msg.state != "raised" else created
+    if created or new:
+        alert.save()
+        changed(alert)
+    return Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state), new=created or new)
+
+
+def _vitals(gw: Gateway, msg: VitalsMessage) -> None:
+    t = from_unix(msg.t)
+    VitalsLatest.objects.update_or_create(gateway=gw, resident_key=msg.resident, defaults={
+        "t": t, "heart_rate_bpm": msg.heart_rate_bpm, "breathing_rate_bpm": msg.breathing_rate_bpm,
+        "quality": msg.quality, "in_bed": msg.in_bed})
+    minute = t - timedelta(seconds=t.second, microseconds=t.microsecond)
+    row, _ = VitalsMinute.objects.get_or_create(gateway=gw, resident_key=msg.resident, minute=minute)
+    hr, br = msg.heart_rate_bpm, msg.breathing_rate_bpm
+    updates: dict[str, object] = {"n": F("n") + 1}
+    if hr is not None:
+        updates |= {"hr_n": F("hr_n") + 1, "hr_sum": F("hr_sum") + hr,
+                    "hr_min": hr if row.hr_min is None else min(row.hr_min, hr),
+                    "hr_max": hr if row.hr_max is None else max(row.hr_max, hr)}
+    if br is not None:
+        updates |= {"br_n": F("br_n") + 1, "br_sum": F("br_sum") + br,
+                    "br_min": br if row.br_min is None else min(row.br_min, br),
+                    "br_max": br if row.br_max is None else max(row.br_max, br)}
+    VitalsMinute.objects.filter(pk=row.pk).update(**updates)

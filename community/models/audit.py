@@ -1,0 +1,48 @@
+"""The append-only audit trail: every transition, comment, assignment, snooze, medical-note read.
+Rows are never updated or deleted by the application; only the retention job removes rows older
+than the retention table allows (and PIPL asks for >= 3 years)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+
+class AppendOnly(Exception):
+    pass
+
+
+class AuditEntry(models.Model):
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, help_text="kept when the user is deleted; 'gateway', 'server'")
+    action = models.CharField(max_length=40, db_index=True)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=100)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "audit entries"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnly("audit entries are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("audit entries are removed only by the retention job")
+
+
+def record(at: datetime, actor: Any, action: str, obj: models.Model | str, **details: Any) -> AuditEntry:
+    name = actor.get_username() if hasattr(actor, "get_username") else str(actor or "server")
+    user = actor if hasattr(actor, "get_username") else None
+    if isinstance(obj, models.Model):
+        otype, oid = obj._meta.model_name or "", str(obj.pk)
+    else:
+        otype, _, oid = obj.partition(":")
+    return AuditEntry.objects.create(at=at, actor=user, actor_name=name, action=action, object_type=otype,
+                                     object_id=oid, details=details)

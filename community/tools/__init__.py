@@ -1,0 +1,1 @@
+"""The community server's commands (``eldergate community ...``) and process wiring."""

@@ -1,0 +1,84 @@
+"""``eldergate community serve``: web, ingest and timers in one process (the embedded default), or
+one of them with ``--role web|ingest|escalation`` for split processes on PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from eldergate.community.clock import SystemClock
+from eldergate.community.config import CommunityConfig
+from eldergate.community.ingest.mqtt import Ingest, MqttPublisher, make_client
+from eldergate.community.work import liveness
+from eldergate.community.work.notify import AppriseNotifier
+from eldergate.community.work.timers import Timers
+
+log = logging.getLogger("eldergate.community")
+ROLES = ("all", "web", "ingest", "escalation")
+
+
+def serve(cfg: CommunityConfig, role: str = "all") -> int:
+    clock = SystemClock()
+    stop = threading.Event()
+    ingest: Ingest | None = None
+    timers: Timers | None = None
+    extra_client: Any = None
+    if role in ("all", "ingest"):
+        ingest = Ingest(cfg, clock, client_suffix="" if role == "all" else f"-ingest-{_pid()}")
+        liveness.STATE.broker = ingest.connected.is_set
+        liveness.STATE.counts = lambda: dict(ingest.counts)  # type: ignore[union-attr]
+        ingest.start()
+    if role in ("all", "escalation"):
+        publisher = ingest.publisher if ingest is not None else None
+        if publisher is None:  # a split escalation process sends acknowledgements and test commands itself
+            extra_client, host, port, props = make_client(cfg.broker, f"{cfg.broker.client_id}-timers-{_pid()}",
+                                                          persistent=False)
+            extra_client.connect_async(host, port, 30, clean_start=True, properties=props)
+            extra_client.loop_start()
+            publisher = MqttPublisher(extra_client)
+            liveness.STATE.broker = extra_client.is_connected
+        timers = Timers(cfg, clock, AppriseNotifier(), publisher)
+        if ingest is not None:
+            ingest.wake = timers.wake
+            from eldergate.community.work.workflow import on_change
+
+            on_change(lambda _aid: timers.wake.set())  # an acknowledgement goes out at once
+        threading.Thread(target=timers.run, args=(stop,), name="eg-timers", daemon=True).start()
+
+    if role in ("all", "web"):
+        import uvicorn
+
+        host, port = cfg.server.host_port()
+        server = uvicorn.Server(uvicorn.Config("eldergate.community.asgi:application", host=host, port=port,
+                                               log_level="warning", lifespan="off", access_log=False))
+        log.info("community server: serving http://%s:%d (database %s, broker %s, role %s)", host, port,
+                 _db_name(cfg), cfg.broker.url, role)
+        server.run()  # handles SIGINT/SIGTERM itself
+    else:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        log.info("community server: %s process running (database %s, broker %s)", role, _db_name(cfg), cfg.broker.url)
+        stop.wait()
+    stop.set()
+    if ingest is not None:
+        ingest.stop()
+    if extra_client is not None:
+        extra_client.disconnect()
+        extra_client.loop_stop()
+    return 0
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _db_name(cfg: CommunityConfig) -> str:
+    db = cfg.server.database
+    if "@" in db:  # never a password in the log
+        scheme, rest = db.split("://", 1)
+        return f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return db

@@ -1,0 +1,47 @@
+"""Creating users with a role and a scope (and, on request, an API token)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from eldergate.community.models import ApiToken, Community, Profile, Resident, Street
+from eldergate.community.models.audit import record
+
+
+class UserError(Exception):
+    pass
+
+
+def create_user(name: str, role: str, community: str | None = None, street: str | None = None,
+                resident: int | None = None, notify_url: str = "", token: bool = False) -> str | None:
+    c = s = r = None
+    if role in ("community-admin", "grid-worker", "volunteer", "installer"):
+        if not community:
+            raise UserError(f"--community: a {role} belongs to a community")
+        c = Community.objects.filter(code=community).first()
+        if c is None:
+            raise UserError(f"--community: no community {community!r} (create it with `eldergate community init "
+                            f"--community {community}` or in the admin)")
+    if role == "street-admin":
+        s = Street.objects.filter(name=street or "").first()
+        if s is None:
+            raise UserError(f"--street: no street {street!r}")
+    if role == "relative":
+        r = Resident.objects.filter(pk=resident or 0).select_related("home__community").first()
+        if r is None:
+            raise UserError("--resident: a relative is tied to one resident record (its id)")
+        c = r.home.community
+    from django.utils import timezone
+
+    with transaction.atomic():
+        user, created = get_user_model().objects.get_or_create(username=name)
+        if created:
+            user.set_unusable_password()
+            user.is_staff = role in ("platform-operator", "street-admin", "community-admin")
+            user.is_superuser = role == "platform-operator"
+            user.save()
+        Profile.objects.update_or_create(user=user, defaults={"role": role, "community": c, "street": s,
+                                                              "resident": r, "notify_url": notify_url})
+        record(timezone.now(), "cli", "user_created" if created else "user_updated", user, role=role)
+        return ApiToken.issue(user) if token else None

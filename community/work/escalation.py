@@ -1,0 +1,155 @@
+"""Server-side escalation: a ladder per severity and time of day, one job per step.
+
+A job is claimed in a transaction that locks it (FOR UPDATE SKIP LOCKED on PostgreSQL, so two
+escalation workers never take the same step; SQLite has one writer) and, in that same
+transaction, re-reads the alert: acknowledged or resolved means the step and every later one are
+stopped. Receipt does not stop anything: a gateway's message arriving is not a person knowing.
+The push goes out after the claim commits; a failed push puts the step back a minute later, and
+a claim left by a worker that died while sending is taken again after five minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q
+
+from eldergate.community.config import CommunityConfig, Step
+from eldergate.community.models import Alert, Contact, DutyShift, EscalationJob, Profile, Resident
+from eldergate.community.models.audit import record
+from eldergate.community.work.notify import Notifier, Push
+
+log = logging.getLogger(__name__)
+SENDING = "sending"
+STALE_CLAIM = timedelta(minutes=5)
+RETRY = timedelta(minutes=1)
+
+
+def ladder_for(alert: Alert, cfg: CommunityConfig, at: datetime) -> list[Step]:
+    key = "offline" if alert.kind == "home_offline" else alert.severity
+    esc = cfg.escalation
+    start, end = esc.night_span()
+    local = at.astimezone(ZoneInfo(cfg.server.time_zone)).time()
+    night = (start <= local or local < end) if start > end else (start <= local < end)
+    if night and key in esc.night_ladders:
+        return esc.night_ladders[key]
+    return esc.ladders.get(key, [])
+
+
+def schedule(alert: Alert, cfg: CommunityConfig) -> int:
+    """Create the alert's steps (none for a test, installation-mode or snoozed alert)."""
+    if alert.test:
+        return 0
+    steps = ladder_for(alert, cfg, alert.received_at)
+    for i, step in enumerate(steps):
+        EscalationJob.objects.get_or_create(alert=alert, step=i, defaults={
+            "target": step.to, "due_at": alert.received_at + timedelta(seconds=step.after_s)})
+    return len(steps)
+
+
+def recipients(target: str, alert: Alert, now: datetime, tz: str) -> tuple[list[str], list[str]]:
+    """(Apprise URLs, who) for a step's target."""
+    target = target.removesuffix(" reminder")
+    profiles: list[Profile] = []
+    urls: list[str] = []
+    who: list[str] = []
+    if alert.community_id is None:  # an unknown gateway: the platform operator adopts and answers it
+        profiles = list(Profile.objects.filter(role="platform-operator"))
+    elif target == "assigned":
+        users = [u for u in (alert.assignee, alert.resident.grid_worker if alert.resident else None) if u]
+        if alert.resident is None and alert.gateway.home_id is not None:  # a home-wide alert (offline)
+            users += [r.grid_worker for r in Resident.objects.filter(home_id=alert.gateway.home_id)
+                      .select_related("grid_worker") if r.grid_worker]
+        profiles = list(Profile.objects.filter(user__in=users))
+    elif target == "duty":
+        local = now.astimezone(ZoneInfo(tz)).time()
+        shifts = [s for s in DutyShift.objects.filter(community_id=alert.community_id).select_related("user")
+                  if s.covers(local)]
+        profiles = list(Profile.objects.filter(user__in=[s.user for s in shifts]))
+    elif target == "community-admin":
+        profiles = list(Profile.objects.filter(role="community-admin", community_id=alert.community_id))
+    elif target == "relatives" and alert.resident is not None:
+        for c in Contact.objects.filter(resident=alert.resident, consent_to_call=True).exclude(notify_url=""):
+            urls.append(c.notify_url)
+            who.append(f"contact {c.pk}")
+        profiles = list(Profile.objects.filter(role="relative", resident=alert.resident))
+    for p in profiles:
+        if p.notify_url:
+            urls.append(p.notify_url)
+            who.append(p.user.get_username())
+    return urls, who
+
+
+def push_for(alert: Alert, public_url: str, reminder: bool) -> Push:
+    place = ""
+    if alert.resident is not None:
+        home = alert.resident.home
+        place = f"{alert.resident.name}, {home}"
+    elif alert.community_id is None:
+        place = f"unknown gateway {alert.gateway}"
+    age = "" if not reminder else "【提醒 reminder】"
+    title = f"{age}{alert.title_zh or alert.kind} ({alert.title_en or alert.kind})"
+    return Push(title=title, body=f"{place} — {alert.severity}", link=f"{public_url}/console/alerts/{alert.alert_id}")
+
+
+def tick(now: datetime, cfg: CommunityConfig, notifier: Notifier, limit: int = 50) -> int:
+    """Run the steps due at ``now``; returns how many pushes went out."""
+    with transaction.atomic():
+        EscalationJob.objects.filter(result=SENDING, done_at__lt=now - STALE_CLAIM).update(done_at=None, result="")
+        jobs = list(EscalationJob.objects.select_for_update(skip_locked=True)
+                    .filter(done_at__isnull=True, due_at__lte=now).order_by("due_at", "step")[:limit])
+        claimed: list[tuple[int, list[str], list[str], Push]] = []
+        for job in jobs:
+            # locked like a person's step locks it: an acknowledgement is either before this read or after the claim
+            alert = (Alert.objects.select_for_update(of=("self",))
+                     .select_related("resident__home", "gateway", "assignee").get(pk=job.alert_id))
+            if alert.acknowledged_at is not None or alert.resolved_at is not None:
+                by = alert.acknowledged_by
+                why = f"stopped: acknowledged by {by}" if alert.acknowledged_at else "stopped: resolved"
+                EscalationJob.objects.filter(alert=alert, done_at__isnull=True).update(done_at=now, result=why)
+                continue
+            urls, who = recipients(job.target, alert, now, cfg.server.time_zone)
+            if not urls:
+                job.done_at, job.result = now, f"nobody to tell ({job.target})"
+                job.save(update_fields=["done_at", "result"])
+                record(now, "server", "escalation_skipped", alert, step=job.step, target=job.target)
+                continue
+            job.done_at, job.result = now, SENDING
+            job.save(update_fields=["done_at", "result"])
+            claimed.append((job.pk, urls, who, push_for(alert, cfg.public_url(), reminder="reminder" in job.target)))
+            _plan_reminder(job, alert, now, cfg)
+    sent = 0
+    for pk, urls, who, push in claimed:
+        ok = notifier.send(urls, push)
+        with transaction.atomic():
+            job = EscalationJob.objects.select_related("alert").get(pk=pk)
+            if ok:
+                sent += 1
+                job.result = f"sent to {', '.join(who)}"
+                record(now, "server", "escalated", job.alert, step=job.step, target=job.target, to=who)
+            else:
+                job.done_at, job.due_at, job.result = None, now + RETRY, "push failed; trying again"
+                log.warning("escalation push for alert %s failed; retrying in a minute", job.alert.alert_id)
+            job.save(update_fields=["done_at", "due_at", "result"])
+    return sent
+
+
+def _plan_reminder(job: EscalationJob, alert: Alert, now: datetime, cfg: CommunityConfig) -> None:
+    """After the last step, keep reminding its target until someone acknowledges."""
+    every = cfg.escalation.remind_every_s
+    last = EscalationJob.objects.filter(alert=alert).exclude(pk=job.pk).filter(
+        Q(step__gt=job.step)).exists()
+    if every <= 0 or last:
+        return
+    target = job.target if job.target.endswith("reminder") else f"{job.target} reminder"
+    EscalationJob.objects.get_or_create(alert=alert, step=job.step + 1,
+                                        defaults={"target": target, "due_at": now + timedelta(seconds=every)})
+
+
+def next_due(now: datetime) -> datetime | None:
+    job = EscalationJob.objects.filter(done_at__isnull=True).order_by("due_at").first()
+    return job.due_at if job else None
+

@@ -1,0 +1,83 @@
+"""Homes that went silent. The retained status's last will says "offline" when the connection
+dies; a server-side "last seen" timer catches what the will cannot (a half-open connection, a
+will lost with a broker). A silent home cannot call for help, so it is an alert of its own, with
+its own ladder and reminders, cleared only by a fresh message from the gateway (never by a
+retained one replayed at subscription)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+
+from eldergate.community.config import CommunityConfig
+from eldergate.community.models import Alert, Gateway, Snooze
+from eldergate.community.models.audit import record
+from eldergate.community.work import escalation
+from eldergate.community.work.publisher import Publisher
+from eldergate.community.work.workflow import add_state, changed, server_resolve
+from eldergate.contract.messages import CommandMessage, topic
+
+log = logging.getLogger(__name__)
+KIND = "home_offline"
+
+
+def open_offline(gw: Gateway) -> Alert | None:
+    return Alert.objects.filter(gateway=gw, kind=KIND, resolved_at__isnull=True).first()
+
+
+def check(now: datetime, cfg: CommunityConfig) -> int:
+    """Raise home_offline for every gateway whose will fired long enough ago or that fell silent."""
+    will_cut = now - timedelta(seconds=cfg.offline.grace_s)
+    silence_cut = now - timedelta(seconds=cfg.offline.silence_s)
+    raised = 0
+    candidates = Gateway.objects.filter(Q(status="offline", status_at__lte=will_cut) | Q(last_seen__lte=silence_cut))
+    for gw in candidates.select_related("home__community"):
+        with transaction.atomic():
+            gw = Gateway.objects.select_for_update().select_related("home__community").get(pk=gw.pk)
+            if open_offline(gw) is not None:
+                continue
+            why = "last will" if gw.status == "offline" else "silence"
+            since = gw.status_at if why == "last will" else gw.last_seen
+            home = gw.home
+            alert = Alert.objects.create(
+                alert_id=f"srv-offline-{gw.site}-{gw.gateway}-{int(now.timestamp())}", gateway=gw,
+                community=home.community if home else None, resident_key="", kind=KIND, severity="warning",
+                title_zh="家庭网关离线", title_en="home offline", origin="server",
+                evidence={"why": why, "since": since.isoformat() if since else None},
+                test=bool(home and (home.mode == "installation" or Snooze.active_for(home, now))),
+                state="received", raised_at=now, received_at=now, group_key=f"{gw.site}/{gw.gateway}//{KIND}")
+            add_state(alert, "raised", now, "server", "server")
+            add_state(alert, "received", now, "server", "server")
+            escalation.schedule(alert, cfg)
+            record(now, "server", "home_offline", alert, why=why)
+            changed(alert)
+            raised += 1
+            log.warning("home %s offline (%s)", gw, why)
+    return raised
+
+
+def fresh_message(gw: Gateway, now: datetime) -> None:
+    """Any fresh message proves the home is back: close its offline alert."""
+    alert = open_offline(gw)
+    if alert is not None:
+        server_resolve(alert, now, "a fresh message from the gateway")
+        log.info("home %s back online", gw)
+
+
+def test_round(now: datetime, cfg: CommunityConfig, publisher: Publisher) -> int:
+    """The monthly automatic test_alert round trip: ask each home for one, see it arrive."""
+    days = cfg.offline.test_every_days
+    if days <= 0:
+        return 0
+    cut = now - timedelta(days=days)
+    due = list(Gateway.objects.filter(Q(last_test_sent__lte=cut) | Q(last_test_sent__isnull=True),
+                                      home__isnull=False)[:100])
+    for gw in due:
+        cmd = CommandMessage(command="test_alert")
+        publisher.publish(topic(cfg.broker.prefix, gw.site, gw.gateway, "cmd"), cmd.model_dump_json(), qos=1)
+        gw.last_test_sent = now
+        gw.save(update_fields=["last_test_sent"])
+    return len(due)

@@ -1,0 +1,52 @@
+"""In-process community tests: Django on a throw-away SQLite database, emptied after each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CONFIG = """
+[escalation]
+remind_every_s = 600
+night = "22:00-07:00"
+[escalation.ladders]
+critical = [{after_s = 0, to = "assigned"}, {after_s = 120, to = "duty"}, {after_s = 300, to = "community-admin"},
+            {after_s = 600, to = "relatives"}]
+warning = [{after_s = 0, to = "assigned"}, {after_s = 900, to = "community-admin"}]
+info = []
+offline = [{after_s = 0, to = "assigned"}, {after_s = 1800, to = "community-admin"}]
+[escalation.night_ladders]
+critical = [{after_s = 0, to = "duty"}, {after_s = 180, to = "community-admin"}]
+[offline]
+grace_s = 120
+silence_s = 600
+"""
+
+
+@pytest.fixture(scope="session")
+def django_cfg(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from eldergate.community.bootstrap import start_django
+    from eldergate.community.config import parse
+
+    folder: Path = tmp_path_factory.mktemp("community")
+    cfg = parse(CONFIG, folder)
+    start_django(cfg)
+    return cfg
+
+
+@pytest.fixture
+def db(django_cfg: Any) -> Iterator[Any]:
+    yield django_cfg
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture
+def world(db: Any) -> Any:
+    from community_world import World
+
+    return World.build()

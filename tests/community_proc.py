@@ -1,0 +1,89 @@
+"""``eldergate community serve`` as a separate process for the whole-path tests."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from broker import free_port, owns_listener
+from testutil import clean_env, eldergate_cmd, wait_for
+
+
+def community(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(eldergate_cmd("community", *args), cwd=cwd, env=clean_env(), capture_output=True,
+                          text=True, timeout=120)
+
+
+class CommunityServer:
+    def __init__(self, folder: Path, broker_url: str, db: str | None = None, extra: tuple[str, ...] = ()) -> None:
+        self.folder, self.broker_url, self.db, self.extra = folder, broker_url, db, extra
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = folder / "serve.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> CommunityServer:
+        for _ in range(5):
+            self.port = self.port or free_port()
+            args = ["serve", "--broker", self.broker_url, "--listen", f"127.0.0.1:{self.port}", *self.extra]
+            if self.db:
+                args += ["--db", self.db]
+            with self.log.open("ab") as fh:
+                self.proc = subprocess.Popen(eldergate_cmd("community", *args), cwd=self.folder, stdout=fh,
+                                             stderr=subprocess.STDOUT, env=clean_env())
+            proc = self.proc
+            up = wait_for(lambda: proc.poll() is not None or owns_listener(proc.pid, self.port), timeout)
+            if up and proc.poll() is None and wait_for(self.healthy, timeout):
+                return self
+            self.kill()
+            self.port = 0  # someone else had the port, or it did not come up: another one
+        raise RuntimeError(f"the community server did not start:\n{self.log.read_text()[-3000:]}")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base}/api/v1/health", timeout=2) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode
+
+    def api(self, token: str, path: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(path if path.startswith("http") else f"{self.base}/api/v1{path}", data=data,
+                                     method=method, headers={"Authorization": f"Bearer {token}",
+                                                             "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def all_alerts(self, token: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        url: str | None = "/alerts?limit=200"
+        while url:
+            page = self.api(token, url)
+            items += page["items"]
+            url = page["next"]
+        return items
