@@ -20,8 +20,10 @@ def community(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 class CommunityServer:
-    def __init__(self, folder: Path, broker_url: str, db: str | None = None, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, folder: Path, broker_url: str, db: str | None = None, extra: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
         self.folder, self.broker_url, self.db, self.extra = folder, broker_url, db, extra
+        self.env = env or {}
         folder.mkdir(parents=True, exist_ok=True)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -39,9 +41,9 @@ class CommunityServer:
                 args += ["--db", self.db]
             with self.log.open("ab") as fh:
                 self.proc = subprocess.Popen(eldergate_cmd("community", *args), cwd=self.folder, stdout=fh,
-                                             stderr=subprocess.STDOUT, env=clean_env())
+                                             stderr=subprocess.STDOUT, env={**clean_env(), **self.env})
             proc = self.proc
-            up = wait_for(lambda: proc.poll() is not None or owns_listener(proc.pid, self.port), timeout)
+            up = wait_for(lambda p=proc: p.poll() is not None or owns_listener(p.pid, self.port), timeout)
             if up and proc.poll() is None and wait_for(self.healthy, timeout):
                 return self
             self.kill()

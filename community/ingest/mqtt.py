@@ -11,6 +11,8 @@ resend-until-receipt covers any gap while all of them are down.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import ssl
 import threading
 import time
@@ -116,6 +118,15 @@ class Ingest:
         site, gw, leaf = parts[-3], parts[-2], parts[-1]
         self.handle(site, gw, leaf, bytes(msg.payload), bool(msg.retain))
 
+    def _fault_now(self) -> bool:
+        """Fault injection for the tests (ELDERGATE_COMMUNITY_FAULT=kill-before-receipt:N): die
+        right after the Nth alert commit, before its receipt. Unset in production."""
+        spec = os.environ.get("ELDERGATE_COMMUNITY_FAULT", "")
+        if not spec.startswith("kill-before-receipt:"):
+            return False
+        self.counts["fault_countdown"] += 1
+        return self.counts["fault_countdown"] >= int(spec.rsplit(":", 1)[1])
+
     def handle(self, site: str, gw: str, leaf: str, payload: bytes, retained: bool = False) -> None:
         now: datetime = self.clock.now()
         try:
@@ -135,6 +146,8 @@ class Ingest:
             connection.close()
             return
         self.counts["stored" if result.new else "duplicate"] += 1
+        if result.receipt is not None and self._fault_now():
+            os.kill(os.getpid(), signal.SIGKILL)  # the worst moment: committed, not yet receipted
         if result.receipt is not None:  # committed: only now may the gateway let it go
             self.counts["receipts"] += 1
             self.publisher.publish(topic(self.cfg.broker.prefix, site, gw, "ack"),

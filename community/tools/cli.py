@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("folder", type=Path, nargs="?", default=Path("."))
     init.add_argument("--street", default="", help="also create this street...")
     init.add_argument("--community", default="", help="...and this community (its code is the gateways' site)")
+    init.add_argument("--db", help="database URL (written into the new community.toml)")
 
     srv = with_config(sub.add_parser("serve", help="run the server (web, ingest and timers)"))
     srv.add_argument("--broker", help="mqtt://HOST:PORT (overrides the file)")
@@ -123,7 +124,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     cfg_file = folder / "community.toml"
     if not cfg_file.exists():
-        cfg_file.write_text(EXAMPLE, encoding="utf-8")
+        text = EXAMPLE
+        if args.db:
+            text = text.replace('database = "sqlite:///eldergate-community.sqlite3"', f'database = "{args.db}"')
+        cfg_file.write_text(text, encoding="utf-8")
         print(f"wrote {cfg_file}")
     cfg = load(cfg_file)
     _django(cfg)
@@ -203,7 +207,7 @@ def cmd_escalate(args: argparse.Namespace) -> int:
     from eldergate.community.work.notify import AppriseNotifier
 
     now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
-    sent = escalation.tick(now if now.tzinfo else now.replace(tzinfo=UTC), cfg, AppriseNotifier(), limit=1000)
+    sent = escalation.drain(now if now.tzinfo else now.replace(tzinfo=UTC), cfg, AppriseNotifier())
     print(f"{sent} push(es) sent")
     return EXIT_OK
 

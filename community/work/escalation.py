@@ -97,6 +97,20 @@ def push_for(alert: Alert, public_url: str, reminder: bool) -> Push:
 
 def tick(now: datetime, cfg: CommunityConfig, notifier: Notifier, limit: int = 50) -> int:
     """Run the steps due at ``now``; returns how many pushes went out."""
+    return _tick(now, cfg, notifier, limit)[0]
+
+
+def drain(now: datetime, cfg: CommunityConfig, notifier: Notifier, batch: int = 10) -> int:
+    """Tick in small batches until no due step is left to claim (another worker may hold some)."""
+    total = 0
+    while True:
+        sent, handled = _tick(now, cfg, notifier, batch)
+        total += sent
+        if handled == 0:
+            return total
+
+
+def _tick(now: datetime, cfg: CommunityConfig, notifier: Notifier, limit: int) -> tuple[int, int]:
     with transaction.atomic():
         EscalationJob.objects.filter(result=SENDING, done_at__lt=now - STALE_CLAIM).update(done_at=None, result="")
         jobs = list(EscalationJob.objects.select_for_update(skip_locked=True)
@@ -134,7 +148,7 @@ def tick(now: datetime, cfg: CommunityConfig, notifier: Notifier, limit: int = 5
                 job.done_at, job.due_at, job.result = None, now + RETRY, "push failed; trying again"
                 log.warning("escalation push for alert %s failed; retrying in a minute", job.alert.alert_id)
             job.save(update_fields=["done_at", "due_at", "result"])
-    return sent
+    return sent, len(jobs)
 
 
 def _plan_reminder(job: EscalationJob, alert: Alert, now: datetime, cfg: CommunityConfig) -> None:

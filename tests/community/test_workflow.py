@@ -187,3 +187,18 @@ def test_statistics_from_outcomes_and_times(world: World, db: Any) -> None:
     assert [m["alert"] for m in s["misses"] if m["step"] == "acknowledge"] == ["slow"]
     assert s["false_alarm_rate_by_kind"] == {"fall": 0.5}
     assert s["times"]["acknowledge"]["n"] == 3
+
+
+def test_health_is_503_while_the_broker_is_away(db: Any) -> None:
+    from django.test import Client
+
+    from eldergate.community.work import liveness
+
+    try:
+        liveness.STATE.broker = lambda: False
+        r = Client().get("/api/v1/health")
+        assert r.status_code == 503 and r.json()["broker"] is False and r.json()["database"] is True
+        liveness.STATE.broker = lambda: True
+        assert Client().get("/api/v1/health").status_code == 200
+    finally:
+        liveness.STATE.broker = None
