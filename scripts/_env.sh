@@ -26,7 +26,7 @@ ensure_venv() {  # ensure_venv [EXTRAS]
     python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$VENV"; }
   fi
   local stamp="$VENV/.eldergate-installed${extras:+-$extras}"
-  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ -n "$(find "$ROOT"/{gateway,drivers,signal,config,contract} -newer "$stamp" -name '*.py' -print -quit)" ]; then
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ -n "$(find "$ROOT"/{gateway,drivers,signal,config,contract,community} -newer "$stamp" -name '*.py' -print -quit)" ]; then
     echo "installing eldergate${extras:+ with [$extras]} into $VENV (the first time takes a minute)..."
     local log="$VENV/install.log"
     # strict editable mode: a link tree that mypy can follow (docs/architecture.md)

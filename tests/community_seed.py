@@ -33,7 +33,8 @@ def main() -> None:
     create_user("li", "grid-worker", community="s1", notify_url=args.notify)
     from django.contrib.auth import get_user_model
 
-    Resident.objects.create(home=home, resident_id="r1", name="x", grid_worker=get_user_model().objects.get(username="li"))
+    li = get_user_model().objects.get(username="li")
+    Resident.objects.create(home=home, resident_id="r1", name="x", grid_worker=li)
     t = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
     for i in range(args.alerts):
         body = {"v": 1, "site": "s1", "gateway": "gw1", "sent_at": t.timestamp(), "id": f"fall-{i}", "kind": "fall",

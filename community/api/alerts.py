@@ -116,7 +116,8 @@ def assign(request: HttpRequest, alert_id: str, body: AssignIn) -> dict[str, Any
         raise HttpError(403, "only grid workers, volunteers and community admins assign alerts")
     assignee = None
     if body.user:
-        assignee = get_user_model().objects.filter(username=body.user, profile__community_id=a.community_id).first()
+        assignee = get_user_model().objects.filter(username=body.user,
+                                                   profile__community_id=a.community_id or -1).first()
         if assignee is None:
             raise HttpError(404, f"no user {body.user!r} in this alert's community")
     workflow.assign(a.pk, u, assignee, now())

@@ -79,7 +79,7 @@ class Ingest:
         self.client.on_message = self._on_message
 
     def _status(self, state: str) -> str:
-        return ServerStatusMessage(state=state, sent_at=time.time()).model_dump_json()  # type: ignore[arg-type]
+        return ServerStatusMessage(state=state, sent_at=time.time()).model_dump_json()
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, 30, clean_start=False, properties=self.props)

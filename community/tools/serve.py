@@ -28,7 +28,8 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
     if role in ("all", "ingest"):
         ingest = Ingest(cfg, clock, client_suffix="" if role == "all" else f"-ingest-{_pid()}")
         liveness.STATE.broker = ingest.connected.is_set
-        liveness.STATE.counts = lambda: dict(ingest.counts)  # type: ignore[union-attr]
+        counts = ingest.counts
+        liveness.STATE.counts = lambda: dict(counts)
         ingest.start()
     if role in ("all", "escalation"):
         publisher = ingest.publisher if ingest is not None else None

@@ -56,10 +56,14 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
-        ws = load_workbook(path, read_only=True, data_only=True).active
-        if ws is None:
-            return []
-        rows = [[("" if c is None else str(c)).strip() for c in r] for r in ws.iter_rows(values_only=True)]
+        wb = load_workbook(path, read_only=True, data_only=True)
+        try:
+            ws = wb.active
+            if ws is None:
+                return []
+            rows = [[("" if c is None else str(c)).strip() for c in r] for r in ws.iter_rows(values_only=True)]
+        finally:
+            wb.close()  # read-only workbooks keep the file open until closed
     else:
         raw = path.read_bytes()
         for enc in ("utf-8-sig", "gb18030"):

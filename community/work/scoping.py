@@ -28,6 +28,11 @@ def role(user: Any) -> str:
     return p.role
 
 
+def _only(pk: int | None) -> int:
+    """A missing id matches nothing (no row has id -1), never everything."""
+    return -1 if pk is None else pk
+
+
 def communities(user: Any) -> QuerySet[Community]:
     p, r = profile(user), role(user)
     if r == "platform-operator":
@@ -35,23 +40,23 @@ def communities(user: Any) -> QuerySet[Community]:
     if p is None:
         return Community.objects.none()
     if r == "street-admin":
-        return Community.objects.filter(street_id=p.street_id)
+        return Community.objects.filter(street_id=_only(p.street_id))
     if r == "relative":
-        return Community.objects.filter(homes__residents=p.resident_id)
-    return Community.objects.filter(pk=p.community_id)
+        return Community.objects.filter(homes__residents=_only(p.resident_id))
+    return Community.objects.filter(pk=_only(p.community_id))
 
 
 def residents(user: Any) -> QuerySet[Resident]:
     p, r = profile(user), role(user)
     if r == "relative":
-        return Resident.objects.filter(pk=p.resident_id if p else None)
+        return Resident.objects.filter(pk=_only(p.resident_id if p else None))
     return Resident.objects.filter(home__community__in=communities(user))
 
 
 def homes(user: Any) -> QuerySet[Home]:
     p, r = profile(user), role(user)
     if r == "relative":
-        return Home.objects.filter(residents=p.resident_id if p else None)
+        return Home.objects.filter(residents=_only(p.resident_id if p else None))
     return Home.objects.filter(community__in=communities(user))
 
 
@@ -66,7 +71,7 @@ def alerts(user: Any) -> QuerySet[Alert]:
     if r == "platform-operator":
         return Alert.objects.all()  # unknown gateways' alerts included
     if r == "relative":
-        return Alert.objects.filter(resident_id=p.resident_id if p else None)
+        return Alert.objects.filter(resident_id=_only(p.resident_id if p else None))
     return Alert.objects.filter(Q(community__in=communities(user)))
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from eldergate.community.models import Alert, AlertState, Comment, OutgoingAck
@@ -65,7 +65,7 @@ def _acknowledge(alert: Alert, who: str, at: datetime, source: str, actor: Any) 
     return True
 
 
-def person_step(alert_pk: int, user: AbstractBaseUser, step: str, now: datetime, outcome: str = "",
+def person_step(alert_pk: int, user: User, step: str, now: datetime, outcome: str = "",
                 note: str = "") -> Alert:
     """acknowledge | on_the_way | arrived | resolve, by a person, in one transaction."""
     with transaction.atomic():
@@ -105,18 +105,18 @@ def person_step(alert_pk: int, user: AbstractBaseUser, step: str, now: datetime,
         return alert
 
 
-def assign(alert_pk: int, user: AbstractBaseUser, assignee: AbstractBaseUser | None, now: datetime) -> Alert:
+def assign(alert_pk: int, user: User, assignee: User | None, now: datetime) -> Alert:
     with transaction.atomic():
         alert = Alert.objects.select_for_update().get(pk=alert_pk)
         before = alert.assignee.get_username() if alert.assignee else None
-        alert.assignee = assignee  # type: ignore[assignment]
+        alert.assignee = assignee
         alert.save(update_fields=["assignee"])
         record(now, user, "assigned", alert, before=before, after=assignee.get_username() if assignee else None)
         changed(alert)
         return alert
 
 
-def comment(alert_pk: int, user: AbstractBaseUser, text: str, now: datetime) -> Comment:
+def comment(alert_pk: int, user: User, text: str, now: datetime) -> Comment:
     if not text.strip():
         raise WorkflowError("a comment needs words")
     with transaction.atomic():

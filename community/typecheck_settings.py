@@ -1,0 +1,11 @@
+"""The least Django settings the type checker's plugin needs to know the models (no keys, no database)."""
+
+SECRET_KEY = "typecheck-only"
+DATA_KEY = ""
+INSTALLED_APPS = [
+    "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
+    "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
+    "eldergate.community.apps.CommunityConfig",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+USE_TZ = True
