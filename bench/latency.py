@@ -36,9 +36,9 @@ from eldergate.gateway.core.alerts import Alert, AlertKind, Severity
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import MOSQUITTO, Mosquitto
+from reference_receiver import CommunityReceiver
 
 
 @dataclass

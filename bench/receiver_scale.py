@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from eldergate.gateway.links.mqtt_link import ClientSettings
-from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import MOSQUITTO, Mosquitto
+from reference_receiver import CommunityReceiver
 
 PUBLISHER = r"""
 import json, sys, time

@@ -27,11 +27,11 @@ from eldergate.gateway.links.decode import decoders_for
 from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.links.mqtt_source import MqttSource
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import Mosquitto
 from gateway_proc import GatewayProcess, db_query, write_config
 from push_endpoint import PushEndpoint
+from reference_receiver import CommunityReceiver
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

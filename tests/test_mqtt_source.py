@@ -195,7 +195,8 @@ def test_mqtt_311_for_the_home_broker_and_the_uplink(mosquitto: Mosquitto, publi
                                                      tmp_path: Path) -> None:
     from eldergate.gateway.delivery.outbox import Outbox
     from eldergate.gateway.links.mqtt_link import ClientSettings
-    from eldergate.gateway.tools.receiver import CommunityReceiver
+
+    from reference_receiver import CommunityReceiver
 
     cfg = home_config(mosquitto.url, tmp_path)
     cfg["local_mqtt"] = {"url": mosquitto.url, "protocol": "v311"}

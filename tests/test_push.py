@@ -22,10 +22,10 @@ from eldergate.gateway.delivery.notify import Notifier
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import Mosquitto
 from push_endpoint import PushEndpoint
+from reference_receiver import CommunityReceiver
 from testutil import wait_for
 
 

@@ -18,10 +18,10 @@ from eldergate.contract.messages import CommandMessage
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.runtime import Gateway
-from eldergate.gateway.tools.receiver import CommunityReceiver
 
 import testutil
 from broker import Mosquitto
+from reference_receiver import CommunityReceiver
 from tls_certs import make_pki
 
 wait_for = functools.partial(testutil.wait_for, timeout=15.0)  # this file's slower peers

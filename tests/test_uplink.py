@@ -14,11 +14,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from eldergate.gateway.links.mqtt_link import ClientSettings
-from eldergate.gateway.tools.receiver import CommunityReceiver
 
 import testutil
 from broker import Mosquitto
 from gateway_proc import GatewayProcess, db_query, write_config
+from reference_receiver import CommunityReceiver
 
 wait_for = functools.partial(testutil.wait_for, timeout=30.0)  # this file's slower peers
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

@@ -75,12 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     com.add_argument("--retries", type=int, default=0, help="with --yes: try a failed step again this many times "
                      "(interactively, Enter tries again and s skips)")
 
-    con = sub.add_parser("console", help="community side: watch many gateways, acknowledge alerts")
-    con.add_argument("--broker", required=True, help="the community broker, e.g. mqtt://127.0.0.1:1883")
-    con.add_argument("--credentials-file", type=Path, help="two lines: username, password")
-    con.add_argument("--ca-file", type=Path)
-    con.add_argument("--as", dest="who", default="grid-worker", help="who acknowledges (a grid worker's id)")
-    con.add_argument("--json", action="store_true", help="one JSON line per alert, status or vitals received")
+    con = sub.add_parser("console", help="community side: the server's open alerts in a terminal; acknowledge")
+    con.add_argument("--server", required=True, help="the community server, e.g. http://127.0.0.1:8000")
+    con.add_argument("--token-file", type=Path, help="a file holding your API token (eldergate community create-user)")
+    con.add_argument("--token-env", default="ELDERGATE_TOKEN", help="or the environment variable holding it")
+    con.add_argument("--json", action="store_true", help="one JSON line per alert that is new or changed")
+    con.add_argument("--every", type=float, default=3.0, help="seconds between looks at the server")
     con.add_argument("--duration", type=float, help="stop after this many seconds")
 
     vit = sub.add_parser("vitals", help="heart and breathing rate from a CSV of chest displacement")
@@ -285,51 +285,74 @@ def cmd_commission(args: argparse.Namespace) -> int:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    """Type "ack ID" (or "ack" for the newest open alert) and Enter to acknowledge."""
-    from eldergate.gateway.links.mqtt_link import ClientSettings
-    from eldergate.gateway.tools.receiver import CommunityReceiver, HomeView, render
+    """Type "ack ID" (or "ack" for the newest unacknowledged alert) and Enter to acknowledge."""
+    from eldergate.gateway.tools.console_client import ApiError, ConsoleClient, render
 
-    def changed(leaf: str, home: HomeView, item: object) -> None:
-        if args.json:
-            body = item.model_dump() if hasattr(item, "model_dump") else {"name": item}
-            print(json.dumps({"leaf": leaf, "site": home.site, "gateway": home.gateway, **body},
-                             ensure_ascii=False), flush=True)
-        elif leaf in ("alerts", "status"):
-            print(render(rx.homes), flush=True)
-
-    settings = ClientSettings(args.broker, f"eldergate-console-{args.who}", "v5", args.credentials_file,
-                              args.ca_file)
-    rx = CommunityReceiver(settings, on_change=changed)
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text().strip()
+        except OSError as err:
+            print(f"eldergate: --token-file: cannot read {args.token_file}: {err.strerror}", file=sys.stderr)
+            return EXIT_CONFIG
+    else:
+        token = os.environ.get(args.token_env, "")
+    if not token:
+        print(f"eldergate: no API token: give --token-file or set {args.token_env}", file=sys.stderr)
+        return EXIT_CONFIG
+    client = ConsoleClient(args.server, token)
     stop = threading.Event()
     _stop_on_signals(stop.set)
-    rx.start()
     if args.duration:
         threading.Timer(args.duration, stop.set).start()
+    latest: list[dict[str, object]] = []
     if sys.stdin is not None and sys.stdin.isatty():
-        threading.Thread(target=_console_input, args=(rx, args.who, stop), daemon=True).start()
-    stop.wait()
-    rx.stop()
+        threading.Thread(target=_console_input, args=(client, latest, stop), daemon=True).start()
+    shown: dict[str, str] = {}
+    last_error = ""
+    while not stop.is_set():
+        try:
+            alerts = client.open_alerts()
+            last_error = ""
+        except ApiError as err:
+            if str(err) != last_error:  # said once, not every few seconds
+                print(f"eldergate console: {err}", file=sys.stderr, flush=True)
+                last_error = str(err)
+            if str(err).startswith("401"):
+                return EXIT_CONFIG
+            stop.wait(args.every)
+            continue
+        latest[:] = alerts
+        now = {str(a["id"]): f"{a['state']}|{a['acknowledged_by']}" for a in alerts}
+        if args.json:
+            for a in alerts:
+                if shown.get(str(a["id"])) != now[str(a["id"])]:
+                    print(json.dumps(a, ensure_ascii=False), flush=True)
+        elif now != shown:
+            print(render(alerts), flush=True)
+        shown = now
+        stop.wait(args.every)
     return EXIT_OK
 
 
-def _console_input(rx: object, who: str, stop: threading.Event) -> None:
-    from eldergate.gateway.tools.receiver import CommunityReceiver
+def _console_input(client: object, latest: list[dict[str, object]], stop: threading.Event) -> None:
+    from eldergate.gateway.tools.console_client import ApiError, ConsoleClient
 
-    assert isinstance(rx, CommunityReceiver)
+    assert isinstance(client, ConsoleClient)
     for line in sys.stdin:
         parts = line.split()
         if parts[:1] != ["ack"]:
             continue
-        open_alerts = [(h, a) for h in rx.homes.values() for a in h.open_alerts() if a.state != "acknowledged"]
-        chosen = [(h, a) for h, a in open_alerts if len(parts) < 2 or a.id.startswith(parts[1])]
+        waiting = [a for a in latest if not a.get("acknowledged_by")]
+        chosen = [a for a in waiting if len(parts) < 2 or str(a["id"]).startswith(parts[1])]
         if not chosen:
-            print("no such open alert", flush=True)
+            print("no such open, unacknowledged alert", flush=True)
             continue
-        home, alert = chosen[-1]
-        rx.acknowledge(home.site, home.gateway, alert.id, who)
-        print(f"acknowledged {alert.id} ({alert.title_en}) as {who}", flush=True)
-        if stop.is_set():
-            return
+        try:
+            done = client.acknowledge(str(chosen[-1]["id"]))
+            print(f"acknowledged {done['id']} ({done['title_en']})", flush=True)
+        except ApiError as err:
+            print(f"not acknowledged: {err}", flush=True)
+
 
 
 def cmd_vitals(args: argparse.Namespace) -> int:

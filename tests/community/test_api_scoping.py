@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from community_world import World, alert_payload, api
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)

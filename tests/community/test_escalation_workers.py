@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from community_proc import community
 from pg import BIN, Postgres
-
 from push_endpoint import PushEndpoint
 from testutil import ROOT, clean_env, eldergate_cmd
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from community_proc import community
 
+from community_proc import community
 from testutil import ROOT
 
 HEADER = ("社区,街道,地址,楼栋,单元,门牌号,站点,网关,住户编号,姓名,性别,出生年份,病史,用药,过敏,钥匙保管人,网格员,"

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from community_proc import CommunityServer, community
-from pg import BIN, Postgres
 
 from broker import Mosquitto
+from community_proc import CommunityServer, community
 from gateway_proc import GatewayProcess, db_query, write_config
+from pg import BIN, Postgres
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

@@ -13,10 +13,10 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from eldergate.gateway.links.mqtt_link import ClientSettings
-from eldergate.gateway.tools.receiver import CommunityReceiver
 
 from broker import Mosquitto
 from gateway_proc import GatewayProcess, db_query, write_config
+from reference_receiver import CommunityReceiver
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 KILLS = int(os.environ.get("ELDERGATE_KILLS", "100"))

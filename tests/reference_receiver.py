@@ -1,4 +1,7 @@
-"""A reference receiver for the community side: ``eldergate console --broker URL``.
+"""A test double of the community side, in memory, for the gateway's own tests and benches.
+
+The product's community server is ``eldergate community serve`` (community/): durable, and it
+receipts only after the commit. This double keeps the contract's shape with none of that:
 
 It subscribes to what every gateway under ``eldergate/v1/`` sends (never its own receipts
 back), confirms the receipt of each alert message (which lets the gateway's outbox let it
@@ -6,7 +9,6 @@ go), keeps a live list of homes with each resident's latest state and open alert
 lets a grid worker acknowledge an alert: the acknowledgement is resent, backing off, until
 the gateway confirms it on ``acked``. It announces itself on the retained server status
 topic (last will: offline), so gateways resend what is unconfirmed when it comes back.
-It keeps everything in memory: the community server (issue "community/") replaces it.
 """
 
 from __future__ import annotations
