@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--street", help="street name (street admin)")
     cu.add_argument("--resident", type=int, help="resident record id (relative)")
     cu.add_argument("--notify-url", default="", help="Apprise URL for escalation pushes")
+    cu.add_argument("--password-file", type=Path, help="a file holding a password for the admin pages (/admin/)")
     cu.add_argument("--token", action="store_true", help="print a new API token on the last line")
 
     esc = with_config(sub.add_parser("escalate", help="run the due escalation steps once (cron, or a test clock)"))
@@ -186,9 +187,17 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     _django(cfg)
     from eldergate.community.tools.users import UserError, create_user
 
+    password = None
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            print(f"eldergate community: --password-file: {err.strerror}", file=sys.stderr)
+            return EXIT_CONFIG
     try:
         token = create_user(args.name, args.role, community=args.community, street=args.street,
-                            resident=args.resident, notify_url=args.notify_url, token=args.token)
+                            resident=args.resident, notify_url=args.notify_url, token=args.token,
+                            password=password)
     except UserError as err:
         print(f"eldergate community: {err}", file=sys.stderr)
         return EXIT_CONFIG

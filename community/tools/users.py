@@ -14,7 +14,8 @@ class UserError(Exception):
 
 
 def create_user(name: str, role: str, community: str | None = None, street: str | None = None,
-                resident: int | None = None, notify_url: str = "", token: bool = False) -> str | None:
+                resident: int | None = None, notify_url: str = "", token: bool = False,
+                password: str | None = None) -> str | None:
     c = s = r = None
     if role in ("community-admin", "grid-worker", "volunteer", "installer"):
         if not community:
@@ -36,9 +37,13 @@ def create_user(name: str, role: str, community: str | None = None, street: str 
 
     with transaction.atomic():
         user, created = get_user_model().objects.get_or_create(username=name)
-        if created:
-            user.set_unusable_password()
-            user.is_staff = role in ("platform-operator", "street-admin", "community-admin")
+        if created or password is not None:
+            if password:
+                user.set_password(password)
+            elif created:
+                user.set_unusable_password()
+            # the admin pages are not scoped per community: the platform operator's only
+            user.is_staff = role == "platform-operator"
             user.is_superuser = role == "platform-operator"
             user.save()
         Profile.objects.update_or_create(user=user, defaults={"role": role, "community": c, "street": s,

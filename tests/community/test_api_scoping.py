@@ -161,3 +161,21 @@ def test_unknown_gateways_alerts_are_stored_shown_to_the_operator_and_adopted(wo
     assert api(kz.tokens["community-admin"], "POST", f"/gateways/{gw.pk}/adopt", {"home": kz.home.pk})[0] == 403
     assert api(world.operator_token, "POST", f"/gateways/{gw.pk}/adopt", {"home": kz.home.pk})[0] == 200
     assert api(kz.tokens["community-admin"], "GET", "/alerts/stray-1")[0] == 200
+
+
+def test_the_admin_is_the_platform_operators_and_opening_a_resident_is_audited(world: World) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from eldergate.community.models import AuditEntry
+
+    kz = world.sides["kz"]
+    assert not kz.users["community-admin"].is_staff  # the admin pages are not scoped per community
+    op = get_user_model().objects.get(username="kz-platform-operator")
+    c = Client()
+    c.force_login(op)
+    page = c.get(f"/admin/community/resident/{kz.resident.pk}/change/")
+    assert page.status_code == 200 and "青霉素" in page.content.decode()
+    assert AuditEntry.objects.filter(action="medical_read", actor_name="kz-platform-operator").count() == 1
+    c.force_login(kz.users["community-admin"])
+    assert c.get(f"/admin/community/resident/{kz.resident.pk}/change/").status_code == 302  # to the login
