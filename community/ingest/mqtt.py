@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import ssl
 import threading
 import time
 from collections import Counter
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,17 +29,19 @@ from paho.mqtt.properties import Properties
 
 from eldergate.community.clock import Clock
 from eldergate.community.config import Broker, CommunityConfig
-from eldergate.community.ingest.store import Malformed, store
+from eldergate.community.ingest.store import Incoming, store_many
 from eldergate.community.work import acks
 from eldergate.contract.messages import GATEWAY_LEAVES, ServerStatusMessage, server_status_topic, topic
 
 log = logging.getLogger(__name__)
+BATCH = 200  # messages per transaction at most: one commit (one fsync) for a burst
 
 
-def make_client(b: Broker, client_id: str, persistent: bool) -> tuple[mqtt.Client, str, int, Properties]:
+def make_client(b: Broker, client_id: str, persistent: bool,
+                manual_ack: bool = False) -> tuple[mqtt.Client, str, int, Properties]:
     parts = urlsplit(b.url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
-                         reconnect_on_failure=True)
+                         reconnect_on_failure=True, manual_ack=manual_ack)
     if b.credentials_file is not None:
         user, password = b.credentials_file.read_text().splitlines()[:2]
         client.username_pw_set(user.strip(), password.strip())
@@ -66,7 +68,9 @@ class Ingest:
         self.wake = wake  # set when the ack sender should look now (the broker came back)
         b = cfg.broker
         self.client, self.host, self.port, self.props = make_client(
-            b, b.client_id + client_suffix, persistent=not b.shared)
+            b, b.client_id + client_suffix, persistent=not b.shared, manual_ack=True)
+        self._queue: queue.Queue[tuple[Incoming, int | None, int]] = queue.Queue()
+        self._stop = threading.Event()
         self.publisher = MqttPublisher(self.client)
         self.connected = threading.Event()
         self.counts: Counter[str] = Counter()  # stored, duplicate, receipts, malformed, errors
@@ -82,10 +86,12 @@ class Ingest:
         return ServerStatusMessage(state=state, sent_at=time.time()).model_dump_json()
 
     def start(self) -> None:
+        threading.Thread(target=self._drain, name="eg-ingest-store", daemon=True).start()
         self.client.connect_async(self.host, self.port, 30, clean_start=False, properties=self.props)
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stop.set()
         if self.client.is_connected():
             self.client.publish(self._presence, self._status("offline"), qos=1, retain=True).wait_for_publish(2)
         self.client.disconnect()
@@ -111,16 +117,34 @@ class Ingest:
             self.wake.set()
         log.info("ingest subscribed on %s:%d", self.host, self.port)
 
-    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
         if len(parts) < 4:
+            self.client.ack(msg.mid, msg.qos)
             return
-        site, gw, leaf = parts[-3], parts[-2], parts[-1]
-        self.handle(site, gw, leaf, bytes(msg.payload), bool(msg.retain))
+        self._queue.put((Incoming(parts[-1], parts[-3], parts[-2], bytes(msg.payload), bool(msg.retain)),
+                         msg.mid, msg.qos))
+
+    def _drain(self) -> None:
+        """The store thread: take what has arrived (up to BATCH), store it in one transaction, then
+        receipt the alerts and acknowledge the messages to the broker (manual PUBACK: a server
+        killed before its commit gets them again from the broker, and from the gateways' resends)."""
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.handle_batch(batch)
 
     def _fault_now(self) -> bool:
         """Fault injection for the tests (ELDERGATE_COMMUNITY_FAULT=kill-before-receipt:N): die
-        right after the Nth alert commit, before its receipt. Unset in production."""
+        right after the commit holding the Nth alert message, before its receipt. Unset in production."""
         spec = os.environ.get("ELDERGATE_COMMUNITY_FAULT", "")
         if not spec.startswith("kill-before-receipt:"):
             return False
@@ -128,27 +152,42 @@ class Ingest:
         return self.counts["fault_countdown"] >= int(spec.rsplit(":", 1)[1])
 
     def handle(self, site: str, gw: str, leaf: str, payload: bytes, retained: bool = False) -> None:
-        now: datetime = self.clock.now()
+        self.handle_batch([(Incoming(leaf, site, gw, payload, retained), None, 0)])
+
+    def handle_batch(self, batch: list[tuple[Incoming, int | None, int]]) -> None:
+        items = [it for it, _mid, _qos in batch]
         try:
             close_old_connections()
-            result = store(leaf, site, gw, payload, now, self.cfg, retained=retained)
-        except Malformed as err:
-            self.counts["malformed"] += 1
-            if (site, gw) not in self._warned:  # once per gateway: a broken one must not flood the log
-                self._warned.add((site, gw))
-                log.warning("ignored a malformed %s message from %s/%s: %s (further ones are only counted)",
-                            leaf, site, gw, err)
-            return
+            outcomes = store_many(items, self.clock.now(), self.cfg)
         except DatabaseError as err:
-            # no receipt: the gateway keeps the alert and resends it; the next message reconnects
-            self.counts["errors"] += 1
-            log.error("could not store a %s message from %s/%s: %s", leaf, site, gw, type(err).__name__)
+            # no receipt: the gateways keep their alerts and resend them; the next batch reconnects
+            self.counts["errors"] += len(items)
+            log.error("could not store %d message(s): %s", len(items), str(err).strip().splitlines()[0][:200])
             connection.close()
+            self._ack_broker(batch)
             return
-        self.counts["stored" if result.new else "duplicate"] += 1
-        if result.receipt is not None and self._fault_now():
-            os.kill(os.getpid(), signal.SIGKILL)  # the worst moment: committed, not yet receipted
-        if result.receipt is not None:  # committed: only now may the gateway let it go
-            self.counts["receipts"] += 1
-            self.publisher.publish(topic(self.cfg.broker.prefix, site, gw, "ack"),
-                                   result.receipt.model_dump_json(), qos=1)
+        receipts = 0
+        for it, out in zip(items, outcomes, strict=True):
+            if out.malformed is not None:
+                self.counts["malformed"] += 1
+                if (it.site, it.gateway) not in self._warned:  # once per gateway: a broken one must not flood the log
+                    self._warned.add((it.site, it.gateway))
+                    log.warning("ignored a malformed %s message from %s/%s: %s (further ones are only counted)",
+                                it.leaf, it.site, it.gateway, out.malformed)
+                continue
+            assert out.stored is not None
+            self.counts["stored" if out.stored.new else "duplicate"] += 1
+            if out.stored.receipt is not None:
+                receipts += 1
+                if self._fault_now():
+                    os.kill(os.getpid(), signal.SIGKILL)  # the worst moment: committed, not yet receipted
+                self.publisher.publish(topic(self.cfg.broker.prefix, it.site, it.gateway, "ack"),
+                                       out.stored.receipt.model_dump_json(), qos=1)
+        self.counts["receipts"] += receipts
+        self.counts["batches"] += 1
+        self._ack_broker(batch)
+
+    def _ack_broker(self, batch: list[tuple[Incoming, int | None, int]]) -> None:
+        for _it, mid, qos in batch:
+            if mid is not None and qos > 0:
+                self.client.ack(mid, qos)

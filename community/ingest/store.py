@@ -74,9 +74,52 @@ def parse(leaf: str, site: str, gateway: str, payload: bytes) -> BaseModel:
     return msg
 
 
+@dataclass(frozen=True)
+class Incoming:
+    leaf: str
+    site: str
+    gateway: str
+    payload: bytes
+    retained: bool = False
+
+
+@dataclass
+class Outcome:
+    stored: Stored | None = None
+    malformed: str | None = None
+
+
+def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> list[Outcome]:
+    """A batch in one transaction (one commit, one fsync), each message in its own savepoint so
+    that one conflict does not undo the others. The caller receipts only after this returns."""
+    outcomes = [Outcome() for _ in items]
+    parsed: list[tuple[int, Incoming, BaseModel]] = []
+    for i, it in enumerate(items):
+        try:
+            parsed.append((i, it, parse(it.leaf, it.site, it.gateway, it.payload)))
+        except Malformed as err:
+            outcomes[i].malformed = str(err)
+    raced: list[tuple[int, Incoming, BaseModel]] = []
+    with transaction.atomic():
+        for i, it, msg in parsed:
+            try:
+                with transaction.atomic():
+                    gw = _gateway(it.site, it.gateway, now, it.retained)
+                    outcomes[i].stored = _apply(gw, msg, now, cfg, it.retained)
+            except IntegrityError:
+                raced.append((i, it, msg))  # another ingest worker inserted the same new row
+    for i, it, msg in raced:
+        outcomes[i].stored = _store_parsed(msg, it.site, it.gateway, now, cfg, it.retained)
+    return outcomes
+
+
 def store(leaf: str, site: str, gateway: str, payload: bytes, now: datetime, cfg: CommunityConfig,
           retained: bool = False) -> Stored:
-    msg = parse(leaf, site, gateway, payload)
+    return _store_parsed(parse(leaf, site, gateway, payload), site, gateway, now, cfg, retained)
+
+
+def _store_parsed(msg: BaseModel, site: str, gateway: str, now: datetime, cfg: CommunityConfig,
+                  retained: bool) -> Stored:
     for attempt in range(3):
         try:
             with transaction.atomic():
