@@ -136,10 +136,12 @@ def main() -> int:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="eg-bench-community-") as tmp:
         root = Path(tmp)
-        broker = Mosquitto(root / "broker", extra="max_queued_messages 100000\n").start()
         pg = Postgres().start() if "postgresql" in args.db else None
+        broker: Mosquitto | None = None
         try:
             for db in args.db:
+                # a broker per database: no retained statuses from the other run
+                broker = Mosquitto(root / f"broker-{db}", extra="max_queued_messages 100000\n").start()
                 folder = root / db
                 url = pg.create_db("bench") if db == "postgresql" and pg is not None else None
                 assert community("init", str(folder), *(("--db", url) if url else ()), cwd=root).returncode == 0
@@ -157,8 +159,8 @@ def main() -> int:
                             row["serve_peak_rss_mb"] = rss
                 finally:
                     server.stop()
+                    broker.cleanup()
         finally:
-            broker.cleanup()
             if pg is not None:
                 pg.cleanup()
     print(f"{'db':<11}{'gateways':>9}{'msgs':>7}{'msgs/s':>9}{'receipt p50':>13}{'p99':>9}{'all':>5}{'RSS MB':>8}")

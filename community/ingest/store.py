@@ -21,6 +21,7 @@ from eldergate.community.clock import from_unix
 from eldergate.community.config import CommunityConfig
 from eldergate.community.models import (
     Alert,
+    AlertState,
     Event,
     Gateway,
     Resident,
@@ -31,7 +32,7 @@ from eldergate.community.models import (
 )
 from eldergate.community.models.audit import record
 from eldergate.community.work import acks, escalation, offline
-from eldergate.community.work.workflow import add_state, changed, gateway_state
+from eldergate.community.work.workflow import changed, gateway_state
 from eldergate.contract.messages import (
     AckAppliedMessage,
     AckMessage,
@@ -100,14 +101,33 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> li
         except Malformed as err:
             outcomes[i].malformed = str(err)
     raced: list[tuple[int, Incoming, BaseModel]] = []
+    fresh: dict[tuple[str, str], bool] = {}
+    for _i, it, _msg in parsed:
+        fresh[(it.site, it.gateway)] = fresh.get((it.site, it.gateway), False) or not it.retained
     with transaction.atomic():
-        for i, it, msg in parsed:
+        gateways: dict[tuple[str, str], Gateway] = {}
+        for key, any_fresh in fresh.items():  # once per gateway and batch, not once per message
             try:
                 with transaction.atomic():
-                    gw = _gateway(it.site, it.gateway, now, it.retained)
+                    gateways[key] = _gateway(key[0], key[1], now, retained=not any_fresh)
+            except IntegrityError:
+                pass  # another ingest worker created it: its messages take the slow path below
+        vitals = _VitalsBatch()
+        for i, it, msg in parsed:
+            gw = gateways.get((it.site, it.gateway))
+            if gw is None:
+                raced.append((i, it, msg))
+                continue
+            if isinstance(msg, VitalsMessage):  # folded per resident and minute, written once below
+                vitals.add(gw, msg)
+                outcomes[i].stored = Stored(new=True)
+                continue
+            try:
+                with transaction.atomic():
                     outcomes[i].stored = _apply(gw, msg, now, cfg, it.retained)
             except IntegrityError:
                 raced.append((i, it, msg))  # another ingest worker inserted the same new row
+        vitals.write()
     for i, it, msg in raced:
         outcomes[i].stored = _store_parsed(msg, it.site, it.gateway, now, cfg, it.retained)
     return outcomes
@@ -132,13 +152,15 @@ def _store_parsed(msg: BaseModel, site: str, gateway: str, now: datetime, cfg: C
 
 
 def _gateway(site: str, gateway: str, now: datetime, retained: bool) -> Gateway:
-    gw, created = Gateway.objects.get_or_create(site=site, gateway=gateway, defaults={
-        "first_seen": now, "last_seen": None if retained else now, "last_test_sent": now})
+    gw, created = Gateway.objects.select_related("home__community").get_or_create(
+        site=site, gateway=gateway, defaults={"first_seen": now, "last_seen": None if retained else now,
+                                              "last_test_sent": now})
     if created:
         record(now, "server", "gateway_first_seen", gw)
     elif not retained:
         Gateway.objects.filter(pk=gw.pk).update(last_seen=now)
-        offline.fresh_message(gw, now)
+        if gw.offline:
+            offline.fresh_message(gw, now)
     return gw
 
 
@@ -182,9 +204,10 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
             test=msg.kind == "test" or bool(home and (home.mode == "installation" or Snooze.active_for(home, now))),
             state="received", raised_at=from_unix(msg.raised_at), received_at=now,
             group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
-        add_state(alert, "raised", from_unix(msg.raised_at), "gateway", "gateway")
-        add_state(alert, "received", now, "server", "server")
-        escalation.schedule(alert, cfg)
+        AlertState.objects.bulk_create([  # a new alert has no history yet
+            AlertState(alert=alert, state="raised", at=from_unix(msg.raised_at), by="gateway", source="gateway"),
+            AlertState(alert=alert, state="received", at=now, by="server", source="server")])
+        escalation.schedule(alert, cfg, new=True)
         record(now, "gateway", "raised", alert, kind=msg.kind, unknown_gateway=home is None)
         if msg.kind == "test":
             Gateway.objects.filter(pk=gw.pk).update(last_test_ok=now)
@@ -196,21 +219,55 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
     return Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state), new=created or new)
 
 
-def _vitals(gw: Gateway, msg: VitalsMessage) -> None:
-    t = from_unix(msg.t)
-    VitalsLatest.objects.update_or_create(gateway=gw, resident_key=msg.resident, defaults={
-        "t": t, "heart_rate_bpm": msg.heart_rate_bpm, "breathing_rate_bpm": msg.breathing_rate_bpm,
-        "quality": msg.quality, "in_bed": msg.in_bed})
-    minute = t - timedelta(seconds=t.second, microseconds=t.microsecond)
-    row, _ = VitalsMinute.objects.get_or_create(gateway=gw, resident_key=msg.resident, minute=minute)
-    hr, br = msg.heart_rate_bpm, msg.breathing_rate_bpm
-    updates: dict[str, object] = {"n": F("n") + 1}
-    if hr is not None:
-        updates |= {"hr_n": F("hr_n") + 1, "hr_sum": F("hr_sum") + hr,
-                    "hr_min": hr if row.hr_min is None else min(row.hr_min, hr),
-                    "hr_max": hr if row.hr_max is None else max(row.hr_max, hr)}
-    if br is not None:
-        updates |= {"br_n": F("br_n") + 1, "br_sum": F("br_sum") + br,
-                    "br_min": br if row.br_min is None else min(row.br_min, br),
-                    "br_max": br if row.br_max is None else max(row.br_max, br)}
+class _VitalsBatch:
+    """A burst of vitals folded before it is written: the latest per resident, one update per minute."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[int, str, datetime], list[VitalsMessage]] = {}
+        self.gateways: dict[int, Gateway] = {}
+
+    def add(self, gw: Gateway, msg: VitalsMessage) -> None:
+        t = from_unix(msg.t)
+        minute = t - timedelta(seconds=t.second, microseconds=t.microsecond)
+        self.gateways[gw.pk] = gw
+        self.groups.setdefault((gw.pk, msg.resident, minute), []).append(msg)
+
+    def write(self) -> None:
+        latest: dict[tuple[int, str], VitalsMessage] = {}
+        for (gpk, resident, minute), msgs in self.groups.items():
+            gw = self.gateways[gpk]
+            _minute(gw, resident, minute, msgs)
+            newest = max(msgs, key=lambda m: m.t)
+            if (gpk, resident) not in latest or newest.t > latest[(gpk, resident)].t:
+                latest[(gpk, resident)] = newest
+        for (gpk, _resident), msg in latest.items():
+            _latest(self.gateways[gpk], msg)
+
+
+def _minute(gw: Gateway, resident: str, minute: datetime, msgs: list[VitalsMessage]) -> None:
+    row, _ = VitalsMinute.objects.get_or_create(gateway=gw, resident_key=resident, minute=minute)
+    hrs = [m.heart_rate_bpm for m in msgs if m.heart_rate_bpm is not None]
+    brs = [m.breathing_rate_bpm for m in msgs if m.breathing_rate_bpm is not None]
+    updates: dict[str, object] = {"n": F("n") + len(msgs)}
+    if hrs:
+        updates |= {"hr_n": F("hr_n") + len(hrs), "hr_sum": F("hr_sum") + sum(hrs),
+                    "hr_min": min(hrs) if row.hr_min is None else min(row.hr_min, *hrs),
+                    "hr_max": max(hrs) if row.hr_max is None else max(row.hr_max, *hrs)}
+    if brs:
+        updates |= {"br_n": F("br_n") + len(brs), "br_sum": F("br_sum") + sum(brs),
+                    "br_min": min(brs) if row.br_min is None else min(row.br_min, *brs),
+                    "br_max": max(brs) if row.br_max is None else max(row.br_max, *brs)}
     VitalsMinute.objects.filter(pk=row.pk).update(**updates)
+
+
+def _latest(gw: Gateway, msg: VitalsMessage) -> None:
+    VitalsLatest.objects.update_or_create(gateway=gw, resident_key=msg.resident, defaults={
+        "t": from_unix(msg.t), "heart_rate_bpm": msg.heart_rate_bpm, "breathing_rate_bpm": msg.breathing_rate_bpm,
+        "quality": msg.quality, "in_bed": msg.in_bed})
+
+
+def _vitals(gw: Gateway, msg: VitalsMessage) -> None:
+    """One vitals message on its own (the batch path folds them first)."""
+    batch = _VitalsBatch()
+    batch.add(gw, msg)
+    batch.write()

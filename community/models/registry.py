@@ -67,6 +67,7 @@ class Gateway(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True, help_text="last fresh message of any kind")
     status = models.CharField(max_length=10, default="unknown")  # online | offline | unknown (retained status)
     status_at = models.DateTimeField(null=True, blank=True)
+    offline = models.BooleanField(default=False, help_text="a home_offline alert is open for it")
     version = models.CharField(max_length=40, blank=True)
     unsent_alerts = models.IntegerField(default=0)
     sensors = models.JSONField(default=dict, blank=True)  # sensor id -> ok | silent | offline

@@ -39,11 +39,16 @@ def ladder_for(alert: Alert, cfg: CommunityConfig, at: datetime) -> list[Step]:
     return esc.ladders.get(key, [])
 
 
-def schedule(alert: Alert, cfg: CommunityConfig) -> int:
+def schedule(alert: Alert, cfg: CommunityConfig, new: bool = False) -> int:
     """Create the alert's steps (none for a test, installation-mode or snoozed alert)."""
     if alert.test:
         return 0
     steps = ladder_for(alert, cfg, alert.received_at)
+    if new:  # a new alert has no steps yet: one insert
+        EscalationJob.objects.bulk_create([
+            EscalationJob(alert=alert, step=i, target=s.to, due_at=alert.received_at + timedelta(seconds=s.after_s))
+            for i, s in enumerate(steps)])
+        return len(steps)
     for i, step in enumerate(steps):
         EscalationJob.objects.get_or_create(alert=alert, step=i, defaults={
             "target": step.to, "due_at": alert.received_at + timedelta(seconds=step.after_s)})

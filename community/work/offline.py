@@ -51,7 +51,8 @@ def check(now: datetime, cfg: CommunityConfig) -> int:
                 state="received", raised_at=now, received_at=now, group_key=f"{gw.site}/{gw.gateway}//{KIND}")
             add_state(alert, "raised", now, "server", "server")
             add_state(alert, "received", now, "server", "server")
-            escalation.schedule(alert, cfg)
+            escalation.schedule(alert, cfg, new=True)
+            Gateway.objects.filter(pk=gw.pk).update(offline=True)
             record(now, "server", "home_offline", alert, why=why)
             changed(alert)
             raised += 1
@@ -62,6 +63,7 @@ def check(now: datetime, cfg: CommunityConfig) -> int:
 def fresh_message(gw: Gateway, now: datetime) -> None:
     """Any fresh message proves the home is back: close its offline alert."""
     alert = open_offline(gw)
+    Gateway.objects.filter(pk=gw.pk).update(offline=False)
     if alert is not None:
         server_resolve(alert, now, "a fresh message from the gateway")
         log.info("home %s back online", gw)
