@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 
 from eldergate.community.models.crypto import EncryptedTextField
+
+
+def _wall_key() -> str:
+    return secrets.token_urlsafe(16)
 
 
 class Street(models.Model):
@@ -29,6 +35,8 @@ class Community(models.Model):
     wall_names = models.CharField(max_length=10, choices=WallNames.choices, default=WallNames.SURNAME)
     wall_medical = models.BooleanField(default=False, help_text="show medical notes on the public wall")
     relatives_may_handle = models.BooleanField(default=True)
+    wall_key = models.CharField(max_length=64, default=_wall_key, help_text="the wall screen's address carries it: "
+                                "/wall?key=... (change it to revoke a screen)")
 
     class Meta:
         verbose_name_plural = "communities"

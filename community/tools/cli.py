@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--street", default="", help="also create this street...")
     init.add_argument("--community", default="", help="...and this community (its code is the gateways' site)")
     init.add_argument("--db", help="database URL (written into the new community.toml)")
+    init.add_argument("--name", default="", help="the community's name as people say it (default: its code)")
 
     srv = with_config(sub.add_parser("serve", help="run the server (web, ingest and timers)"))
     srv.add_argument("--broker", help="mqtt://HOST:PORT (overrides the file)")
@@ -81,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     esc = with_config(sub.add_parser("escalate", help="run the due escalation steps once (cron, or a test clock)"))
     esc.add_argument("--now", help="ISO 8601 time to run at (default: now)")
+
+    sim = sub.add_parser("simulate", help="many homes at the contract level (the demo; load)")
+    sim.add_argument("--broker", required=True)
+    sim.add_argument("--site", required=True, help="the community's code (the gateways' site)")
+    sim.add_argument("--gateways", nargs="+", required=True, help="gateway ids to simulate")
+    sim.add_argument("--duration", type=float, help="seconds (default: until interrupted)")
+
+    wu = with_config(sub.add_parser("wall-url", help="print the wall screen's address for a community"))
+    wu.add_argument("--community", help="community code (default: the first)")
 
     oa = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
     oa.add_argument("--out", type=Path)
@@ -136,7 +146,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         from eldergate.community.models import Community, Street
 
         street, _ = Street.objects.get_or_create(name=args.street or args.community)
-        Community.objects.get_or_create(code=args.community, defaults={"name": args.community, "street": street})
+        Community.objects.get_or_create(code=args.community,
+                                        defaults={"name": args.name or args.community, "street": street})
         print(f"community {args.community} under street {street.name}")
     print(f"database ready: {cfg.server.database}\nnext: eldergate community create-user NAME --role "
           f"platform-operator --token --config {cfg_file}")
@@ -239,5 +250,28 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from eldergate.community.tools.simulate import run
+
+    sent = run(args.broker, args.site, args.gateways, args.duration)
+    print(f"{sent} message(s) sent for {len(args.gateways)} simulated home(s)")
+    return EXIT_OK
+
+
+def cmd_wall_url(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    _django(cfg)
+    from eldergate.community.models import Community
+
+    qs = Community.objects.order_by("pk")
+    c = qs.filter(code=args.community).first() if args.community else qs.first()
+    if c is None:
+        print("eldergate community: no such community", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{cfg.public_url()}/wall?key={c.wall_key}")
+    return EXIT_OK
+
+
+COMMANDS = {"simulate": cmd_simulate, "wall-url": cmd_wall_url,
+            "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
             "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi}

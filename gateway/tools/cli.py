@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speedup", type=float, default=1.0, help="run the scripted day N times faster")
     demo.add_argument("--color", action="store_true", help="colour the alerts")
     demo.add_argument("--status-port", type=int, default=8080, help="the status page's port on 127.0.0.1 (0: any)")
+    demo.add_argument("--keep-running", action="store_true", help="keep the community (wall, console) running after "
+                      "the scripted night, until Ctrl-C")
+    demo.add_argument("--no-community", action="store_true", help="only the home: no broker, no community server")
 
     rec = sub.add_parser("record", help="record what the home's sensors send to a capture file")
     rec.add_argument("--config", required=True, type=Path)
@@ -156,9 +160,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from eldergate.gateway.tools import demo_community
     from eldergate.gateway.tools.demo import run_demo
 
-    result = run_demo(sys.stdout, speedup=args.speedup, color=args.color, status_port=args.status_port)
+    community = None
+    why = "--no-community" if args.no_community else demo_community.missing()
+    if why is None:
+        community = demo_community.CommunityDemo(sys.stdout)
+        try:
+            community.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+            print(f"the community part of the demo did not start ({err}); the home runs alone", file=sys.stderr)
+            community.stop()
+            community = None
+    else:
+        print(f"(the demo runs the home alone: {why})\n", flush=True)
+    try:
+        result = run_demo(sys.stdout, speedup=args.speedup, color=args.color, status_port=args.status_port,
+                          uplink_url=community.broker_url if community else None)
+        if community is not None:
+            community.grid_worker_answers()
+            print(f"wall: {community.wall}", flush=True)
+            print(f"console: {community.console}", flush=True)
+            if args.keep_running:
+                print("the community keeps running: open the wall and the console; Ctrl-C ends it", flush=True)
+                stop = threading.Event()
+                _stop_on_signals(stop.set)
+                stop.wait()
+    finally:
+        if community is not None:
+            community.stop()
     return EXIT_OK if result.alerts else EXIT_FAIL
 
 

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 
 from eldergate.config.loader import load_config
-from eldergate.config.schema import Config, SerialLink
+from eldergate.config.schema import Config, SerialLink, Uplink
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceFall,
@@ -287,7 +287,7 @@ class PushPreview:
 
 def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEMO_CONFIG,
              color: bool = False, status_port: int | None = 8080,
-             on_started: Callable[[Gateway], None] | None = None) -> DemoResult:
+             on_started: Callable[[Gateway], None] | None = None, uplink_url: str | None = None) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="eldergate-demo-") as tmp:
         workdir = Path(tmp)
         pushes: list[tuple[str, str]] = []
@@ -300,6 +300,8 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
 
         preview = PushPreview(show_push)
         cfg = demo_config(load_config(config), workdir, preview.port)
+        if uplink_url is not None:  # the demo's community server is listening on this broker
+            cfg = cfg.model_copy(update={"uplink": Uplink(broker_url=uplink_url, resend_after=2.0, heartbeat=5.0)})
         if status_port is not None:  # the installer's page, on loopback, for the demo too
             cfg = cfg.model_copy(update={"status_page": cfg.status_page.model_copy(
                 update={"enabled": True, "port": status_port})})
@@ -337,6 +339,10 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
         core = threading.Thread(target=gw.run, name="eg-core", daemon=True)
         core.start()
         sim.done.wait()
+        if gw.uplink is not None:  # let the last alerts reach the community before the home stops
+            end = time.monotonic() + 10
+            while time.monotonic() < end and store.pending_alerts(limit=1):
+                time.sleep(0.1)
         gw.stop()
         core.join(timeout=10)
         preview.close()

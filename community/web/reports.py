@@ -1,0 +1,93 @@
+"""/reports: per community, a day or a month — alerts by kind and outcome, response times against
+targets, false-alarm rates, offline hours, visits — as a page and as a spreadsheet."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+
+from eldergate.community.models import Visit
+from eldergate.community.web.common import lang, now, page
+from eldergate.community.work import scoping, stats
+from eldergate.community.work.words import t
+
+
+def _period(request: HttpRequest) -> tuple[datetime, datetime, str]:
+    tz = ZoneInfo(str(settings.TIME_ZONE))
+    local = now().astimezone(tz)
+    day, month = request.GET.get("day", ""), request.GET.get("month", "")
+    try:
+        if day:
+            start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=tz)
+            return start, start + timedelta(days=1), day
+        start = datetime.strptime(month or local.strftime("%Y-%m"), "%Y-%m").replace(tzinfo=tz)
+    except ValueError:
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end, start.strftime("%Y-%m")
+
+
+def report(user: Any, start: datetime, end: datetime) -> dict[str, Any]:
+    alerts = scoping.alerts(user).filter(raised_at__gte=start, raised_at__lt=end)
+    real = alerts.filter(test=False)
+    s = stats.response(scoping.alerts(user), start, end)
+    offline_h = 0.0
+    for a in real.filter(kind="home_offline"):
+        offline_h += (min(a.resolved_at or end, end) - max(a.raised_at, start)).total_seconds() / 3600
+    visits = Visit.objects.filter(resident__in=scoping.residents(user), at__gte=start, at__lt=end)
+    return {"by_kind": Counter(real.values_list("kind", flat=True)).most_common(),
+            "by_outcome": Counter(o for o in real.values_list("outcome", flat=True) if o).most_common(),
+            "stats": s, "offline_hours": round(offline_h, 1), "visits": visits.count(),
+            "residents_visited": visits.values("resident").distinct().count()}
+
+
+@login_required(login_url="/console/login")
+def reports_view(request: HttpRequest) -> HttpResponse:
+    start, end, label = _period(request)
+    return page(request, "reports.html", {"label": label, "r": report(request.user, start, end),
+                                          "query": request.GET.urlencode()})
+
+
+@login_required(login_url="/console/login")
+def reports_xlsx(request: HttpRequest) -> HttpResponse:
+    from openpyxl import Workbook
+
+    start, end, label = _period(request)
+    r = report(request.user, start, end)
+    language = lang(request)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = label
+    ws.append([t("reports", language), label])
+    ws.append([])
+    ws.append([t("alerts_by_kind", language)])
+    for kind, n in r["by_kind"]:
+        ws.append([kind, n])
+    ws.append([t("outcome", language)])
+    for outcome, n in r["by_outcome"]:
+        ws.append([t(outcome, language), n])
+    ws.append([t("response_times", language), "n", "median s", "p90 s"])
+    for step, v in r["stats"]["times"].items():
+        ws.append([step, v["n"], v["median_s"], v["p90_s"]])
+    for step, v in r["stats"]["within_target"].items():
+        ws.append([f"{step} {t('within_target', language)}", v["within"], v["of"], v["share"]])
+    ws.append([t("false_alarm_rate", language)])
+    for kind, rate in r["stats"]["false_alarm_rate_by_kind"].items():
+        ws.append([kind, rate])
+    ws.append([t("offline_hours", language), r["offline_hours"]])
+    ws.append([t("visits", language), r["visits"]])
+    buf = io.BytesIO()
+    wb.save(buf)
+    response = HttpResponse(buf.getvalue(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="eldergate-report-{label}.xlsx"'
+    return response
+

@@ -1,0 +1,126 @@
+"""What the wall (数据大屏) shows for one community: a tile per resident, open alerts first.
+
+State comes from the resident's latest bed, sleep and door events; vitals with their age
+("as of 22:04"), greyed when stale and left out when the resident is not in bed; today's bed
+exits, turnovers and nap time from today's events (local midnight onward); the home's gateway
+offline shown as such. Names as the community chooses: full name, or surname + 婆婆/爷爷 + house
+number (the default); medical notes never, unless the community turned them on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Max
+
+from eldergate.community.models import Alert, Community, Event, Gateway, Resident, VitalsLatest
+from eldergate.community.models.crypto import decrypt
+from eldergate.community.work.words import t
+
+STALE = timedelta(minutes=5)
+UNSEEN = timedelta(hours=6)
+STATE_EVENTS = {
+    "sleep_start": "asleep", "sleep_end": "awake_in_bed", "bed_entry": "awake_in_bed", "bed_return": "awake_in_bed",
+    "bed_exit": "up", "activity_resumed": "up", "fall_recovered": "up", "returned_home": "up",
+    "wandering": "out", "door_opened": None, "door_closed": None,
+}
+IN_BED = {"asleep", "awake_in_bed"}
+ACTIVE_EVENTS = ("bed_exit", "door_opened", "activity_resumed")
+
+
+def display_name(r: Resident, community: Community) -> str:
+    if community.wall_names == Community.WallNames.FULL:
+        return r.name
+    title = "婆婆" if r.sex == "f" else "爷爷" if r.sex == "m" else "老人"
+    return f"{r.surname or r.name[:1]}{title} {r.home.house_number}".strip()
+
+
+def fingerprint(community: Community) -> str:
+    """Changes whenever anything on the wall may have: the live page refetches then."""
+    alerts = Alert.objects.filter(community=community).aggregate(m=Max("updated_at"))["m"]
+    gws = Gateway.objects.filter(home__community=community)
+    g = gws.aggregate(s=Max("status_at"), o=Max("offline"))
+    vit = VitalsLatest.objects.filter(gateway__in=gws).aggregate(m=Max("t"))["m"]
+    ev = Event.objects.filter(gateway__in=gws).aggregate(m=Max("pk"))["m"]
+    return f"{alerts}|{g['s']}|{g['o']}|{vit}|{ev}"
+
+
+def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[str, Any]]:
+    residents = list(Resident.objects.filter(home__community=community).select_related("home")
+                     .prefetch_related("home__gateways").order_by("home__building", "home__unit", "home__house_number",
+                                                                    "pk"))
+    gws = {g.home_id: g for g in Gateway.objects.filter(home__community=community)}
+    key_of = {}
+    for r in residents:
+        g = gws.get(r.home_id)
+        key_of[r.pk] = (g.pk if g else None, r.resident_id)
+    vitals = {(v.gateway_id, v.resident_key): v for v in VitalsLatest.objects.filter(gateway__in=gws.values())}
+    midnight = now - timedelta(hours=24)  # "today" on the wall: the last 24 hours, last night included
+    today: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    naps: dict[tuple[int, str], float] = defaultdict(float)
+    sleeping_since: dict[tuple[int, str], datetime] = {}
+    for e in Event.objects.filter(gateway__in=gws.values(), t__gte=midnight).order_by("t"):
+        k = (e.gateway_id, e.resident_key)
+        today[k][e.name] += 1
+        local_hour = e.t.astimezone(ZoneInfo(tz)).hour
+        if e.name == "sleep_start" and 10 <= local_hour < 19:
+            sleeping_since[k] = e.t
+        elif e.name == "sleep_end" and k in sleeping_since:
+            naps[k] += (e.t - sleeping_since.pop(k)).total_seconds() / 60
+    last_state: dict[tuple[int, str], tuple[str, datetime]] = {}
+    latest_events = (Event.objects.filter(gateway__in=gws.values(), t__gte=now - timedelta(days=7),
+                                          name__in=[n for n, s in STATE_EVENTS.items() if s])
+                     .order_by("gateway_id", "resident_key", "-t"))
+    for e in latest_events:
+        k = (e.gateway_id, e.resident_key)
+        if k not in last_state:
+            last_state[k] = (STATE_EVENTS[e.name] or "up", e.t)
+    open_alerts: dict[int, list[Alert]] = defaultdict(list)
+    home_alerts: dict[int, list[Alert]] = defaultdict(list)
+    for a in (Alert.objects.filter(community=community).exclude(state="resolved")
+              .select_related("gateway").order_by("raised_at")):
+        if a.resident_id is not None:
+            open_alerts[a.resident_id].append(a)
+        elif a.gateway.home_id is not None:
+            home_alerts[a.gateway.home_id].append(a)
+    out = []
+    for r in residents:
+        g = gws.get(r.home_id)
+        k = (key_of[r.pk][0] or -1, r.resident_id)
+        state, since = last_state.get(k, ("unseen", None))
+        v = vitals.get(k)
+        if since is None or (now - since > UNSEEN and (v is None or now - v.t > UNSEEN)):
+            state = "unseen" if state != "out" else state
+        offline = bool(g and g.offline)
+        if offline:
+            state = "offline"
+        show_vitals = v is not None and state in IN_BED and not offline
+        alerts = [*open_alerts.get(r.pk, []), *home_alerts.get(r.home_id, [])]
+        tile: dict[str, Any] = {
+            "key": f"{g.site}/{g.gateway}/{r.resident_id}" if g else f"-/-/{r.resident_id}",
+            "resident": r.pk, "name": display_name(r, community),
+            "age": now.year - r.birth_year if r.birth_year else None,
+            "state": state, "state_text": t(state, lang),
+            "offline": offline,
+            "hr": round(v.heart_rate_bpm) if show_vitals and v and v.heart_rate_bpm else None,
+            "br": round(v.breathing_rate_bpm) if show_vitals and v and v.breathing_rate_bpm else None,
+            "vitals_at": v.t.astimezone(ZoneInfo(tz)).strftime("%H:%M") if show_vitals and v else None,
+            "vitals_stale": bool(show_vitals and v and now - v.t > STALE),
+            "bed_exits": today[k].get("bed_exit", 0), "turnovers": today[k].get("turnover", 0),
+            "nap_min": round(naps.get(k, 0)),
+            "activity": sum(n for name, n in today[k].items() if name in ACTIVE_EVENTS),
+            "alerts": [{"id": a.alert_id, "kind": a.kind, "title": a.title_zh if lang != "en" else a.title_en,
+                        "severity": a.severity,
+                        "age_min": int((now - a.raised_at).total_seconds() // 60),
+                        "acknowledged_by": a.acknowledged_by, "state": a.state, "test": a.test}
+                       for a in alerts],
+        }
+        if community.wall_medical:
+            tile["medical"] = decrypt(r.medical_history)
+        out.append(tile)
+    # open alerts rise to the top (critical first, oldest first), then offline homes, then the rest
+    out.sort(key=lambda x: (not x["alerts"], not any(a["severity"] == "critical" for a in x["alerts"]),
+                            not x["offline"], -max((a["age_min"] for a in x["alerts"]), default=0)))
+    return out

@@ -1,0 +1,178 @@
+"""Every word the pages show, in Chinese first and English, and the evidence of an alert in plain
+words ("倒地 4 分钟" / "on the floor 4 min"). A test checks that every entry has both languages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh-hans", "en")
+
+T: dict[str, tuple[str, str]] = {
+    # states of a resident on the wall
+    "asleep": ("卧床睡眠", "in bed, asleep"),
+    "awake_in_bed": ("卧床清醒", "awake in bed"),
+    "up": ("起床活动", "up and about"),
+    "out": ("外出", "out of the home"),
+    "unseen": ("未见活动", "no one seen"),
+    "offline": ("网关离线", "home offline"),
+    # tile and page labels
+    "age": ("岁", "y"),
+    "hr": ("心率", "heart"),
+    "br": ("呼吸", "breathing"),
+    "per_min": ("次/分", "/min"),
+    "as_of": ("截至", "as of"),
+    "bed_exits": ("离床", "bed exits"),
+    "turnovers": ("翻身", "turnovers"),
+    "nap": ("午睡", "nap"),
+    "activity": ("活动", "activity"),
+    "minutes": ("分钟", "min"),
+    "open_alerts": ("未处理告警", "open alerts"),
+    "acknowledged_by": ("已确认：", "acknowledged by "),
+    "not_acknowledged": ("无人确认", "nobody has acknowledged"),
+    "wall_title": ("独居老人安全看护", "Elders living alone"),
+    "residents": ("位老人", "residents"),
+    "live": ("实时", "live"),
+    "reconnecting": ("重新连接中…", "reconnecting…"),
+    "updated": ("更新于", "updated"),
+    "ago": ("前", "ago"),
+    "console_title": ("网格员工作台", "Grid worker console"),
+    "my_alerts": ("我的告警", "My alerts"),
+    "community_alerts": ("社区告警", "Community alerts"),
+    "no_open_alerts": ("没有未处理的告警", "No open alerts"),
+    "acknowledge": ("确认", "Acknowledge"),
+    "on_the_way": ("正在赶往", "On my way"),
+    "arrived": ("已到达", "Arrived"),
+    "resolve": ("处理完毕", "Resolve"),
+    "outcome": ("处理结果", "Outcome"),
+    "note": ("备注", "Note"),
+    "comment": ("留言", "Comment"),
+    "send": ("提交", "Send"),
+    "call": ("拨打", "Call"),
+    "contacts": ("联系人", "Contacts"),
+    "keyholder": ("钥匙保管人", "Keyholder"),
+    "medical": ("病史与用药", "Medical notes"),
+    "medical_logged": ("查看将被记录", "reading is logged"),
+    "medical_history": ("病史", "Medical history"),
+    "medications": ("用药", "Medications"),
+    "allergies": ("过敏", "Allergies"),
+    "key_safe": ("钥匙盒", "Key safe"),
+    "history": ("处理记录", "History"),
+    "evidence": ("依据", "Evidence"),
+    "resident_page": ("老人档案", "Resident"),
+    "back": ("返回", "Back"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误", "Wrong username or password"),
+    "last_30_days": ("近 30 天", "Last 30 days"),
+    "nights": ("夜间", "Nights"),
+    "night_exits": ("夜间离床", "night bed exits"),
+    "sleep": ("睡眠", "sleep"),
+    "resting_hr": ("静息心率", "resting heart rate"),
+    "resting_br": ("静息呼吸", "resting breathing"),
+    "baseline": ("个人基线", "own baseline"),
+    "advisories": ("健康提示", "Advisories"),
+    "no_advisories": ("近期无异常变化", "No change from the usual"),
+    "visits": ("探访记录", "Visits"),
+    "record_visit": ("记录探访", "Record a visit"),
+    "record_call": ("记录电话", "Record a call"),
+    "visit_list": ("探访清单", "Visit list"),
+    "days_since_visit": ("距上次探访（天）", "days since the last visit"),
+    "never": ("从未", "never"),
+    "visits_this_month": ("本月探访", "visits this month"),
+    "handling": ("我来处理", "I'm handling it"),
+    "handled_by_relative": ("家属正在处理", "a relative is handling it"),
+    "morning_summary": ("今晨报告", "This morning's summary"),
+    "alerts_and_outcomes": ("告警与处理", "Alerts and what was done"),
+    "reports": ("统计报表", "Reports"),
+    "download": ("下载表格", "Download spreadsheet"),
+    "alerts_by_kind": ("告警类型", "Alerts by kind"),
+    "response_times": ("响应时间", "Response times"),
+    "false_alarm_rate": ("误报率", "False-alarm rate"),
+    "offline_hours": ("离线时长（小时）", "Offline hours"),
+    "within_target": ("达标率", "within target"),
+    "misses": ("未达标", "misses"),
+    "language": ("English", "中文"),
+    "test_mode": ("测试模式", "test mode"),
+    "stale": ("数据过时", "stale"),
+    "since": ("自", "since"),
+    # outcomes
+    "false_alarm": ("误报", "false alarm"),
+    "resident_fine": ("老人无恙", "resident fine"),
+    "helped": ("已协助", "helped"),
+    "ambulance_called": ("已叫救护车", "ambulance called"),
+    "not_at_home": ("不在家", "not at home"),
+    "device_fault": ("设备故障", "device fault"),
+    "other": ("其他", "other"),
+    # alert states
+    "state_raised": ("已发出", "raised"),
+    "state_received": ("待确认", "received"),
+    "state_acknowledged": ("已确认", "acknowledged"),
+    "state_on_the_way": ("正在赶往", "on the way"),
+    "state_arrived": ("已到达", "arrived"),
+    "state_resolved": ("已处理", "resolved"),
+    "state_delivered": ("已送达", "delivered"),
+    # evidence
+    "ev_down": ("倒地 {m} 分钟", "on the floor {m} min"),
+    "ev_still": ("静止 {m} 分钟", "still for {m} min"),
+    "ev_out_of_bed": ("离床 {m} 分钟", "out of bed {m} min"),
+    "ev_door": ("出门 {m} 分钟未归", "out of the door {m} min"),
+    "ev_unseen": ("{h} 小时未见活动", "not seen for {h} h"),
+    "ev_rate": ("数值 {v}", "value {v}"),
+    "ev_in": ("位置：{room}", "in the {room}"),
+    "ev_sensor": ("传感器：{sensor}", "sensor {sensor}"),
+    "ev_offline_will": ("网关断线", "the gateway's connection dropped"),
+    "ev_offline_silence": ("网关长时间无消息", "no message from the gateway"),
+    # advisories
+    "adv_night_exits": ("夜间离床次数翻倍：近 3 晚平均 {now}，以往 {base}", "night-time exits doubled: {now} a night "
+                        "over the last 3 nights, usually {base}"),
+    "adv_sleep": ("睡眠明显减少：近 3 晚平均 {now} 分钟，以往 {base} 分钟", "sleep collapsed: {now} min a night over "
+                  "the last 3 nights, usually {base}"),
+    "adv_hr": ("静息心率上升：近 3 晚 {now}，以往 {base}", "resting heart rate up: {now} over the last 3 nights, "
+               "usually {base}"),
+    "adv_activity": ("白天活动减少：近 3 天平均 {now} 分钟，以往 {base} 分钟",
+                     "activity falling: {now} min a day over the last 3 days, usually {base}"),
+    "adv_no_bed": ("昨晚没有上床睡觉", "did not go to bed last night"),
+}
+
+ROOMS = {"kitchen": ("厨房", "kitchen"), "bedroom": ("卧室", "bedroom"), "living_room": ("客厅", "living room"),
+         "bathroom": ("卫生间", "bathroom"), "hall": ("门厅", "hall"), "entrance": ("门口", "entrance")}
+
+
+def t(key: str, lang: str, **kw: Any) -> str:
+    zh, en = T[key]
+    text = en if lang == "en" else zh
+    return text.format(**kw) if kw else text
+
+
+def room(room_id: str, lang: str) -> str:
+    zh, en = ROOMS.get(room_id, (room_id, room_id.replace("_", " ")))
+    return en if lang == "en" else zh
+
+
+def evidence(kind: str, ev: dict[str, Any], room_id: str, sensor: str, lang: str) -> list[str]:
+    """The numbers that raised an alert, as a grid worker reads them."""
+    out: list[str] = []
+    if "down_s" in ev and ev["down_s"] is not None:
+        out.append(t("ev_down", lang, m=max(1, round(float(ev["down_s"]) / 60))))
+    if "still_min" in ev:
+        out.append(t("ev_still", lang, m=round(float(ev["still_min"]))))
+    if "out_of_bed_min" in ev:
+        out.append(t("ev_out_of_bed", lang, m=round(float(ev["out_of_bed_min"]))))
+    if "since_door_opened_min" in ev:
+        out.append(t("ev_door", lang, m=round(float(ev["since_door_opened_min"]))))
+    if "hours_unseen" in ev:
+        out.append(t("ev_unseen", lang, h=ev["hours_unseen"]))
+    if "on_floor_s" in ev:
+        out.append(t("ev_down", lang, m=max(1, round(float(ev["on_floor_s"]) / 60))))
+    for key, label in (("heart_rate_bpm", "hr"), ("breathing_rate_bpm", "br")):
+        if ev.get(key) is not None:
+            out.append(f"{t(label, lang)} {round(float(ev[key]))}{t('per_min', lang)}")
+    if kind == "home_offline":
+        out.append(t("ev_offline_will" if ev.get("why") == "last will" else "ev_offline_silence", lang))
+    if room_id:
+        out.append(t("ev_in", lang, room=room(room_id, lang)))
+    if sensor and not out:
+        out.append(t("ev_sensor", lang, sensor=sensor))
+    return out

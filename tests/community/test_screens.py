@@ -1,0 +1,168 @@
+"""The community's screens in real headless Chromium (Playwright driving Debian's chromium), on the
+demo's community: 50 homes (one the demo home, 49 simulated at the contract level), a real
+Mosquitto and `eldergate community serve`.
+
+- the wall at 1920×1080: every tile present; an alert published to the broker appears within 2 s;
+  an offline home shown as offline; stale vitals greyed;
+- the console at 360×640: acknowledge → on my way → resolve with an outcome, and the wall follows;
+- a relative cannot open another resident's page.
+
+Screenshots go to the folder printed at the start (ELDERGATE_SCREENSHOTS, or a temporary one).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+SITE = "demo-community"
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    folder = Path(os.environ.get("ELDERGATE_SCREENSHOTS") or tempfile.mkdtemp(prefix="eldergate-screens-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def community() -> Iterator[Any]:
+    from eldergate.gateway.tools.demo_community import CommunityDemo
+
+    demo = CommunityDemo(io.StringIO())
+    demo.start()
+    try:
+        yield demo
+    finally:
+        demo.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run ./scripts/test, which installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _publish_alert(broker_url: str, gateway: str, kind: str = "fall") -> str:
+    port = int(broker_url.rsplit(":", 1)[1])
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    now = time.time()
+    aid = f"{gateway}-{kind}-{int(now * 1000)}"
+    body = {"v": 1, "site": SITE, "gateway": gateway, "sent_at": now, "id": aid, "kind": kind,
+            "severity": "critical", "state": "raised", "resident": "r1", "room": "bedroom", "sensor": "fall_radar",
+            "started": now, "raised_at": now, "title_zh": "跌倒", "title_en": "fall",
+            "evidence": {"event": "fall", "down_s": 240}}
+    c.publish(f"eldergate/v1/{SITE}/{gateway}/alerts", json.dumps(body), qos=1).wait_for_publish(5)
+    c.disconnect()
+    c.loop_stop()
+    return aid
+
+
+def test_the_wall_shows_every_home_live(community: Any, browser: Any, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(community.wall)
+    tiles = page.locator("[data-resident]")
+    assert tiles.count() == 50
+    keys = set(tiles.evaluate_all("els => els.map(e => e.dataset.resident)"))
+    assert f"{SITE}/demo-home-01/r1" in keys and f"{SITE}/demo-home-50/r1" in keys
+    bottom = page.evaluate("Math.max(...[...document.querySelectorAll('[data-resident]')]"
+                           ".map(e => e.getBoundingClientRect().bottom))")
+    assert bottom <= 1080, "a wall without a keyboard cannot scroll: every tile must be on the screen"
+    page.wait_for_selector("#live:not(.down)", timeout=5000)  # the event stream is open
+
+    t0 = time.monotonic()
+    _publish_alert(community.broker_url, "demo-home-20")
+    page.wait_for_selector(f'[data-resident="{SITE}/demo-home-20/r1"][data-alert="fall"]', timeout=2000)
+    seen_s = time.monotonic() - t0
+    print(f"alert on the wall {seen_s * 1000:.0f} ms after its publish")
+    first = page.locator("[data-resident]").first  # open alerts rise to the top
+    assert first.get_attribute("data-alert") is not None
+
+    # the simulated home whose will fired is offline after the grace (15 s in the demo)
+    page.wait_for_selector(f'.tile.offline[data-resident="{SITE}/demo-home-05/r1"]', timeout=45000)
+    # the one whose radar fell silent ten minutes ago: its numbers greyed, with their time
+    stale = page.locator(f'[data-resident="{SITE}/demo-home-09/r1"] .vitals')
+    assert stale.get_attribute("data-stale") == "true"
+    assert "stale" in (stale.get_attribute("class") or "")
+    # Chinese renders with a CJK font, not boxes: the title is wider than as many boxes would be
+    assert "独居老人" in page.title()
+    page.screenshot(path=str(shots / "wall-1920x1080.png"))
+    page.close()
+
+
+def test_the_console_on_a_phone_takes_an_alert_to_resolved_and_the_wall_follows(
+        community: Any, browser: Any, shots: Path) -> None:
+    aid = _publish_alert(community.broker_url, "demo-home-30")
+    wall = browser.new_page(viewport={"width": 1920, "height": 1080})
+    wall.goto(community.wall)
+    tile = f'[data-resident="{SITE}/demo-home-30/r1"]'
+    wall.wait_for_selector(f"{tile}[data-alert]", timeout=5000)
+
+    ctx = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    phone = ctx.new_page()
+    phone.goto(community.console)  # the demo's one-tap login link
+    phone.wait_for_selector(f'[data-alert-id="{aid}"]', timeout=10000)
+    phone.screenshot(path=str(shots / "console-360x640.png"))
+    phone.tap(f'[data-alert-id="{aid}"]')
+    phone.wait_for_url(f"**/console/alerts/{aid}")
+    phone.wait_for_selector("#state")
+    assert "倒地 4 分钟" in phone.content()  # the evidence in plain words
+    assert phone.locator('a[href^="tel:"]').count() >= 1
+    box = phone.locator('button[value="acknowledge"]').bounding_box()
+    assert box is not None and box["height"] >= 44  # a thumb's target
+    phone.screenshot(path=str(shots / "alert-360x640.png"))
+    phone.tap('button[value="acknowledge"]')
+    phone.wait_for_selector('#state[data-state="acknowledged"]')
+    phone.tap('button[value="on_the_way"]')
+    phone.wait_for_selector('#state[data-state="on_the_way"]')
+    phone.select_option('select[name="outcome"]', "resident_fine")
+    phone.fill('textarea[name="note"]', "她只是坐在地上休息")
+    phone.tap('button.green')
+    phone.wait_for_url("**/console")
+    states = [h["state"] for h in community._api(f"/alerts/{aid}")["history"]]
+    assert states == ["raised", "received", "acknowledged", "on_the_way", "resolved"]
+    wall.wait_for_selector(f"{tile}:not([data-alert])", timeout=5000)
+    wall.close()
+    ctx.close()
+
+
+def test_a_relative_cannot_open_another_residents_page(community: Any, browser: Any) -> None:
+    import subprocess
+
+    residents = community._api("/residents")
+    mine, other = residents[0], residents[1]
+    r = subprocess.run(community._eg("community", "create-user", "daughter", "--role", "relative", "--resident",
+                                     str(mine["id"]), "--token", "--config", str(community.dir / "community.toml")),
+                       capture_output=True, text=True, timeout=60, cwd=community.dir)
+    token = r.stdout.strip().splitlines()[-1]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{community.base}/console/login?token={token}&next=/family")
+    assert mine["name"] in page.content()
+    assert page.goto(f"{community.base}/console/residents/{mine['id']}").status == 200
+    assert page.goto(f"{community.base}/console/residents/{other['id']}").status == 404
+    assert page.goto(f"{community.base}/console/residents/{mine['id']}/medical").status == 403
+    ctx.close()
