@@ -36,3 +36,50 @@ def test_demo_raises_the_scripted_alerts_and_nothing_else() -> None:
     # the scripted bedtime vitals are 64-70 bpm and 14-16 breaths a minute
     assert morning.resting_heart_rate_bpm is not None and 60 <= morning.resting_heart_rate_bpm <= 72
     assert morning.resting_breathing_rate_bpm is not None and 12 <= morning.resting_breathing_rate_bpm <= 17
+
+
+@pytest.mark.slow
+@pytest.mark.broker
+def test_the_demo_shows_a_community_and_keeps_running_until_interrupted() -> None:
+    """`eldergate demo --keep-running` prints the wall's address on a line beginning `wall: `; the
+    wall holds the 50 homes; the demo grid worker answers one alert; Ctrl-C ends it cleanly."""
+    import re
+    import signal
+    import subprocess
+    import threading
+    import urllib.request
+
+    from testutil import clean_env, eldergate_cmd
+
+    proc = subprocess.Popen(eldergate_cmd("demo", "--speedup", "4", "--status-port", "0", "--keep-running"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env())
+    lines: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "keeps running" in line:
+                done.set()
+        done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert done.wait(240), "".join(lines[-40:])
+        text = "".join(lines)
+        walls = re.findall(r"^wall: (http://\S+)$", text, flags=re.M)
+        assert walls, text[-3000:]
+        with urllib.request.urlopen(walls[-1], timeout=10) as r:
+            page = r.read().decode()
+        assert page.count("data-resident=") == 50
+        assert "grid worker li.ming: acknowledged, on the way, arrived, resolved" in text
+        assert re.search(r"^console: http://\S+/console/login\?token=\S+$", text, flags=re.M)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        reader.join(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert code == 0
