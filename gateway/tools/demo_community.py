@@ -88,6 +88,7 @@ class CommunityDemo:
         self.token = ""
         self.wall = ""
         self.console = ""
+        self.server: subprocess.Popen[bytes] | None = None
 
     def _eg(self, *args: str) -> list[str]:
         return [str(Path(sys.executable).with_name("eldergate")), *args]
@@ -138,16 +139,7 @@ class CommunityDemo:
                           "--password-file", str(pw)).strip().splitlines()[-1]
         self.token = token
         self._run("import-residents", str(self._residents_csv()))
-        for _ in range(5):
-            port = _free_port()
-            p = self._spawn(self._eg("community", "serve", "--config", str(self.dir / "community.toml"),
-                                     "--broker", self.broker_url, "--listen", f"127.0.0.1:{port}"), "serve.log")
-            if self._listening(p, port, 60) and self._healthy(f"http://127.0.0.1:{port}"):
-                self.base = f"http://127.0.0.1:{port}"
-                break
-            p.kill()
-        else:
-            raise RuntimeError(f"the community server did not start: {(self.dir / 'serve.log').read_text()[-800:]}")
+        self._serve()
         key = self._run("wall-url").strip().rsplit("key=", 1)[1]
         self.wall = f"{self.base}/wall?key={key}"
         self.console = f"{self.base}/console/login?token={self.token}"
@@ -159,6 +151,25 @@ class CommunityDemo:
                        f"wall: {self.wall}\nconsole: {self.console}\n"
                        "  (the console link logs in the demo grid worker li.ming; password: demo)\n\n")
         self.out.flush()
+
+    def _serve(self, port: int | None = None) -> None:
+        for _ in range(5):
+            port = port or _free_port()
+            p = self._spawn(self._eg("community", "serve", "--config", str(self.dir / "community.toml"),
+                                     "--broker", self.broker_url, "--listen", f"127.0.0.1:{port}"), "serve.log")
+            if self._listening(p, port, 60) and self._healthy(f"http://127.0.0.1:{port}"):
+                self.base, self.server = f"http://127.0.0.1:{port}", p
+                return
+            p.kill()
+            port = None
+        raise RuntimeError(f"the community server did not start: {(self.dir / 'serve.log').read_text()[-800:]}")
+
+    def restart_server(self) -> None:
+        """SIGKILL the server and start it again on the same address (the screens must recover)."""
+        assert self.server is not None, "start() first"
+        self.server.kill()
+        self.server.wait(timeout=10)
+        self._serve(int(self.base.rsplit(":", 1)[1]))
 
     def _healthy(self, base: str, timeout: float = 30.0) -> bool:
         end = time.monotonic() + timeout

@@ -110,6 +110,12 @@ def test_the_wall_shows_every_home_live(community: Any, browser: Any, shots: Pat
     # Chinese renders with a CJK font, not boxes: the title is wider than as many boxes would be
     assert "独居老人" in page.title()
     page.screenshot(path=str(shots / "wall-1920x1080.png"))
+
+    # the server dies and comes back: the page reconnects by itself, no keyboard needed
+    community.restart_server()
+    _publish_alert(community.broker_url, "demo-home-40")
+    page.wait_for_selector(f'[data-resident="{SITE}/demo-home-40/r1"][data-alert="fall"]', timeout=20000)
+    page.wait_for_selector("#live:not(.down)", timeout=5000)
     page.close()
 
 

@@ -16,17 +16,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from broker import Mosquitto
+from community_path import LEAKS, Injector, gateway_process, residents_csv
 from community_proc import CommunityServer, community
-from gateway_proc import GatewayProcess, db_query, write_config
+from gateway_proc import db_query
 from pg import BIN, Postgres
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-LEAKS = 3
 ROUNDS = 4
 
 
@@ -47,40 +46,6 @@ def db_url(request: pytest.FixtureRequest) -> str | None:
     return pg.create_db(f"path_{int(time.time() * 1000) % 10**9}")
 
 
-def _residents_csv(path: Path) -> Path:
-    rows = ["community,address,site,gateway,resident_id,name,birth_year,grid_worker,contact1_name,"
-            "contact1_phone,contact1_role,contact1_consent"]
-    for gw in ("gw1", "gw2"):
-        rows.append(f"s1,幸福路 {gw},s1,{gw},r1,住户{gw},1938,li,儿子,13900000000,child,yes")
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
-
-
-def _gateway(tmp: Path, broker: Mosquitto, gw: str) -> GatewayProcess:
-    cfg = write_config(tmp / f"{gw}.toml", broker.url, broker.url, tmp / f"state-{gw}", n_leaks=LEAKS)
-    text = cfg.read_text().replace('id = "gw1"', f'id = "{gw}"').replace("zigbee2mqtt/leak", f"zigbee2mqtt/{gw}-leak")
-    cfg.write_text(text)
-    return GatewayProcess(cfg, tmp / f"{gw}.log").start()
-
-
-class Injector:
-    def __init__(self, broker: Mosquitto) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="injector", protocol=mqtt.MQTTv5)
-        self.client.connect("127.0.0.1", broker.port)
-        self.client.loop_start()
-        self.accepted: dict[str, list[bool]] = {}
-
-    def send(self, topic: str, on: bool) -> None:
-        info = self.client.publish(topic, f'{{"water_leak": {"true" if on else "false"}, "battery": 90}}', qos=1)
-        info.wait_for_publish(5)
-        if info.is_published():
-            self.accepted.setdefault(topic, []).append(on)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def test_every_alert_once_through_a_server_kill_and_an_ack_across_a_broker_restart(
         tmp_path: Path, mosquitto: Mosquitto, db_url: str | None) -> None:
     folder = tmp_path / "server"
@@ -93,11 +58,11 @@ def test_every_alert_once_through_a_server_kill_and_an_ack_across_a_broker_resta
     token = worker.stdout.strip().splitlines()[-1]
     op = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg, cwd=tmp_path)
     op_token = op.stdout.strip().splitlines()[-1]
-    imported = community("import-residents", str(_residents_csv(tmp_path / "residents.csv")), *cfg, cwd=tmp_path)
+    imported = community("import-residents", str(residents_csv(tmp_path / "residents.csv")), *cfg, cwd=tmp_path)
     assert imported.returncode == 0, imported.stdout + imported.stderr
 
     server = CommunityServer(folder, mosquitto.url, extra=("--config", str(folder / "community.toml"))).start()
-    gateways = {gw: _gateway(tmp_path, mosquitto, gw) for gw in ("gw1", "gw2")}
+    gateways = {gw: gateway_process(tmp_path, mosquitto, gw) for gw in ("gw1", "gw2")}
     inj = Injector(mosquitto)
     try:
         topics = [f"zigbee2mqtt/{gw}-leak{i}" for gw in gateways for i in range(LEAKS)]
@@ -173,7 +138,7 @@ def test_a_server_killed_between_commit_and_receipt_loses_and_duplicates_nothing
     # it dies by SIGKILL right after committing the 2nd alert message, before receipting it
     server = CommunityServer(folder, mosquitto.url, env={"ELDERGATE_COMMUNITY_FAULT": "kill-before-receipt:2"})
     server.start()
-    gw = _gateway(tmp_path, mosquitto, "gw1")
+    gw = gateway_process(tmp_path, mosquitto, "gw1")
     inj = Injector(mosquitto)
     try:
         time.sleep(3)

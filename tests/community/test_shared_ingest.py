@@ -1,0 +1,96 @@
+"""Stateless ingest workers that scale out (#19, item 1, on Mosquitto): two `serve --role ingest`
+processes share the subscription ($share/, session expiry 0) on one PostgreSQL, a third process
+serves the web. One ingest worker is killed with SIGKILL in the middle of an alert burst: every
+alert is still stored exactly once (the gateways resend until receipted; unique keys absorb the
+copies) and the surviving worker carries on."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from broker import Mosquitto
+from community_path import LEAKS, Injector, gateway_process, residents_csv
+from community_proc import CommunityServer, community
+from gateway_proc import db_query
+from pg import BIN, Postgres
+from testutil import clean_env, eldergate_cmd, wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    if BIN is None:
+        pytest.fail("PostgreSQL is not installed: run ./scripts/test, which installs it")
+    pg = Postgres().start()
+    yield pg
+    pg.cleanup()
+
+
+def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitto: Mosquitto,
+                                                        postgres: Postgres) -> None:
+    db = postgres.create_db("shared")
+    folder = tmp_path / "server"
+    assert community("init", str(folder), "--community", "s1", "--db", db, cwd=tmp_path).returncode == 0
+    toml = folder / "community.toml"
+    toml.write_text(toml.read_text().replace('prefix = "eldergate/v1"', 'prefix = "eldergate/v1"\nshared = true'))
+    cfg = ("--config", str(toml))
+    op = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg, cwd=tmp_path)
+    token = op.stdout.strip().splitlines()[-1]
+    assert community("create-user", "li", "--role", "grid-worker", "--community", "s1", *cfg,
+                     cwd=tmp_path).returncode == 0  # the residents' grid worker in the list
+    assert community("import-residents", str(residents_csv(tmp_path / "r.csv")), *cfg, cwd=tmp_path).returncode == 0
+    web = CommunityServer(folder / "web", mosquitto.url, extra=(*cfg, "--role", "web")).start()
+    procs = []
+    for i in range(2):
+        with (folder / f"ingest{i}.log").open("ab") as log:
+            procs.append(subprocess.Popen(eldergate_cmd("community", "serve", *cfg, "--role", "ingest", "--broker",
+                                                        mosquitto.url), cwd=folder, stdout=log,
+                                          stderr=subprocess.STDOUT, env=clean_env()))
+    gateways = {gw: gateway_process(tmp_path, mosquitto, gw) for gw in ("gw1", "gw2")}
+    inj = Injector(mosquitto)
+    try:
+        assert wait_for(lambda: all("ingest subscribed" in (folder / f"ingest{i}.log").read_text() for i in range(2)),
+                        30, 0.2)
+        time.sleep(3)
+        topics = [f"zigbee2mqtt/{gw}-leak{i}" for gw in gateways for i in range(LEAKS)]
+
+        def burst() -> None:
+            for _ in range(4):
+                for on in (True, False):
+                    for t in topics:
+                        inj.send(t, on)
+                    time.sleep(0.5)
+
+        runner = threading.Thread(target=burst)
+        runner.start()
+        time.sleep(1.5)
+        procs[0].kill()  # SIGKILL, in the middle of the burst
+        runner.join(60)
+        raised = sum(v.count(True) for v in inj.accepted.values())
+
+        def settled() -> bool:
+            return sum(db_query(tmp_path / f"state-{gw}", "SELECT count(*) FROM outbox")[0][0] for gw in gateways) == 0
+
+        assert wait_for(settled, 90, 0.5), "the gateways still hold unreceipted alerts"
+        alerts = web.all_alerts(token)
+        ids = [a["id"] for a in alerts]
+        assert len(ids) == len(set(ids)) == raised
+        for a in alerts:
+            states = [h["state"] for h in a["history"]]
+            assert len(states) == len(set(states)) and {"raised", "resolved"} <= set(states)
+    finally:
+        inj.close()
+        for g in gateways.values():
+            g.kill()
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+            p.wait(timeout=15)
+        web.stop()
