@@ -132,6 +132,8 @@ def main() -> int:
     ap.add_argument("--gateways", type=int, nargs="+", default=[1, 100, 1000])
     ap.add_argument("--db", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--mosquitto", action="append", default=[], metavar="LINE",
+                    help="an extra line for the broker's configuration (repeatable), e.g. 'set_tcp_nodelay true'")
     args = ap.parse_args()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="eg-bench-community-") as tmp:
@@ -141,7 +143,8 @@ def main() -> int:
         try:
             for db in args.db:
                 # a broker per database: no retained statuses from the other run
-                broker = Mosquitto(root / f"broker-{db}", extra="max_queued_messages 100000\n").start()
+                extra = "".join(f"{line}\n" for line in ["max_queued_messages 100000", *args.mosquitto])
+                broker = Mosquitto(root / f"broker-{db}", extra=extra).start()
                 folder = root / db
                 url = pg.create_db("bench") if db == "postgresql" and pg is not None else None
                 assert community("init", str(folder), *(("--db", url) if url else ()), cwd=root).returncode == 0

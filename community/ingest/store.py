@@ -22,6 +22,7 @@ from eldergate.community.config import CommunityConfig
 from eldergate.community.models import (
     Alert,
     AlertState,
+    Community,
     Event,
     Gateway,
     Resident,
@@ -197,8 +198,11 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
     created = alert is None
     if alert is None:
         resident = Resident.objects.filter(home=home, resident_id=msg.resident).first() if home else None
+        # a box not in the registry yet still belongs to the community its site names: its staff see
+        # the alert at once, and the platform operator adopts the gateway into a home
+        community = home.community if home else Community.objects.filter(code=gw.site).first()
         alert = Alert.objects.create(
-            alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
+            alert_id=msg.id, gateway=gw, community=community, resident=resident,
             resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
             title_zh=msg.title_zh, title_en=msg.title_en, evidence=msg.evidence,
             test=msg.kind == "test" or bool(home and (home.mode == "installation" or Snooze.active_for(home, now))),

@@ -205,13 +205,16 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         except OSError as err:
             print(f"eldergate community: --password-file: {err.strerror}", file=sys.stderr)
             return EXIT_CONFIG
+    new_community: list[str] = []
     try:
         token = create_user(args.name, args.role, community=args.community, street=args.street,
                             resident=args.resident, notify_url=args.notify_url, token=args.token,
-                            password=password)
+                            password=password, created_community=new_community)
     except UserError as err:
         print(f"eldergate community: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    for code in new_community:
+        print(f"community {code} did not exist: created it (name and street: {code}; change them in the admin)")
     print(f"user {args.name} ({args.role}) ready")
     if token is not None:
         print(token)

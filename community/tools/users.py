@@ -15,15 +15,20 @@ class UserError(Exception):
 
 def create_user(name: str, role: str, community: str | None = None, street: str | None = None,
                 resident: int | None = None, notify_url: str = "", token: bool = False,
-                password: str | None = None) -> str | None:
+                password: str | None = None, created_community: list[str] | None = None) -> str | None:
+    """``created_community`` collects the code of a community this call had to create."""
+    created_community = created_community if created_community is not None else []
     c = s = r = None
     if role in ("community-admin", "grid-worker", "volunteer", "installer"):
         if not community:
             raise UserError(f"--community: a {role} belongs to a community")
         c = Community.objects.filter(code=community).first()
-        if c is None:
-            raise UserError(f"--community: no community {community!r} (create it with `eldergate community init "
-                            f"--community {community}` or in the admin)")
+        if c is None and community.isdigit():
+            c = Community.objects.filter(pk=int(community)).first()
+        if c is None:  # a new server's first users: the community (its code is the gateways' site) starts here
+            its_street, _ = Street.objects.get_or_create(name=community)
+            c = Community.objects.create(code=community, name=community, street=its_street)
+            created_community.append(c.code)
     if role == "street-admin":
         s = Street.objects.filter(name=street or "").first()
         if s is None:

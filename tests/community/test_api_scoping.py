@@ -146,7 +146,7 @@ def test_audit_entries_cannot_be_changed_or_deleted(two: World) -> None:
 def test_unknown_gateways_alerts_are_stored_shown_to_the_operator_and_adopted(world: World, db: Any) -> None:
     from eldergate.community.models import Gateway
 
-    _ingest(db, "newsite", "stray-1")
+    _ingest(db, "newsite", "stray-1")  # a site that is no community: only the operator sees it
     _, page = api(world.operator_token, "GET", "/alerts")
     stray = [a for a in page["items"] if a["id"] == "stray-1"]
     assert stray and stray[0]["community"] is None and stray[0]["state"] == "received"
@@ -179,3 +179,15 @@ def test_the_admin_is_the_platform_operators_and_opening_a_resident_is_audited(w
     assert AuditEntry.objects.filter(action="medical_read", actor_name="kz-platform-operator").count() == 1
     c.force_login(kz.users["community-admin"])
     assert c.get(f"/admin/community/resident/{kz.resident.pk}/change/").status_code == 302  # to the login
+
+
+def test_an_unregistered_box_of_a_known_site_is_seen_by_that_community_at_once(world: World, db: Any) -> None:
+    from eldergate.community.ingest.store import store
+
+    store("alerts", "kz", "gw-new", alert_payload("kz", "gw-new", "fresh-1"), NOW, db)
+    kz, other = world.sides["kz"], world.sides["other"]
+    status, a = api(kz.tokens["grid-worker"], "GET", "/alerts/fresh-1")
+    assert status == 200 and a["community"] == "kz" and a["home"] is None
+    assert api(other.tokens["grid-worker"], "GET", "/alerts/fresh-1")[0] == 404
+    _, unknown = api(world.operator_token, "GET", "/gateways/unknown")
+    assert ("kz", "gw-new") in {(g["site"], g["gateway"]) for g in unknown}

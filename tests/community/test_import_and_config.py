@@ -100,12 +100,14 @@ def test_flags_are_checked_like_the_file(tmp_path: Path) -> None:
     assert r.returncode == 2 and "server.database: cannot use" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_create_user_prints_the_token_last_and_refuses_a_missing_community(tmp_path: Path) -> None:
+def test_create_user_prints_the_token_last_and_starts_a_missing_community(tmp_path: Path) -> None:
     assert community("init", str(tmp_path), "--community", "kz", cwd=tmp_path).returncode == 0
     r = community("create-user", "li", "--role", "grid-worker", "--community", "kz", "--token", cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip().splitlines()[-1].startswith("eg_")
-    r = community("create-user", "wang", "--role", "grid-worker", "--community", "nowhere", cwd=tmp_path)
-    assert r.returncode == 2 and "--community" in r.stderr
+    r = community("create-user", "wang", "--role", "grid-worker", "--community", "newsite", cwd=tmp_path)
+    assert r.returncode == 0 and "community newsite did not exist: created it" in r.stdout
+    r = community("create-user", "zhao", "--role", "street-admin", "--street", "nowhere", cwd=tmp_path)
+    assert r.returncode == 2 and "--street" in r.stderr
 
 
 def test_the_checked_in_openapi_document_is_the_servers(tmp_path: Path) -> None:
