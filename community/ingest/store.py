@@ -114,6 +114,7 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> li
             except IntegrityError:
                 pass  # another ingest worker created it: its messages take the slow path below
         vitals = _VitalsBatch()
+        events: list[Event] = []
         for i, it, msg in parsed:
             gw = gateways.get((it.site, it.gateway))
             if gw is None:
@@ -122,13 +123,19 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> li
             if isinstance(msg, VitalsMessage):  # folded per resident and minute, written once below
                 vitals.add(gw, msg)
                 outcomes[i].stored = Stored(new=True)
-                continue
-            try:
-                with transaction.atomic():
-                    outcomes[i].stored = _apply(gw, msg, now, cfg, it.retained)
-            except IntegrityError:
-                raced.append((i, it, msg))  # another ingest worker inserted the same new row
+            elif isinstance(msg, EventMessage):  # one INSERT ... ON CONFLICT DO NOTHING for the batch
+                events.append(_event_row(gw, msg))
+                outcomes[i].stored = Stored(new=True)
+            elif isinstance(msg, StatusMessage | AckAppliedMessage):  # updates only: nothing can conflict
+                outcomes[i].stored = _apply(gw, msg, now, cfg, it.retained)
+            else:
+                try:
+                    with transaction.atomic():  # a savepoint: a conflict undoes this message only
+                        outcomes[i].stored = _apply(gw, msg, now, cfg, it.retained)
+                except IntegrityError:
+                    raced.append((i, it, msg))  # another ingest worker inserted the same new row
         vitals.write()
+        Event.objects.bulk_create(events, ignore_conflicts=True)
     for i, it, msg in raced:
         outcomes[i].stored = _store_parsed(msg, it.site, it.gateway, now, cfg, it.retained)
     return outcomes
@@ -177,10 +184,8 @@ def _apply(gw: Gateway, msg: BaseModel, now: datetime, cfg: CommunityConfig, ret
                                                 unsent_alerts=msg.unsent_alerts, sensors=msg.sensors)
         return Stored(new=True)
     if isinstance(msg, EventMessage):
-        _, new = Event.objects.get_or_create(
-            gateway=gw, resident_key=msg.resident, name=msg.name, t=from_unix(msg.t), sensor=msg.sensor,
-            defaults={"room": msg.room, "value": msg.value, "details": msg.details})
-        return Stored(new=new)
+        n = len(Event.objects.bulk_create([_event_row(gw, msg)], ignore_conflicts=True))
+        return Stored(new=n > 0)
     if isinstance(msg, VitalsMessage):
         _vitals(gw, msg)
         return Stored(new=True)
@@ -190,6 +195,11 @@ def _apply(gw: Gateway, msg: BaseModel, now: datetime, cfg: CommunityConfig, ret
             defaults={"period_end": from_unix(msg.period_end), "figures": msg.figures})
         return Stored(new=new)
     raise Malformed(f"no store for {type(msg).__name__}")
+
+
+def _event_row(gw: Gateway, msg: EventMessage) -> Event:
+    return Event(gateway=gw, resident_key=msg.resident, name=msg.name, t=from_unix(msg.t), sensor=msg.sensor,
+                 room=msg.room, value=msg.value, details=msg.details)
 
 
 def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) -> Stored:
@@ -217,8 +227,9 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
             Gateway.objects.filter(pk=gw.pk).update(last_test_ok=now)
     at = from_unix(msg.resolved_at) if msg.state == "resolved" and msg.resolved_at else from_unix(msg.sent_at)
     new = gateway_state(alert, msg.state, at, msg.acknowledged_by) if msg.state != "raised" else created
-    if created or new:
+    if new and not (created and msg.state == "raised"):  # a new raised alert was saved as it was created
         alert.save()
+    if created or new:
         changed(alert)
     return Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state), new=created or new)
 
