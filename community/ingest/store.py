@@ -32,7 +32,7 @@ from eldergate.community.models import (
     VitalsMinute,
 )
 from eldergate.community.models.audit import record
-from eldergate.community.work import acks, escalation, offline
+from eldergate.community.work import acks, escalation, fanout, offline
 from eldergate.community.work.workflow import changed, gateway_state
 from eldergate.contract.messages import (
     AckAppliedMessage,
@@ -136,6 +136,7 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> li
                     raced.append((i, it, msg))  # another ingest worker inserted the same new row
         vitals.write()
         Event.objects.bulk_create(events, ignore_conflicts=True)
+        fanout.announce()  # one notification per batch: the pages look once
     for i, it, msg in raced:
         outcomes[i].stored = _store_parsed(msg, it.site, it.gateway, now, cfg, it.retained)
     return outcomes

@@ -16,10 +16,13 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from eldergate.community.models import Community
 from eldergate.community.web.common import lang, now, page
+from eldergate.community.web.listen import LISTENER
 from eldergate.community.work import scoping
+from eldergate.community.work.fanout import live_by_notify
 from eldergate.community.work.wall import fingerprint, tiles
 
-POLL_S = 0.25  # how often the event stream looks for a change (an alert shows within about a second)
+POLL_S = 0.25  # SQLite (one process): how often the event stream looks for a change
+NOTIFY_FALLBACK_S = 5.0  # PostgreSQL: woken by NOTIFY; looks anyway this often (ages move, a listener may be down)
 
 
 def _community(request: HttpRequest) -> Community | None:
@@ -62,19 +65,33 @@ async def wall_events(request: HttpRequest) -> HttpResponse | StreamingHttpRespo
     if c is None:
         return HttpResponse(status=403)
 
+    by_notify = live_by_notify()
+
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"  # the browser reconnects after 2 s when the server went away
-        last, quiet = "", 0
-        while True:
-            fp = await sync_to_async(fingerprint)(c)
-            if fp != last:
-                last, quiet = fp, 0
-                yield f"event: change\ndata: {json.dumps(fp)}\n\n"
-            else:
-                quiet += 1
-                if quiet % 30 == 0:
+        loop, woken = asyncio.get_running_loop(), asyncio.Event()
+        if by_notify:
+            LISTENER.register(loop, woken)
+        last, quiet = "", 0.0
+        try:
+            while True:
+                fp = await sync_to_async(fingerprint)(c)
+                if fp != last:
+                    last, quiet = fp, 0.0
+                    yield f"event: change\ndata: {json.dumps(fp)}\n\n"
+                elif quiet >= 7.5:
+                    quiet = 0.0
                     yield ": still here\n\n"  # keeps proxies from closing an idle stream
-            await asyncio.sleep(POLL_S)
+                wait = NOTIFY_FALLBACK_S if by_notify else POLL_S
+                try:
+                    await asyncio.wait_for(woken.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+                woken.clear()
+                quiet += wait
+        finally:
+            if by_notify:
+                LISTENER.unregister(loop, woken)
 
     return StreamingHttpResponse(stream(), content_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

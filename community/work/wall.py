@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 
 from eldergate.community.models import Alert, Community, Event, Gateway, Resident, VitalsLatest
 from eldergate.community.models.crypto import decrypt
@@ -41,7 +41,7 @@ def fingerprint(community: Community) -> str:
     """Changes whenever anything on the wall may have: the live page refetches then."""
     alerts = Alert.objects.filter(community=community).aggregate(m=Max("updated_at"))["m"]
     gws = Gateway.objects.filter(home__community=community)
-    g = gws.aggregate(s=Max("status_at"), o=Max("offline"))
+    g = gws.aggregate(s=Max("status_at"), o=Count("pk", filter=Q(offline=True)))  # no MAX(boolean) in PostgreSQL
     vit = VitalsLatest.objects.filter(gateway__in=gws).aggregate(m=Max("t"))["m"]
     ev = Event.objects.filter(gateway__in=gws).aggregate(m=Max("pk"))["m"]
     return f"{alerts}|{g['s']}|{g['o']}|{vit}|{ev}"

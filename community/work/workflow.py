@@ -22,6 +22,7 @@ from django.db import transaction
 from eldergate.community.models import Alert, AlertState, Comment, OutgoingAck
 from eldergate.community.models.alerts import OUTCOMES, RANK
 from eldergate.community.models.audit import record
+from eldergate.community.work import fanout
 
 # called after a commit that changed an alert (the live pages and the ack sender listen)
 _listeners: list[Callable[[str], None]] = []
@@ -32,6 +33,7 @@ def on_change(listener: Callable[[str], None]) -> None:
 
 
 def changed(alert: Alert) -> None:
+    fanout.announce()
     aid = alert.alert_id
     for listener in list(_listeners):
         transaction.on_commit(lambda listener=listener: listener(aid))  # type: ignore[misc]

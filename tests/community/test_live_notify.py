@@ -1,0 +1,86 @@
+"""On PostgreSQL the wall's event stream is woken by LISTEN/NOTIFY (the web tier of #19 runs as
+several processes fed this way): a change committed by the ingest reaches an open stream well
+before the stream's own fallback look (every 5 s), and a web process that is not the ingest
+sees it too."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from broker import Mosquitto
+from community_proc import CommunityServer, community
+from community_world import alert_payload
+from pg import BIN, Postgres
+from testutil import wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    if BIN is None:
+        pytest.fail("PostgreSQL is not installed: run ./scripts/test, which installs it")
+    pg = Postgres().start()
+    yield pg
+    pg.cleanup()
+
+
+def test_a_web_process_hears_the_ingests_commit_by_notify(tmp_path: Path, mosquitto: Mosquitto,
+                                                          postgres: Postgres) -> None:
+    db = postgres.create_db("live")
+    folder = tmp_path / "server"
+    assert community("init", str(folder), "--community", "kz", "--db", db, cwd=tmp_path).returncode == 0
+    cfg = ("--config", str(folder / "community.toml"))
+    url = community("wall-url", *cfg, cwd=tmp_path).stdout.strip()
+    key = url.rsplit("key=", 1)[1]
+    # the ingest and the web are two processes: only the database connects them
+    ingest = CommunityServer(folder / "ingest", mosquitto.url, extra=(*cfg, "--role", "all"))
+    ingest.start()
+    web = CommunityServer(folder / "web", mosquitto.url, extra=(*cfg, "--role", "web")).start()
+    changes: list[float] = []
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
+    try:
+        conn.request("GET", f"/wall/events?key={key}")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("Content-Type", "").startswith("text/event-stream")
+
+        def read() -> None:
+            while True:
+                try:
+                    line = resp.fp.readline()
+                except (OSError, ValueError, AttributeError):  # closed under us at the end
+                    return
+                if not line:
+                    return
+                if line.startswith(b"event: change"):
+                    changes.append(time.monotonic())
+
+        threading.Thread(target=read, daemon=True).start()
+        assert wait_for(lambda: len(changes) >= 1, 10)  # the first look
+        assert wait_for(lambda: "LISTEN/NOTIFY" in web.log.read_text(), 10)
+        time.sleep(1.0)
+        before = len(changes)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        pub.connect("127.0.0.1", mosquitto.port)
+        pub.loop_start()
+        t0 = time.monotonic()
+        pub.publish("eldergate/v1/kz/gw1/alerts", alert_payload("kz", "gw1", "live-1"), qos=1).wait_for_publish(5)
+        pub.disconnect()
+        pub.loop_stop()
+        assert wait_for(lambda: len(changes) > before, 4.5), "no change event before the 5 s fallback"
+        print(f"change on a web process's stream {1000 * (changes[before] - t0):.0f} ms after the publish")
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{web.port}/wall/tiles?key={key}", timeout=10) as r:
+            assert r.status == 200  # the wall's own queries run on PostgreSQL too
+    finally:
+        conn.close()
+        web.stop()
+        ingest.stop()
