@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
@@ -74,7 +74,10 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
     if scoping.role(user) == "relative":
         return HttpResponseRedirect("/family")
     open_qs = (scoping.alerts(user).exclude(state="resolved")
-               .select_related("resident__home", "gateway__home", "community").order_by("-severity", "raised_at"))
+               .select_related("resident__home", "gateway__home", "community")
+               .annotate(urgency=Case(When(severity="critical", then=0), When(severity="warning", then=1), default=2,
+                                      output_field=IntegerField()))
+               .order_by("urgency", "raised_at"))  # critical first, then the oldest
     mine_q = Q(assignee=user) | Q(resident__grid_worker=user) | Q(resident__volunteer=user)
     mine = [_card(a, language) for a in open_qs.filter(mine_q)]
     mine_ids = {c["a"].pk for c in mine}

@@ -202,3 +202,19 @@ def test_health_is_503_while_the_broker_is_away(db: Any) -> None:
         assert Client().get("/api/v1/health").status_code == 200
     finally:
         liveness.STATE.broker = None
+
+
+def test_the_console_puts_critical_alerts_first_then_the_oldest(world: World, db: Any) -> None:
+    from django.test import Client
+
+    _store(db, "warn-old", kind="out_of_bed_at_night", severity="warning", t=1_795_000_000.0)
+    _store(db, "crit-new", kind="fall", severity="critical", t=1_795_000_600.0)
+    _store(db, "crit-old", kind="gas", severity="critical", t=1_795_000_300.0)
+    c = Client()
+    c.force_login(world.sides["kz"].users["grid-worker"])
+    html = c.get("/console").content.decode()
+    order = [html.index(f'data-alert-id="{a}"') for a in ("crit-old", "crit-new", "warn-old")]
+    assert order == sorted(order)
+    assert c.get("/console/alerts/crit-old").status_code == 200
+    c.force_login(world.sides["other"].users["grid-worker"])
+    assert c.get("/console/alerts/crit-old").status_code == 404
