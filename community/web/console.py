@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from eldergate.community.models import Alert, ApiToken, Comment, Resident, Summary, Visit
@@ -33,8 +34,8 @@ LOGIN = "/console/login"
 
 def login_view(request: HttpRequest) -> HttpResponse:
     nxt = request.GET.get("next") or request.POST.get("next") or "/console"
-    if not nxt.startswith("/"):
-        nxt = "/console"
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts=None) or not nxt.startswith("/"):
+        nxt = "/console"  # only a page of this server: never an open redirect (//elsewhere.example)
     token = request.GET.get("token", "")
     if token:  # a one-tap link (the demo prints one): an API token opens a session
         row = ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(token), revoked=False).first()
