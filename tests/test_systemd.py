@@ -26,9 +26,10 @@ ANALYZE = shutil.which("systemd-analyze")
 
 
 @pytest.mark.skipif(ANALYZE is None, reason="scripts/test installs systemd (systemd-analyze)")
-def test_unit_verifies_and_is_rated_2_or_better(tmp_path: Path) -> None:
-    unit = tmp_path / "eldergate.service"
-    unit.write_text((ROOT / "systemd" / "eldergate.service").read_text().replace(
+@pytest.mark.parametrize("name", ["eldergate.service", "eldergate-community.service"])
+def test_unit_verifies_and_is_rated_2_or_better(tmp_path: Path, name: str) -> None:
+    unit = tmp_path / name
+    unit.write_text((ROOT / "systemd" / name).read_text().replace(
         "/opt/eldergate/venv/bin/eldergate", ELDERGATE))  # the program as installed in this environment
     assert ANALYZE is not None
     verify = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True)
