@@ -28,5 +28,16 @@ class ManualClock:
         return self.t
 
 
+class _Current:
+    clock: Clock = SystemClock()
+
+
+CURRENT = _Current()  # what the API and the pages ask for "now"; tests swap in a ManualClock
+
+
+def now() -> datetime:
+    return CURRENT.clock.now()
+
+
 def from_unix(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)

@@ -3,12 +3,13 @@ that drives them through Mosquitto, counting what the broker accepted."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 from broker import Mosquitto
-from gateway_proc import GatewayProcess, write_config
+from gateway_proc import GatewayProcess, db_query, write_config
 
 LEAKS = 3
 
@@ -45,3 +46,17 @@ class Injector:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def burst(inj: Injector, topics: list[str], rounds: int, gap_s: float) -> None:
+    """Every detector on, then off, ``rounds`` times: one alert raised and resolved per edge pair."""
+    for _ in range(rounds):
+        for on in (True, False):
+            for t in topics:
+                inj.send(t, on)
+            time.sleep(gap_s)
+
+
+def outboxes_empty(tmp: Path, gateways: list[str]) -> bool:
+    """Every gateway has its receipts: nothing left to resend."""
+    return sum(db_query(tmp / f"state-{gw}", "SELECT count(*) FROM outbox")[0][0] for gw in gateways) == 0

@@ -11,8 +11,9 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
-from eldergate.community.api.common import alert_out, now, parse_time, repeats, user, visible_alert
+from eldergate.community.api.common import alert_out, parse_time, repeats, user, visible_alert
 from eldergate.community.api.schemas import AlertOut, AlertPage, AssignIn, CommentIn, Problem, StepIn
+from eldergate.community.clock import now
 from eldergate.community.models import Alert
 from eldergate.community.models.alerts import STATES
 from eldergate.community.work import scoping, workflow

@@ -8,20 +8,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.errors import HttpError
 
-from eldergate.community.clock import Clock, SystemClock
 from eldergate.community.models import Alert
 from eldergate.community.work import scoping
-
-
-class _ClockHolder:
-    clock: Clock = SystemClock()
-
-
-CLOCK = _ClockHolder()  # tests swap in a ManualClock
-
-
-def now() -> datetime:
-    return CLOCK.clock.now()
 
 
 def user(request: HttpRequest) -> Any:

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
 
-from eldergate.community.api.common import now, user
+from eldergate.community.api.common import user
 from eldergate.community.api.schemas import (
     AdoptIn,
     GatewayOut,
@@ -21,6 +21,7 @@ from eldergate.community.api.schemas import (
     SnoozeIn,
     VisitIn,
 )
+from eldergate.community.clock import now
 from eldergate.community.models import Alert, Gateway, Home, Resident, Snooze, Visit
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from eldergate.community.clock import Clock, SystemClock
 from eldergate.community.work.words import LANGS, T, t
-
-
-class _ClockHolder:
-    clock: Clock = SystemClock()
-
-
-CLOCK = _ClockHolder()
-
-
-def now() -> datetime:
-    return CLOCK.clock.now()
 
 
 def lang(request: HttpRequest) -> str:

@@ -19,11 +19,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from eldergate.community.clock import now
 from eldergate.community.models import Alert, ApiToken, Comment, Resident, Summary, Visit
 from eldergate.community.models.alerts import OUTCOMES
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.web.common import lang, now, page
+from eldergate.community.web.common import lang, page
 from eldergate.community.work import scoping, workflow
 from eldergate.community.work.advisories import Night, advisories
 from eldergate.community.work.wall import display_name

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 
+from eldergate.community.clock import now
 from eldergate.community.models import Visit
-from eldergate.community.web.common import lang, now, page
+from eldergate.community.web.common import lang, page
 from eldergate.community.work import scoping, stats
 from eldergate.community.work.words import t
 

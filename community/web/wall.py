@@ -14,8 +14,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from eldergate.community.clock import now
 from eldergate.community.models import Community
-from eldergate.community.web.common import lang, now, page
+from eldergate.community.web.common import lang, page
 from eldergate.community.web.listen import LISTENER
 from eldergate.community.work import scoping
 from eldergate.community.work.fanout import live_by_notify

@@ -9,9 +9,7 @@ server's); ports come from the kernel and each listener is checked to be ours be
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO, Any
+
+from eldergate.gateway.tools.ports import free_port, owns_listener
 
 SITE = "demo-community"
 HOME = "demo-home-01"
@@ -46,36 +46,6 @@ def missing() -> str | None:
 
 def _mosquitto() -> str | None:
     return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _owns_listener(pid: int, port: int) -> bool:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f[9])
-    try:
-        fds = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(fd)[8:-1] in inodes:
-                return True
-        except OSError:
-            continue
-    return False
 
 
 class CommunityDemo:
@@ -110,7 +80,7 @@ class CommunityDemo:
     def _listening(self, proc: subprocess.Popen[bytes], port: int, timeout: float = 30.0) -> bool:
         end = time.monotonic() + timeout
         while time.monotonic() < end and proc.poll() is None:
-            if _owns_listener(proc.pid, port):
+            if owns_listener(proc.pid, port):
                 return True
             time.sleep(0.05)
         return False
@@ -119,7 +89,7 @@ class CommunityDemo:
         mosquitto = _mosquitto()
         assert mosquitto is not None
         for _ in range(5):  # a port another program takes in between: try another
-            port = _free_port()
+            port = free_port()
             conf = self.dir / "mosquitto.conf"
             conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
                             "max_queued_messages 100000\nset_tcp_nodelay true\n")  # nodelay: -35 ms a receipt
@@ -154,7 +124,7 @@ class CommunityDemo:
 
     def _serve(self, port: int | None = None) -> None:
         for _ in range(5):
-            port = port or _free_port()
+            port = port or free_port()
             p = self._spawn(self._eg("community", "serve", "--config", str(self.dir / "community.toml"),
                                      "--broker", self.broker_url, "--listen", f"127.0.0.1:{port}"), "serve.log")
             if self._listening(p, port, 60) and self._healthy(f"http://127.0.0.1:{port}"):

@@ -26,6 +26,18 @@ silence_s = 600
 """
 
 
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Any]:
+    """A throw-away PostgreSQL cluster; each test creates its own database in it."""
+    from pg import BIN, Postgres
+
+    if BIN is None:
+        pytest.fail("PostgreSQL is not installed: run ./scripts/test, which installs it")
+    pg = Postgres().start()
+    yield pg
+    pg.cleanup()
+
+
 @pytest.fixture(scope="session")
 def django_cfg(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from eldergate.community.bootstrap import start_django

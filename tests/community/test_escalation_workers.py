@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from community_proc import community
-from pg import BIN, Postgres
+from pg import Postgres
 from push_endpoint import PushEndpoint
 from testutil import ROOT, clean_env, eldergate_cmd
 
@@ -20,13 +20,10 @@ pytestmark = [pytest.mark.slow]
 ALERTS = 50
 
 
-def test_two_escalation_workers_never_push_a_step_twice(tmp_path: Path) -> None:
-    if BIN is None:
-        pytest.fail("PostgreSQL is not installed: run ./scripts/test, which installs it")
-    pg = Postgres().start()
+def test_two_escalation_workers_never_push_a_step_twice(tmp_path: Path, postgres: Postgres) -> None:
     push = PushEndpoint()
     try:
-        db = pg.create_db("escalation")
+        db = postgres.create_db("escalation")
         seeded = subprocess.run([sys.executable, str(ROOT / "tests" / "community_seed.py"), "--db", db, "--folder",
                                  str(tmp_path), "--alerts", str(ALERTS), "--notify", push.url("li")],
                                 capture_output=True, text=True, timeout=120, env=clean_env())
@@ -48,4 +45,3 @@ def test_two_escalation_workers_never_push_a_step_twice(tmp_path: Path) -> None:
         print(f"pushes per worker: {per_worker}")
     finally:
         push.close()
-        pg.cleanup()

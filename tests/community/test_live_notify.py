@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -17,19 +16,10 @@ import pytest
 from broker import Mosquitto
 from community_proc import CommunityServer, community
 from community_world import alert_payload
-from pg import BIN, Postgres
+from pg import Postgres
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-@pytest.fixture
-def postgres() -> Iterator[Postgres]:
-    if BIN is None:
-        pytest.fail("PostgreSQL is not installed: run ./scripts/test, which installs it")
-    pg = Postgres().start()
-    yield pg
-    pg.cleanup()
 
 
 def test_a_web_process_hears_the_ingests_commit_by_notify(tmp_path: Path, mosquitto: Mosquitto,

@@ -9,28 +9,17 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from broker import Mosquitto
-from community_path import LEAKS, Injector, gateway_process, residents_csv
+from community_path import LEAKS, Injector, burst, gateway_process, outboxes_empty, residents_csv
 from community_proc import CommunityServer, community
-from gateway_proc import db_query
-from pg import BIN, Postgres
+from pg import Postgres
 from testutil import clean_env, eldergate_cmd, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-@pytest.fixture
-def postgres() -> Iterator[Postgres]:
-    if BIN is None:
-        pytest.fail("PostgreSQL is not installed: run ./scripts/test, which installs it")
-    pg = Postgres().start()
-    yield pg
-    pg.cleanup()
 
 
 def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitto: Mosquitto,
@@ -61,24 +50,15 @@ def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitt
         time.sleep(3)
         topics = [f"zigbee2mqtt/{gw}-leak{i}" for gw in gateways for i in range(LEAKS)]
 
-        def burst() -> None:
-            for _ in range(4):
-                for on in (True, False):
-                    for t in topics:
-                        inj.send(t, on)
-                    time.sleep(0.5)
-
-        runner = threading.Thread(target=burst)
+        runner = threading.Thread(target=burst, args=(inj, topics, 4, 0.5))
         runner.start()
         time.sleep(1.5)
         procs[0].kill()  # SIGKILL, in the middle of the burst
         runner.join(60)
         raised = sum(v.count(True) for v in inj.accepted.values())
 
-        def settled() -> bool:
-            return sum(db_query(tmp_path / f"state-{gw}", "SELECT count(*) FROM outbox")[0][0] for gw in gateways) == 0
-
-        assert wait_for(settled, 90, 0.5), "the gateways still hold unreceipted alerts"
+        assert wait_for(lambda: outboxes_empty(tmp_path, list(gateways)), 90, 0.5), \
+            "the gateways still hold unreceipted alerts"
         alerts = web.all_alerts(token)
         ids = [a["id"] for a in alerts]
         assert len(ids) == len(set(ids)) == raised

@@ -13,29 +13,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from broker import Mosquitto
-from community_path import LEAKS, Injector, gateway_process, residents_csv
+from community_path import LEAKS, Injector, burst, gateway_process, outboxes_empty, residents_csv
 from community_proc import CommunityServer, community
 from gateway_proc import db_query
-from pg import BIN, Postgres
+from pg import Postgres
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 ROUNDS = 4
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    if BIN is None:
-        pytest.fail("PostgreSQL is not installed: run ./scripts/test, which installs it")
-    pg = Postgres().start()
-    yield pg
-    pg.cleanup()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,14 +58,7 @@ def test_every_alert_once_through_a_server_kill_and_an_ack_across_a_broker_resta
         topics = [f"zigbee2mqtt/{gw}-leak{i}" for gw in gateways for i in range(LEAKS)]
         time.sleep(3)  # the gateways subscribe to their detectors
 
-        def burst() -> None:
-            for _ in range(ROUNDS):
-                for on in (True, False):
-                    for t in topics:
-                        inj.send(t, on)
-                    time.sleep(0.6)
-
-        runner = threading.Thread(target=burst)
+        runner = threading.Thread(target=burst, args=(inj, topics, ROUNDS, 0.6))
         runner.start()
         time.sleep(2.0)
         server.kill()  # in the middle of the burst: stored, maybe not yet receipted
@@ -88,12 +71,8 @@ def test_every_alert_once_through_a_server_kill_and_an_ack_across_a_broker_resta
         resolved = sum(v.count(False) for v in inj.accepted.values())
         assert raised == resolved == ROUNDS * len(topics)
 
-        def settled() -> bool:
-            pending = sum(db_query(tmp_path / f"state-{gw}", "SELECT count(*) FROM outbox")[0][0]
-                          for gw in gateways)
-            return pending == 0
-
-        assert wait_for(settled, 90, 0.5), "the gateways still hold unreceipted alerts"
+        assert wait_for(lambda: outboxes_empty(tmp_path, list(gateways)), 90, 0.5), \
+            "the gateways still hold unreceipted alerts"
         alerts = server.all_alerts(op_token)
         ids = [a["id"] for a in alerts]
         assert len(ids) == len(set(ids)) == raised, f"{len(ids)} alerts for {raised} alarms"

@@ -160,11 +160,10 @@ def test_installation_mode_and_snoozes_store_but_page_nobody(world: World, db: A
 
 
 def test_statistics_from_outcomes_and_times(world: World, db: Any) -> None:
-    from eldergate.community.api.common import CLOCK
-    from eldergate.community.clock import ManualClock
+    from eldergate.community.clock import CURRENT, ManualClock
 
     clock = ManualClock(NOW)
-    CLOCK.clock = clock
+    CURRENT.clock = clock
     try:
         token = world.sides["kz"].tokens["grid-worker"]
         t0 = NOW.timestamp()
@@ -181,7 +180,7 @@ def test_statistics_from_outcomes_and_times(world: World, db: Any) -> None:
     finally:
         from eldergate.community.clock import SystemClock
 
-        CLOCK.clock = SystemClock()
+        CURRENT.clock = SystemClock()
     assert s["alerts"] == 3
     assert s["within_target"]["acknowledge"] == {"within": 2, "of": 3, "share": 0.667}
     assert [m["alert"] for m in s["misses"] if m["step"] == "acknowledge"] == ["slow"]
