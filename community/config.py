@@ -95,18 +95,47 @@ class Broker(Strict):
     credentials_file: Path | None = None
     ca_file: Path | None = None
     shared: bool = Field(False, description="several ingest processes share the subscription ($share/)")
+    protocol: Literal["v5", "v311"] = Field("v5", description="v311 for a NATS cluster's MQTT side")
+    fallback_urls: list[str] = Field(default_factory=list,
+                                     description="the cluster's other nodes, tried in turn when `url` is down")
+    nats_urls: list[str] = Field(default_factory=list, description="nats://HOST:PORT of a NATS cluster: ingest "
+                                 "then reads a JetStream stream through a shared durable consumer")
+    stream_replicas: int = Field(3, ge=1, le=5, description="JetStream replicas of the gateways' stream")
 
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("expected mqtt://HOST:PORT or mqtts://HOST:PORT")
-        try:
-            parts.port  # noqa: B018  (raises on a port that is not a number)
-        except ValueError as err:
-            raise ValueError(f"bad port: {err}") from None
-        return v
+        return _broker_url(v, ("mqtt", "mqtts"))
+
+    @field_validator("fallback_urls")
+    @classmethod
+    def _fallbacks(cls, v: list[str]) -> list[str]:
+        return [_broker_url(u, ("mqtt", "mqtts")) for u in v]
+
+    @field_validator("nats_urls")
+    @classmethod
+    def _nats(cls, v: list[str]) -> list[str]:
+        return [_broker_url(u, ("nats", "tls")) for u in v]
+
+    @model_validator(mode="after")
+    def _nats_speaks_311(self) -> Broker:
+        if self.nats_urls and self.protocol != "v311":
+            raise ValueError("protocol: a NATS cluster speaks MQTT 3.1.1 only; set protocol = \"v311\"")
+        return self
+
+    def mqtt_urls(self) -> list[str]:
+        return [self.url, *self.fallback_urls]
+
+
+def _broker_url(v: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(v)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(" or ".join(f"{s}://HOST:PORT" for s in schemes) + f" expected, not {v!r}")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as err:
+        raise ValueError(f"bad port: {err}") from None
+    return v
 
 
 class Server(Strict):

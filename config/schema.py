@@ -280,6 +280,12 @@ class Uplink(Strict):
 
     enabled: bool = True
     broker_url: BrokerUrl
+    # the other nodes of a clustered broker (NATS): tried in turn when the current one cannot be reached
+    fallback_urls: list[BrokerUrl] = Field(default_factory=list)
+    # 0 on a NATS cluster: there every QoS 1 subscription is a JetStream consumer, which a city's
+    # reconnect storm cannot create fast enough, and the server's NATS publishes arrive at QoS 0
+    # anyway. Nothing is lost: every server message is repeated until the gateway confirms it.
+    subscribe_qos: Literal[0, 1] = 1
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -294,6 +300,9 @@ class Uplink(Strict):
     def _tls_pairs(self) -> Uplink:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
+        scheme = self.broker_url.split("://", 1)[0]
+        if any(u.split("://", 1)[0] != scheme for u in self.fallback_urls):
+            raise ValueError(f"fallback_urls: every node must be {scheme}:// like broker_url")
         return self
 
 

@@ -20,7 +20,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 class Postgres:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: fsync on, as a production database runs (the benches); the tests skip it."""
+        self.durable = durable
         if BIN is None:
             raise RuntimeError("PostgreSQL is not installed (scripts/test installs postgresql-15)")
         self.dir = Path(tempfile.mkdtemp(prefix="eg-pg-"))
@@ -31,12 +33,19 @@ class Postgres:
             shutil.chown(self.sock, "postgres")
         self.port = 0
 
-    def start(self) -> Postgres:
-        subprocess.run(_as_postgres([str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                                     "-E", "UTF8", "--no-sync"]), check=True, capture_output=True)
+    def start(self, extra: str = "", standby_of: Postgres | None = None) -> Postgres:
+        """``standby_of``: a streaming replica of that running cluster (pg_basebackup -R)."""
+        if standby_of is None:
+            subprocess.run(_as_postgres([str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                                         "-E", "UTF8", "--no-sync"]), check=True, capture_output=True)
+        else:
+            subprocess.run(_as_postgres([str(BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(standby_of.port),
+                                         "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream",
+                                         "--no-sync"]), check=True, capture_output=True)
         for _ in range(5):
             self.port = free_port()
-            opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} -c fsync=off"
+            opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} -c max_connections=200 {extra}"
+            opts += "" if self.durable else " -c fsync=off"
             subprocess.run(_as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
                                          str(self.dir / "log"), "-w", "start"]), check=False, capture_output=True)
             pid = self._pid()
@@ -44,6 +53,10 @@ class Postgres:
                 return self
             self.stop()
         raise RuntimeError(f"PostgreSQL did not start: {(self.dir / 'log').read_text()[-2000:]}")
+
+    def promote(self) -> None:
+        subprocess.run(_as_postgres([str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "promote"]), check=True,
+                       capture_output=True)
 
     def _pid(self) -> int | None:
         try:

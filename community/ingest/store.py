@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from pydantic import BaseModel, ValidationError
 
 from eldergate.community.clock import from_unix
@@ -105,14 +105,12 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> li
     fresh: dict[tuple[str, str], bool] = {}
     for _i, it, _msg in parsed:
         fresh[(it.site, it.gateway)] = fresh.get((it.site, it.gateway), False) or not it.retained
+    alert_ids = [msg.id for _i, _it, msg in parsed if isinstance(msg, AlertMessage)]
     with transaction.atomic():
-        gateways: dict[tuple[str, str], Gateway] = {}
-        for key, any_fresh in fresh.items():  # once per gateway and batch, not once per message
-            try:
-                with transaction.atomic():
-                    gateways[key] = _gateway(key[0], key[1], now, retained=not any_fresh)
-            except IntegrityError:
-                pass  # another ingest worker created it: its messages take the slow path below
+        # a resend of what is stored already (most alert messages in a burst) costs no write
+        known = set(AlertState.objects.filter(alert__alert_id__in=alert_ids)
+                    .values_list("alert__alert_id", "state")) if alert_ids else set()
+        gateways = _gateways(fresh, now)
         vitals = _VitalsBatch()
         events: list[Event] = []
         for i, it, msg in parsed:
@@ -120,7 +118,9 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> li
             if gw is None:
                 raced.append((i, it, msg))
                 continue
-            if isinstance(msg, VitalsMessage):  # folded per resident and minute, written once below
+            if isinstance(msg, AlertMessage) and (msg.id, msg.state) in known:
+                outcomes[i].stored = Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state))
+            elif isinstance(msg, VitalsMessage):  # folded per resident and minute, written once below
                 vitals.add(gw, msg)
                 outcomes[i].stored = Stored(new=True)
             elif isinstance(msg, EventMessage):  # one INSERT ... ON CONFLICT DO NOTHING for the batch
@@ -158,6 +158,26 @@ def _store_parsed(msg: BaseModel, site: str, gateway: str, now: datetime, cfg: C
             if attempt == 2:  # two ingest workers raced for the same new row: the retry finds it
                 raise
     raise AssertionError("unreachable")
+
+
+def _gateways(fresh: dict[tuple[str, str], bool], now: datetime) -> dict[tuple[str, str], Gateway]:
+    """The batch's gateways in one query, the new ones created, and one update of ``last_seen`` for
+    all that sent something fresh (a retained copy says nothing about now)."""
+    found = {(g.site, g.gateway): g for g in Gateway.objects.select_related("home__community")
+             .filter(gateway__in={gw for _site, gw in fresh}) if (g.site, g.gateway) in fresh}
+    for key, any_fresh in fresh.items():
+        if key not in found:
+            try:
+                with transaction.atomic():
+                    found[key] = _gateway(key[0], key[1], now, retained=not any_fresh)
+            except IntegrityError:
+                pass  # another ingest worker created it: its messages take the slow path
+    seen = [g for key, g in found.items() if fresh[key]]
+    Gateway.objects.filter(pk__in=[g.pk for g in seen]).update(last_seen=now)
+    for g in seen:
+        if g.offline:
+            offline.fresh_message(g, now)
+    return found
 
 
 def _gateway(site: str, gateway: str, now: datetime, retained: bool) -> Gateway:
@@ -249,37 +269,49 @@ class _VitalsBatch:
         self.groups.setdefault((gw.pk, msg.resident, minute), []).append(msg)
 
     def write(self) -> None:
+        """Two statements for the whole batch: each minute's aggregate added to (an upsert that adds
+        counts and sums and keeps the extremes), and the latest value per resident (only if newer)."""
+        if not self.groups:
+            return
+        dt = connection.ops.adapt_datetimefield_value
+        minutes: list[tuple[Any, ...]] = []
         latest: dict[tuple[int, str], VitalsMessage] = {}
-        for (gpk, resident, minute), msgs in self.groups.items():
-            gw = self.gateways[gpk]
-            _minute(gw, resident, minute, msgs)
+        for (gpk, resident, minute), msgs in sorted(self.groups.items()):  # one order: fewer deadlocks
+            hrs = [m.heart_rate_bpm for m in msgs if m.heart_rate_bpm is not None]
+            brs = [m.breathing_rate_bpm for m in msgs if m.breathing_rate_bpm is not None]
+            minutes.append((gpk, resident, dt(minute), len(msgs), len(hrs), sum(hrs), min(hrs, default=None),
+                            max(hrs, default=None), len(brs), sum(brs), min(brs, default=None), max(brs, default=None)))
             newest = max(msgs, key=lambda m: m.t)
             if (gpk, resident) not in latest or newest.t > latest[(gpk, resident)].t:
                 latest[(gpk, resident)] = newest
-        for (gpk, _resident), msg in latest.items():
-            _latest(self.gateways[gpk], msg)
+        vm, vl = VitalsMinute._meta.db_table, VitalsLatest._meta.db_table
+
+        def lower(col: str, pick: str) -> str:  # the smaller (or larger) of old and new, NULL meaning none
+            return (f"{col} = CASE WHEN {vm}.{col} IS NULL OR excluded.{col} {pick} {vm}.{col} "
+                    f"THEN excluded.{col} ELSE {vm}.{col} END")
+
+        with connection.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {vm} (gateway_id, resident_key, minute, n, hr_n, hr_sum, hr_min, hr_max, br_n, br_sum, "
+                f"br_min, br_max) VALUES {_rows(len(minutes), 12)} ON CONFLICT (gateway_id, resident_key, minute) "
+                f"DO UPDATE SET n = {vm}.n + excluded.n, hr_n = {vm}.hr_n + excluded.hr_n, "
+                f"hr_sum = {vm}.hr_sum + excluded.hr_sum, br_n = {vm}.br_n + excluded.br_n, "
+                f"br_sum = {vm}.br_sum + excluded.br_sum, {lower('hr_min', '<')}, {lower('hr_max', '>')}, "
+                f"{lower('br_min', '<')}, {lower('br_max', '>')}",
+                [v for row in minutes for v in row])
+            rows = [(gpk, resident, dt(from_unix(m.t)), m.heart_rate_bpm, m.breathing_rate_bpm, m.quality, m.in_bed)
+                    for (gpk, resident), m in latest.items()]
+            cur.execute(
+                f"INSERT INTO {vl} (gateway_id, resident_key, t, heart_rate_bpm, breathing_rate_bpm, quality, in_bed) "
+                f"VALUES {_rows(len(rows), 7)} ON CONFLICT (gateway_id, resident_key) DO UPDATE SET t = excluded.t, "
+                "heart_rate_bpm = excluded.heart_rate_bpm, breathing_rate_bpm = excluded.breathing_rate_bpm, "
+                f"quality = excluded.quality, in_bed = excluded.in_bed WHERE excluded.t >= {vl}.t",
+                [v for row in rows for v in row])
 
 
-def _minute(gw: Gateway, resident: str, minute: datetime, msgs: list[VitalsMessage]) -> None:
-    row, _ = VitalsMinute.objects.get_or_create(gateway=gw, resident_key=resident, minute=minute)
-    hrs = [m.heart_rate_bpm for m in msgs if m.heart_rate_bpm is not None]
-    brs = [m.breathing_rate_bpm for m in msgs if m.breathing_rate_bpm is not None]
-    updates: dict[str, object] = {"n": F("n") + len(msgs)}
-    if hrs:
-        updates |= {"hr_n": F("hr_n") + len(hrs), "hr_sum": F("hr_sum") + sum(hrs),
-                    "hr_min": min(hrs) if row.hr_min is None else min(row.hr_min, *hrs),
-                    "hr_max": max(hrs) if row.hr_max is None else max(row.hr_max, *hrs)}
-    if brs:
-        updates |= {"br_n": F("br_n") + len(brs), "br_sum": F("br_sum") + sum(brs),
-                    "br_min": min(brs) if row.br_min is None else min(row.br_min, *brs),
-                    "br_max": max(brs) if row.br_max is None else max(row.br_max, *brs)}
-    VitalsMinute.objects.filter(pk=row.pk).update(**updates)
-
-
-def _latest(gw: Gateway, msg: VitalsMessage) -> None:
-    VitalsLatest.objects.update_or_create(gateway=gw, resident_key=msg.resident, defaults={
-        "t": from_unix(msg.t), "heart_rate_bpm": msg.heart_rate_bpm, "breathing_rate_bpm": msg.breathing_rate_bpm,
-        "quality": msg.quality, "in_bed": msg.in_bed})
+def _rows(n: int, width: int) -> str:
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    return ", ".join([one] * n)
 
 
 def _vitals(gw: Gateway, msg: VitalsMessage) -> None:

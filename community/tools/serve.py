@@ -6,11 +6,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from eldergate.community.clock import SystemClock
 from eldergate.community.config import CommunityConfig
-from eldergate.community.ingest.mqtt import Ingest, MqttPublisher, make_client
+from eldergate.community.ingest.jetstream import JetStreamIngest
+from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
+from eldergate.community.ingest.mqtt import Ingest, MqttPublisher
+from eldergate.community.ingest.presence import ServerPresence
 from eldergate.community.work import liveness
 from eldergate.community.work.notify import AppriseNotifier
 from eldergate.community.work.timers import Timers
@@ -22,24 +26,28 @@ ROLES = ("all", "web", "ingest", "escalation")
 def serve(cfg: CommunityConfig, role: str = "all") -> int:
     clock = SystemClock()
     stop = threading.Event()
-    ingest: Ingest | None = None
+    ingest: Ingest | JetStreamIngest | None = None
     timers: Timers | None = None
     extra_client: Any = None
     if role in ("all", "ingest"):
-        ingest = Ingest(cfg, clock, client_suffix="" if role == "all" else f"-ingest-{_pid()}")
+        suffix = "" if role == "all" else f"-ingest-{_pid()}"
+        ingest = JetStreamIngest(cfg, clock, suffix) if cfg.broker.nats_urls else Ingest(cfg, clock, suffix)
         liveness.STATE.broker = ingest.connected.is_set
         counts = ingest.counts
         liveness.STATE.counts = lambda: dict(counts)
         ingest.start()
+        presence = ServerPresence(cfg, ingest.connected.is_set, suffix or f"-{_pid()}")
+        threading.Thread(target=presence.run, args=(stop,), name="eg-presence", daemon=True).start()
     if role in ("all", "escalation"):
-        publisher = ingest.publisher if ingest is not None else None
-        if publisher is None:  # a split escalation process sends acknowledgements and test commands itself
-            extra_client, host, port, props = make_client(cfg.broker, f"{cfg.broker.client_id}-timers-{_pid()}",
-                                                          persistent=False)
-            extra_client.connect_async(host, port, 30, clean_start=True, properties=props)
+        publisher = ingest.publisher if isinstance(ingest, Ingest) else None
+        if publisher is None:  # acknowledgements and test commands go out over MQTT, at QoS 1
+            extra_client, nodes = make_client(cfg.broker, f"{cfg.broker.client_id}-timers-{_pid()}", persistent=False)
+            fail_over(extra_client, nodes)
+            extra_client.connect_async(*nodes[0], 30, **connect_kwargs(cfg.broker, persistent=False))
             extra_client.loop_start()
             publisher = MqttPublisher(extra_client)
-            liveness.STATE.broker = extra_client.is_connected
+            if ingest is None:
+                liveness.STATE.broker = extra_client.is_connected
         timers = Timers(cfg, clock, AppriseNotifier(), publisher)
         if ingest is not None:
             ingest.wake = timers.wake
@@ -65,6 +73,7 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
     stop.set()
     if ingest is not None:
         ingest.stop()
+        time.sleep(0.3)  # the presence thread's last word ("offline") goes out
     if extra_client is not None:
         extra_client.disconnect()
         extra_client.loop_stop()

@@ -53,7 +53,7 @@ from eldergate.gateway.core.supervisor import Guard, unguarded
 from eldergate.gateway.core.texts import alert_name
 from eldergate.gateway.core.version import version
 from eldergate.gateway.delivery.outbox import Outbox
-from eldergate.gateway.links.mqtt_link import ClientSettings, make_client, run_network
+from eldergate.gateway.links.mqtt_link import ClientSettings, fail_over, make_client, run_network
 from eldergate.signal.model import Event, Observation
 from eldergate.signal.summary import DailySummary
 
@@ -154,7 +154,11 @@ class Uplink:
         self._client.on_disconnect = guard("uplink.on_disconnect", self._on_disconnect)
         self._client.on_message = guard("uplink.on_message", self._on_message)
         self._client.on_publish = guard("uplink.on_publish", self._on_publish)
-        self._client.reconnect_delay_set(1, 30)
+        # jittered per box: after a broker restart thousands of gateways must not come back in step
+        self._reconnect = (self.rng.randint(1, 3), self.rng.randint(20, 40))
+        self._client.reconnect_delay_set(*self._reconnect)
+        fail_over(self._client, [self.up.broker_url, *self.up.fallback_urls])
+        self._client.on_subscribe = guard("uplink.on_subscribe", self._on_subscribe)
 
     # -- the loops ----------------------------------------------------------------------------
 
@@ -236,11 +240,25 @@ class Uplink:
         if self.refused:
             log.info("community broker accepts the gateway again")
         self.refused = None
-        client.reconnect_delay_set(1, 30)
-        client.subscribe([(self.topics["ack"], 1), (self.topics["cmd"], 1), (self.server_topic, 1)])
+        client.reconnect_delay_set(*self._reconnect)
+        self._subscribe(client)
         log.info("community uplink connected (%s)", self.up.protocol)
         self.connected.set()
         self.outbox.all_due()  # whatever was in flight may have died with the broker: send it all now
+
+    def _subscribe(self, client: mqtt.Client) -> None:
+        q = int(self.up.subscribe_qos)
+        client.subscribe([(self.topics["ack"], q), (self.topics["cmd"], q), (self.server_topic, q)])
+
+    def _on_subscribe(self, client: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        """A refused subscription (a busy NATS cluster times out creating its consumer) is asked
+        again, later and jittered: without it no receipt would ever arrive."""
+        if any(getattr(c, "is_failure", False) for c in codes):
+            log.warning("the community broker refused a subscription; asking again shortly")
+            timer = threading.Timer(self.rng.uniform(1.0, 5.0),
+                                    lambda: self._subscribe(client) if client.is_connected() else None)
+            timer.daemon = True
+            timer.start()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self.connected.is_set():

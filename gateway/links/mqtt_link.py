@@ -94,3 +94,18 @@ def run_network(client: mqtt.Client, addr: BrokerAddress, props: Properties | No
         client.connect_async(addr.host, addr.port, keepalive_s, **kwargs)  # type: ignore[arg-type]
     threading.Thread(target=stopper, name="eg-mqtt-stop", daemon=True).start()
     client.loop_forever(retry_first_connection=True)
+
+
+def fail_over(client: mqtt.Client, urls: list[str]) -> None:
+    """On a failed (re)connection, the next node of the broker's cluster; paho's own reconnect loop
+    then tries that one. One URL: nothing changes."""
+    if len(urls) < 2:
+        return
+    nodes = [parse_url(u) for u in urls]
+    turn = [0]
+
+    def next_node(c: mqtt.Client, _userdata: object) -> None:
+        turn[0] = (turn[0] + 1) % len(nodes)
+        c.host, c.port = nodes[turn[0]].host, nodes[turn[0]].port
+
+    client.on_connect_fail = next_node

@@ -1,0 +1,289 @@
+"""City scale, measured: thousands of simulated gateways (tests/contract_gateways.py, written from
+the contract) against the community server's ingest workers on PostgreSQL, on one Mosquitto and
+on a 3-node NATS cluster (JetStream R3), side by side.
+
+    .venv/bin/python bench/community_load.py [--gateways 1000 5000 10000] [--workers 1 2 4]
+        [--brokers mosquitto nats] [--steady 30] [--full] [--json OUT]
+
+Each case: a fresh broker and database (fsync on), N `serve --role ingest` workers, one `serve
+--role web`, then the gateways connect (persistent sessions, a retained status and will), send
+vitals every 10 s and an event every 2 min each, and
+  * steady: a probe gateway raises one alert a second: send → receipt, and send → the probe
+    community's wall stream moving (its own community, so only its alert moves it);
+  * ingested: what the database holds at the end of the steady phase minus at its start, per second,
+    beside what the gateways sent; CPU seconds of the workers and the broker per 1,000 messages;
+  * burst: every gateway raises one alert at once (an outage's end: outboxes replay): time until
+    the last receipt, receipt p50/p99;
+  * storm: the broker restarted (SIGKILL, then started again; all three NATS nodes): time until
+    every gateway is connected again.
+By default the scaling curve is taken at the largest size only (1, 2, 4 workers) and the sizes with
+2 workers; --full crosses them all. Loopback only; every phase is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from broker import Mosquitto
+from community_proc import CommunityServer, community
+from contract_gateways import Figures, Gateway, brokers_of, fleet, percentile, shutdown, until
+from nats_cluster import NatsCluster
+from pg import Postgres
+from testutil import clean_env, eldergate_cmd, wait_for
+
+GOAL_P99_S = 1.0  # alert receipt p99 at 10,000 gateways on this 2-core machine
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / TICK
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def stored(db: str) -> int:
+    import psycopg
+
+    with psycopg.connect(db) as c:
+        row = c.execute("SELECT (SELECT COALESCE(sum(n), 0) FROM community_vitalsminute) + "
+                        "(SELECT count(*) FROM community_event) + (SELECT count(*) FROM community_alert)").fetchone()
+        return int(row[0]) if row else 0
+
+
+class Wall:
+    def __init__(self, port: int, key: str) -> None:
+        self.changes: list[float] = []
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.conn.request("GET", f"/wall/events?key={key}")
+        resp = self.conn.getresponse()
+
+        def read() -> None:
+            while True:
+                try:
+                    line = resp.fp.readline()
+                except (OSError, ValueError, AttributeError):
+                    return
+                if not line:
+                    return
+                if line.startswith(b"event: change"):
+                    self.changes.append(time.monotonic())
+
+        threading.Thread(target=read, daemon=True).start()
+
+
+class Broker:
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind = kind
+        if kind == "mosquitto":
+            self.mosq = Mosquitto(tmp / "mosquitto", extra="set_tcp_nodelay true\n").start()
+            self.urls = [self.mosq.url]
+        else:
+            self.nats = NatsCluster(tmp / "nats").start()
+            self.urls = self.nats.mqtt_urls
+
+    def pids(self) -> list[int]:
+        if self.kind == "mosquitto":
+            return [self.mosq.proc.pid] if self.mosq.proc else []
+        return [n.proc.pid for n in self.nats.nodes if n.proc]
+
+    def configure(self, toml: Path) -> None:
+        text = toml.read_text()
+        if self.kind == "mosquitto":
+            text = text.replace('url = "mqtt://127.0.0.1:1883"', f'url = "{self.urls[0]}"\nshared = true')
+        else:
+            fallbacks = json.dumps(self.urls[1:])
+            text = text.replace('url = "mqtt://127.0.0.1:1883"', f'url = "{self.urls[0]}"\nfallback_urls = {fallbacks}'
+                                f'\nprotocol = "v311"\nnats_urls = {json.dumps(self.nats.nats_urls)}')
+        toml.write_text(text)
+
+    def restart(self) -> None:
+        if self.kind == "mosquitto":
+            self.mosq.kill()
+            self.mosq.start()
+        else:
+            for i in range(3):
+                self.nats.kill(i)
+            for i in range(3):
+                self.nats._spawn(self.nats.nodes[i])
+            self.nats.wait_healthy(60)
+
+    def close(self) -> None:
+        if self.kind == "mosquitto":
+            self.mosq.cleanup()
+        else:
+            self.nats.stop()
+
+
+def run_case(pg: Postgres, kind: str, n: int, workers: int, steady_s: float, case: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="eg-load-"))
+    db = pg.create_db(f"load{case}")
+    broker = Broker(kind, tmp)
+    folder = tmp / "server"
+    community("init", str(folder), "--community", "probe", "--db", db, cwd=tmp)
+    toml = folder / "community.toml"
+    broker.configure(toml)
+    cfg = ("--config", str(toml))
+    key = community("wall-url", *cfg, cwd=tmp).stdout.strip().rsplit("key=", 1)[1]
+    web = CommunityServer(folder / "web", broker.urls[0], extra=(*cfg, "--role", "web")).start()
+    procs: list[subprocess.Popen[bytes]] = []
+    for i in range(workers):
+        with (folder / f"ingest{i}.log").open("ab") as log:
+            procs.append(subprocess.Popen(eldergate_cmd("community", "serve", *cfg, "--role", "ingest"),
+                                          cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=clean_env()))
+    ready = "pulling from JetStream" if kind == "nats" else "ingest subscribed"
+    row: dict[str, Any] = {"broker": kind, "gateways": n, "workers": workers}
+    wall: Wall | None = None
+    try:
+        if not wait_for(lambda: all(ready in (folder / f"ingest{i}.log").read_text() for i in range(workers)), 60):
+            raise RuntimeError("the ingest workers did not start")
+        wall = Wall(web.port, key)
+        row.update(asyncio.run(_drive(n, broker, wall, db, [p.pid for p in procs], steady_s)))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if wall is not None:
+            wall.conn.close()
+        web.stop()
+        broker.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return row
+
+
+async def _drive(n: int, broker: Broker, wall: Wall, db: str, worker_pids: list[int],
+                 steady_s: float) -> dict[str, Any]:
+    fig, probe_fig = Figures(), Figures()
+    qos = 0 if broker.kind == "nats" else 1  # as docs/deploy-city.md configures the gateways
+    gws = fleet(n, broker.urls, fig, subscribe_qos=qos)
+    probe = Gateway("probe", "probe-gw", brokers_of(broker.urls), probe_fig, random.Random(1), subscribe_qos=qos)
+    probe.telemetry = False
+    spread = max(5.0, n / 500)  # installs come up over time; the storm below does not
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(g.run(start_within=spread)) for g in [*gws, probe]]
+    out: dict[str, Any] = {}
+    if not await until(lambda: all(g.connected.is_set() for g in [*gws, probe]), spread + 120, 0.5):
+        out["error"] = f"{sum(g.connected.is_set() for g in gws)} of {n} connected"
+        return out
+    out["connect_s"] = round(time.monotonic() - t0, 1)
+    await asyncio.sleep(12)  # every gateway has started its telemetry
+
+    # steady load, with a probe alert every second
+    sent0, stored0, cpu_w0, cpu_b0, ts = sum(fig.sent.values()), stored(db), cpu_s(worker_pids), \
+        cpu_s(broker.pids()), time.monotonic()
+    wall_lat: list[float] = []
+    end = ts + steady_s
+    while time.monotonic() < end:
+        before = len(wall.changes)
+        sent = time.monotonic()
+        probe.raise_alert("sos", "critical")
+        await until(lambda b=before: len(wall.changes) > b, 5, 0.01)
+        if len(wall.changes) > before:
+            wall_lat.append(wall.changes[before] - sent)
+        await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
+    await until(lambda: not probe.unreceipted, 30)
+    elapsed = time.monotonic() - ts
+    sent1, stored1 = sum(fig.sent.values()), stored(db)
+    cpu_w, cpu_b = cpu_s(worker_pids) - cpu_w0, cpu_s(broker.pids()) - cpu_b0
+    ingested = stored1 - stored0
+    out |= {"offered_msg_s": round((sent1 - sent0) / elapsed), "ingested_msg_s": round(ingested / elapsed),
+            "alert_p50_ms": round(1000 * percentile(probe_fig.receipt_latency, 0.5)),
+            "alert_p99_ms": round(1000 * percentile(probe_fig.receipt_latency, 0.99)),
+            "wall_p50_ms": round(1000 * percentile(wall_lat, 0.5)),
+            "wall_p99_ms": round(1000 * percentile(wall_lat, 0.99)),
+            "cpu_workers_s_per_1k": round(1000 * cpu_w / max(1, ingested), 2),
+            "cpu_broker_s_per_1k": round(1000 * cpu_b / max(1, ingested), 2)}
+
+    # burst: every gateway's outbox replays one alert at once
+    fig.receipt_latency.clear()
+    tb = time.monotonic()
+    for g in gws:
+        g.raise_alert("fall", "critical")
+    drained = await until(lambda: fig.alerts_raised == len(fig.receipted), 300, 0.2)
+    out |= {"burst_alerts": n, "burst_drain_s": round(time.monotonic() - tb, 1) if drained else None,
+            "burst_p50_ms": round(1000 * percentile(fig.receipt_latency, 0.5)),
+            "burst_p99_ms": round(1000 * percentile(fig.receipt_latency, 0.99)), "resends": fig.resends}
+
+    # reconnect storm: the broker restarts under every gateway at once
+    tr = time.monotonic()
+    await asyncio.get_running_loop().run_in_executor(None, broker.restart)
+    await asyncio.sleep(0.5)
+    back = await until(lambda: all(g.connected.is_set() for g in gws), 300, 0.2)
+    out["reconnect_s"] = round(time.monotonic() - tr, 1) if back else None
+    await shutdown([*gws, probe], tasks)
+    return out
+
+
+COLUMNS = [("broker", "broker"), ("gateways", "gws"), ("workers", "wrk"), ("connect_s", "conn s"),
+           ("offered_msg_s", "sent/s"), ("ingested_msg_s", "stored/s"), ("alert_p50_ms", "alert p50"),
+           ("alert_p99_ms", "alert p99"), ("wall_p50_ms", "wall p50"), ("wall_p99_ms", "wall p99"),
+           ("cpu_workers_s_per_1k", "cpu wrk/1k"), ("cpu_broker_s_per_1k", "cpu brk/1k"),
+           ("burst_drain_s", "burst s"), ("burst_p99_ms", "burst p99"), ("reconnect_s", "storm s")]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = " ".join(f"{h:>10}" for _k, h in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        cells = " ".join(f"{r.get(k, '-')!s:>10}" for k, _h in COLUMNS)
+        lines.append(cells + (f"  {r['error']}" if "error" in r else ""))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gateways", type=int, nargs="+", default=[1000, 5000, 10000])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--brokers", nargs="+", default=["mosquitto", "nats"], choices=["mosquitto", "nats"])
+    ap.add_argument("--steady", type=float, default=30.0, help="seconds of steady load per case")
+    ap.add_argument("--full", action="store_true", help="every size with every worker count")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    biggest = max(args.gateways)
+    cases = [(b, n, w) for b in args.brokers for n in args.gateways for w in args.workers
+             if args.full or (n == biggest) or w == (2 if 2 in args.workers else args.workers[0])]
+    pg = Postgres(durable=True).start()
+    rows = []
+    try:
+        for i, (b, n, w) in enumerate(cases):
+            print(f"[{i + 1}/{len(cases)}] {b}, {n} gateways, {w} ingest worker(s) …", flush=True)
+            try:
+                rows.append(run_case(pg, b, n, w, args.steady, i))
+            except Exception as err:
+                rows.append({"broker": b, "gateways": n, "workers": w, "error": str(err)[:200]})
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    finally:
+        pg.cleanup()
+    print(f"\nthis machine: {os.cpu_count()} cores; everything (gateways, brokers, workers, PostgreSQL) on it")
+    print(f"goal: alert receipt p99 < {GOAL_P99_S * 1000:.0f} ms at 10,000 gateways; "
+          "latencies in ms, CPU in seconds per 1,000 messages stored\n")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
