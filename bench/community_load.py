@@ -60,6 +60,20 @@ def cpu_s(pids: list[int]) -> float:
     return total
 
 
+def family(pid: int | None) -> list[int]:
+    """A process and its children (PostgreSQL's backends are children of the postmaster)."""
+    if pid is None:
+        return []
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return [pid, *kids]
+
+
 def stored(db: str) -> int:
     import psycopg
 
@@ -97,7 +111,12 @@ class Broker:
             self.mosq = Mosquitto(tmp / "mosquitto", extra="set_tcp_nodelay true\n").start()
             self.urls = [self.mosq.url]
         else:
-            self.nats = NatsCluster(tmp / "nats").start()
+            self.nats = NatsCluster(tmp / "nats")
+            try:
+                self.nats.start()
+            except RuntimeError:
+                self.nats.stop()
+                raise
             self.urls = self.nats.mqtt_urls
 
     def pids(self) -> list[int]:
@@ -156,7 +175,7 @@ def run_case(pg: Postgres, kind: str, n: int, workers: int, steady_s: float, cas
         if not wait_for(lambda: all(ready in (folder / f"ingest{i}.log").read_text() for i in range(workers)), 60):
             raise RuntimeError("the ingest workers did not start")
         wall = Wall(web.port, key)
-        row.update(asyncio.run(_drive(n, broker, wall, db, [p.pid for p in procs], steady_s)))
+        row.update(asyncio.run(_drive(n, broker, wall, db, [p.pid for p in procs], pg._pid(), steady_s)))
     finally:
         for p in procs:
             p.terminate()
@@ -173,7 +192,7 @@ def run_case(pg: Postgres, kind: str, n: int, workers: int, steady_s: float, cas
     return row
 
 
-async def _drive(n: int, broker: Broker, wall: Wall, db: str, worker_pids: list[int],
+async def _drive(n: int, broker: Broker, wall: Wall, db: str, worker_pids: list[int], pg_pid: int | None,
                  steady_s: float) -> dict[str, Any]:
     fig, probe_fig = Figures(), Figures()
     qos = 0 if broker.kind == "nats" else 1  # as docs/deploy-city.md configures the gateways
@@ -191,8 +210,9 @@ async def _drive(n: int, broker: Broker, wall: Wall, db: str, worker_pids: list[
     await asyncio.sleep(12)  # every gateway has started its telemetry
 
     # steady load, with a probe alert every second
-    sent0, stored0, cpu_w0, cpu_b0, ts = sum(fig.sent.values()), stored(db), cpu_s(worker_pids), \
-        cpu_s(broker.pids()), time.monotonic()
+    pg_pids = family(pg_pid)
+    sent0, stored0, cpu_w0, cpu_b0, cpu_p0, ts = sum(fig.sent.values()), stored(db), cpu_s(worker_pids), \
+        cpu_s(broker.pids()), cpu_s(pg_pids), time.monotonic()
     wall_lat: list[float] = []
     end = ts + steady_s
     while time.monotonic() < end:
@@ -206,7 +226,7 @@ async def _drive(n: int, broker: Broker, wall: Wall, db: str, worker_pids: list[
     await until(lambda: not probe.unreceipted, 30)
     elapsed = time.monotonic() - ts
     sent1, stored1 = sum(fig.sent.values()), stored(db)
-    cpu_w, cpu_b = cpu_s(worker_pids) - cpu_w0, cpu_s(broker.pids()) - cpu_b0
+    cpu_w, cpu_b, cpu_p = cpu_s(worker_pids) - cpu_w0, cpu_s(broker.pids()) - cpu_b0, cpu_s(pg_pids) - cpu_p0
     ingested = stored1 - stored0
     out |= {"offered_msg_s": round((sent1 - sent0) / elapsed), "ingested_msg_s": round(ingested / elapsed),
             "alert_p50_ms": round(1000 * percentile(probe_fig.receipt_latency, 0.5)),
@@ -214,7 +234,8 @@ async def _drive(n: int, broker: Broker, wall: Wall, db: str, worker_pids: list[
             "wall_p50_ms": round(1000 * percentile(wall_lat, 0.5)),
             "wall_p99_ms": round(1000 * percentile(wall_lat, 0.99)),
             "cpu_workers_s_per_1k": round(1000 * cpu_w / max(1, ingested), 2),
-            "cpu_broker_s_per_1k": round(1000 * cpu_b / max(1, ingested), 2)}
+            "cpu_broker_s_per_1k": round(1000 * cpu_b / max(1, ingested), 2),
+            "cpu_pg_s_per_1k": round(1000 * cpu_p / max(1, ingested), 2)}
 
     # burst: every gateway's outbox replays one alert at once
     fig.receipt_latency.clear()
@@ -240,6 +261,7 @@ COLUMNS = [("broker", "broker"), ("gateways", "gws"), ("workers", "wrk"), ("conn
            ("offered_msg_s", "sent/s"), ("ingested_msg_s", "stored/s"), ("alert_p50_ms", "alert p50"),
            ("alert_p99_ms", "alert p99"), ("wall_p50_ms", "wall p50"), ("wall_p99_ms", "wall p99"),
            ("cpu_workers_s_per_1k", "cpu wrk/1k"), ("cpu_broker_s_per_1k", "cpu brk/1k"),
+           ("cpu_pg_s_per_1k", "cpu pg/1k"),
            ("burst_drain_s", "burst s"), ("burst_p99_ms", "burst p99"), ("reconnect_s", "storm s")]
 
 

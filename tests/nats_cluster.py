@@ -67,6 +67,14 @@ class NatsCluster:
     def mqtt_urls(self) -> list[str]:
         return [n.mqtt_url for n in self.nodes]
 
+    def configure_server(self, toml: Path) -> None:
+        """Point a `community init` configuration at this cluster, as docs/deploy-city.md does."""
+        urls = self.mqtt_urls
+        toml.write_text(toml.read_text().replace(
+            'url = "mqtt://127.0.0.1:1883"',
+            f'url = "{urls[0]}"\nfallback_urls = {json.dumps(urls[1:])}\nprotocol = "v311"\n'
+            f'nats_urls = {json.dumps(self.nats_urls)}'))
+
     def start(self, timeout: float = 30.0) -> NatsCluster:
         for n in self.nodes:
             self._spawn(n)
@@ -95,6 +103,20 @@ class NatsCluster:
                 time.sleep(0.1)
         if todo:
             raise RuntimeError(f"nats-server {todo[0].name} not healthy: {todo[0].log.read_text()[-600:]}")
+
+    def node_of(self, client_id: str) -> int | None:
+        """Which node holds this MQTT client's connection now (the nodes' /connz)."""
+        for i, n in enumerate(self.nodes):
+            if n.proc is None:
+                continue
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{n.http_port}/connz?limit=100000", timeout=2) as r:
+                    conns = json.loads(r.read()).get("connections") or []
+            except OSError:
+                continue
+            if any(c.get("mqtt_client") == client_id for c in conns):
+                return i
+        return None
 
     def kill(self, i: int) -> None:
         n = self.nodes[i]

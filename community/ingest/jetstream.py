@@ -131,7 +131,7 @@ class JetStreamIngest(BatchStore):
         while not self._stop.is_set():
             try:
                 msgs = await sub.fetch(BATCH, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the second
                 continue
             batch: list[Incoming] = []
             for m in msgs:

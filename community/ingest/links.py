@@ -53,6 +53,8 @@ def fail_over(client: mqtt.Client, nodes: list[tuple[str, int]]) -> None:
 
     def next_node(c: mqtt.Client, _userdata: Any) -> None:
         turn[0] = (turn[0] + 1) % len(nodes)
-        c.host, c.port = nodes[turn[0]]
+        # paho's public setters refuse while it is still "connecting", which is exactly when a
+        # failed attempt calls this; its reconnect reads these two on the next try
+        c._host, c._port = nodes[turn[0]]
 
     client.on_connect_fail = next_node

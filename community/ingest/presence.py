@@ -38,6 +38,8 @@ class OwnerLock:
 
     def __init__(self) -> None:
         self._conn: Any = None
+        self._held = False
+        self._warned = False
 
     def try_hold(self) -> bool:
         from django.db import connections
@@ -46,23 +48,26 @@ class OwnerLock:
         if db.vendor != "postgresql":
             return True
         try:
+            if self._held and self._conn is not None and not self._conn.closed:
+                self._conn.execute("SELECT 1")  # the session, and so the lock, is still ours
+                return True
             if self._conn is None or self._conn.closed:
                 import psycopg
 
                 # a session of its own: Django's connections come and go, the lock must not
                 self._conn = psycopg.connect(**db.get_connection_params(), autocommit=True)
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
-            if row and row[0]:
-                return True
-            return bool(self._conn.execute(  # already ours from an earlier call
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND pid = pg_backend_pid()",
-                (LOCK_KEY,)).fetchone()[0])
+            self._held, self._warned = bool(row and row[0]), False
+            return self._held
         except Exception as err:  # noqa: BLE001  (any database failure means: not the owner now)
-            log.warning("status ownership: database unreachable (%s)", str(err).splitlines()[0][:120])
+            if not self._warned:  # once per outage, not twice a second
+                log.warning("status ownership: database unreachable (%s)", (str(err).splitlines() or [""])[0][:120])
+            self._warned = True
             self.release()
             return False
 
     def release(self) -> None:
+        self._held = False
         if self._conn is not None:
             try:
                 self._conn.close()

@@ -106,6 +106,8 @@ def fail_over(client: mqtt.Client, urls: list[str]) -> None:
 
     def next_node(c: mqtt.Client, _userdata: object) -> None:
         turn[0] = (turn[0] + 1) % len(nodes)
-        c.host, c.port = nodes[turn[0]].host, nodes[turn[0]].port
+        # paho's public setters refuse while it is still "connecting", which is exactly when a
+        # failed attempt calls this; its reconnect reads these two on the next try
+        c._host, c._port = nodes[turn[0]].host, nodes[turn[0]].port
 
     client.on_connect_fail = next_node

