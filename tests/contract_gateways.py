@@ -160,7 +160,7 @@ class Gateway:
 
     def _subscribe(self) -> None:
         if self.writer is not None:
-            self.writer.write(subscribe_packet(self._next_mid(), [self.topic("ack"), self.topic("cmd"),
+            self._send(subscribe_packet(self._next_mid(), [self.topic("ack"), self.topic("cmd"),
                                                                   f"{PREFIX}/_server/status"], self.subscribe_qos))
 
     async def _subscribe_again(self) -> None:
@@ -175,14 +175,21 @@ class Gateway:
         for t in self._tasks:
             t.cancel()
         if self.writer is not None:
-            self.writer.write(b"\xe0\x00")  # DISCONNECT: no will
+            self._send(b"\xe0\x00")  # DISCONNECT: no will
             self.writer.close()
 
+    def _send(self, packet: bytes) -> bool:
+        """Written only to a live connection: once the broker has gone the reader notices and
+        reconnects; writing on would only make asyncio complain."""
+        w = self.writer
+        if w is None or w.is_closing():
+            return False
+        w.write(packet)
+        return True
+
     def _publish(self, leaf: str, payload: bytes, qos: int = 1, retain: bool = False, dup: bool = False) -> None:
-        if self.writer is None:
-            return
-        self.writer.write(publish_packet(self.topic(leaf), payload, qos, self._next_mid() if qos else 0, retain, dup))
-        if leaf in self.fig.sent:
+        sent = self._send(publish_packet(self.topic(leaf), payload, qos, self._next_mid() if qos else 0, retain, dup))
+        if sent and leaf in self.fig.sent:
             self.fig.sent[leaf] += 1
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -212,7 +219,7 @@ class Gateway:
             mid = body[at:at + 2]
             at += 2
             if self.writer is not None:
-                self.writer.write(b"\x40\x02" + mid)  # PUBACK
+                self._send(b"\x40\x02" + mid)  # PUBACK
         payload = json.loads(body[at:])
         if topic.endswith("/ack") and payload.get("kind") == "received":
             entry = self.unreceipted.pop(payload["alert_id"], None)
@@ -228,7 +235,7 @@ class Gateway:
         while True:
             await asyncio.sleep(30)
             if self.writer is not None:
-                self.writer.write(b"\xc0\x00")
+                self._send(b"\xc0\x00")  # PINGREQ
 
     async def _telemetry(self) -> None:
         next_vitals = time.monotonic() + self.rng.uniform(0, self.vitals_every)
