@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import logging
 import os
@@ -33,18 +32,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from broker import Mosquitto
-from community_proc import CommunityServer, community
+from community_proc import CommunityServer, WallStream, community, ingest_worker, share_ingest
 from contract_gateways import Figures, Gateway, brokers_of, fleet, percentile, shutdown, until
 from nats_cluster import NatsCluster
 from pg import Postgres
-from testutil import clean_env, eldergate_cmd, wait_for
+from testutil import wait_for
 
 GOAL_P99_S = 1.0  # alert receipt p99 at 10,000 gateways on this 2-core machine
 TICK = os.sysconf("SC_CLK_TCK")
@@ -84,27 +82,6 @@ def stored(db: str) -> int:
         return int(row[0]) if row else 0
 
 
-class Wall:
-    def __init__(self, port: int, key: str) -> None:
-        self.changes: list[float] = []
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        self.conn.request("GET", f"/wall/events?key={key}")
-        resp = self.conn.getresponse()
-
-        def read() -> None:
-            while True:
-                try:
-                    line = resp.fp.readline()
-                except (OSError, ValueError, AttributeError):
-                    return
-                if not line:
-                    return
-                if line.startswith(b"event: change"):
-                    self.changes.append(time.monotonic())
-
-        threading.Thread(target=read, daemon=True).start()
-
-
 class Broker:
     def __init__(self, kind: str, tmp: Path) -> None:
         self.kind = kind
@@ -128,12 +105,14 @@ class Broker:
     def configure(self, toml: Path) -> None:
         text = toml.read_text()
         if self.kind == "mosquitto":
-            text = text.replace('url = "mqtt://127.0.0.1:1883"', f'url = "{self.urls[0]}"\nshared = true')
+            text = text.replace('url = "mqtt://127.0.0.1:1883"', f'url = "{self.urls[0]}"')
         else:
             fallbacks = json.dumps(self.urls[1:])
             text = text.replace('url = "mqtt://127.0.0.1:1883"', f'url = "{self.urls[0]}"\nfallback_urls = {fallbacks}'
                                 f'\nprotocol = "v311"\nnats_urls = {json.dumps(self.nats.nats_urls)}')
         toml.write_text(text)
+        if self.kind == "mosquitto":
+            share_ingest(toml)  # several workers share the subscription
 
     def restart(self) -> None:
         if self.kind == "mosquitto":
@@ -164,18 +143,14 @@ def run_case(pg: Postgres, kind: str, n: int, workers: int, steady_s: float, cas
     cfg = ("--config", str(toml))
     key = community("wall-url", *cfg, cwd=tmp).stdout.strip().rsplit("key=", 1)[1]
     web = CommunityServer(folder / "web", broker.urls[0], extra=(*cfg, "--role", "web")).start()
-    procs: list[subprocess.Popen[bytes]] = []
-    for i in range(workers):
-        with (folder / f"ingest{i}.log").open("ab") as log:
-            procs.append(subprocess.Popen(eldergate_cmd("community", "serve", *cfg, "--role", "ingest"),
-                                          cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=clean_env()))
+    procs = [ingest_worker(folder, folder / f"ingest{i}.log", *cfg) for i in range(workers)]
     ready = "pulling from JetStream" if kind == "nats" else "ingest subscribed"
     row: dict[str, Any] = {"broker": kind, "gateways": n, "workers": workers}
-    wall: Wall | None = None
+    wall: WallStream | None = None
     try:
         if not wait_for(lambda: all(ready in (folder / f"ingest{i}.log").read_text() for i in range(workers)), 60):
             raise RuntimeError("the ingest workers did not start")
-        wall = Wall(web.port, key)
+        wall = WallStream(web.port, key, timeout=600)
         row.update(asyncio.run(_drive(n, broker, wall, db, [p.pid for p in procs], pg._pid(), steady_s)))
     finally:
         for p in procs:
@@ -186,14 +161,14 @@ def run_case(pg: Postgres, kind: str, n: int, workers: int, steady_s: float, cas
             except subprocess.TimeoutExpired:
                 p.kill()
         if wall is not None:
-            wall.conn.close()
+            wall.close()
         web.stop()
         broker.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return row
 
 
-async def _drive(n: int, broker: Broker, wall: Wall, db: str, worker_pids: list[int], pg_pid: int | None,
+async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids: list[int], pg_pid: int | None,
                  steady_s: float) -> dict[str, Any]:
     fig, probe_fig = Figures(), Figures()
     qos = 0 if broker.kind == "nats" else 1  # as docs/deploy-city.md configures the gateways

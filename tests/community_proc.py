@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -89,3 +92,40 @@ class CommunityServer:
             items += page["items"]
             url = page["next"]
         return items
+
+
+def ingest_worker(folder: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``serve --role ingest`` (with ``args``: --config, --broker …), its output in ``log``."""
+    with log.open("ab") as fh:
+        return subprocess.Popen(eldergate_cmd("community", "serve", *args, "--role", "ingest"), cwd=folder,
+                                stdout=fh, stderr=subprocess.STDOUT, env=clean_env())
+
+
+def share_ingest(toml: Path) -> None:
+    """Several ingest workers on Mosquitto: ``[broker] shared = true`` ($share/, session expiry 0)."""
+    toml.write_text(toml.read_text().replace('prefix = "eldergate/v1"', 'prefix = "eldergate/v1"\nshared = true'))
+
+
+class WallStream:
+    """An open ``/wall/events`` stream of a web process; the times of its change events."""
+
+    def __init__(self, port: int, key: str, timeout: float = 60.0) -> None:
+        self.changes: list[float] = []
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.conn.request("GET", f"/wall/events?key={key}")
+        self.resp = self.conn.getresponse()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                line = self.resp.fp.readline()
+            except (OSError, ValueError, AttributeError):  # closed under us at the end
+                return
+            if not line:
+                return
+            if line.startswith(b"event: change"):
+                self.changes.append(time.monotonic())
+
+    def close(self) -> None:
+        self.conn.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -39,3 +42,16 @@ def wait_for(pred: Callable[[], object], timeout: float = 10.0, every: float = 0
             return True
         time.sleep(every)
     return False
+
+
+def systemd_rating(unit: Path) -> float:
+    """``systemd-analyze verify`` passes on the unit; its ``security --offline`` exposure (printed)."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze is not None, "systemd-analyze is missing: scripts/test installs systemd"
+    verify = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    sec = subprocess.run([analyze, "security", "--offline=true", str(unit)], capture_output=True, text=True)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", sec.stdout + sec.stderr)
+    assert m, sec.stdout[-500:]
+    print(f"\nsystemd-analyze security --offline=true: exposure {m.group(1)}")
+    return float(m.group(1))

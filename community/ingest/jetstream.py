@@ -117,9 +117,8 @@ class JetStreamIngest(BatchStore):
             duplicate_window=120.0)
         try:
             await js.add_stream(stream)
-        except Exception as err:  # noqa: BLE001  (it exists: another worker made it)
-            if "already in use" not in str(err) and "exists" not in str(err):
-                await js.stream_info(STREAM)
+        except Exception:  # noqa: BLE001  (it exists: another worker made it, perhaps with other settings)
+            await js.stream_info(STREAM)  # use it; this raises when there is no stream after all
         await js.add_consumer(STREAM, ConsumerConfig(
             durable_name=CONSUMER, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S,
             max_ack_pending=50_000, max_waiting=512))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from typing import Any
 
 from eldergate.community.clock import SystemClock
@@ -29,6 +28,7 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
     ingest: Ingest | JetStreamIngest | None = None
     timers: Timers | None = None
     extra_client: Any = None
+    presence_thread: threading.Thread | None = None
     if role in ("all", "ingest"):
         suffix = "" if role == "all" else f"-ingest-{_pid()}"
         ingest = JetStreamIngest(cfg, clock, suffix) if cfg.broker.nats_urls else Ingest(cfg, clock, suffix)
@@ -37,7 +37,8 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         liveness.STATE.counts = lambda: dict(counts)
         ingest.start()
         presence = ServerPresence(cfg, ingest.connected.is_set, suffix or f"-{_pid()}")
-        threading.Thread(target=presence.run, args=(stop,), name="eg-presence", daemon=True).start()
+        presence_thread = threading.Thread(target=presence.run, args=(stop,), name="eg-presence", daemon=True)
+        presence_thread.start()
     if role in ("all", "escalation"):
         publisher = ingest.publisher if isinstance(ingest, Ingest) else None
         if publisher is None:  # acknowledgements and test commands go out over MQTT, at QoS 1
@@ -71,9 +72,10 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         log.info("community server: %s process running (database %s, broker %s)", role, _db_name(cfg), cfg.broker.url)
         stop.wait()
     stop.set()
+    if presence_thread is not None:
+        presence_thread.join(5)  # its last word ("offline") goes out before the process does
     if ingest is not None:
         ingest.stop()
-        time.sleep(0.3)  # the presence thread's last word ("offline") goes out
     if extra_client is not None:
         extra_client.disconnect()
         extra_client.loop_stop()

@@ -8,47 +8,21 @@ gateway, stored exactly once with each state once, and the wall's event stream i
 from __future__ import annotations
 
 import asyncio
-import http.client
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from community_proc import CommunityServer, community
+from community_proc import CommunityServer, WallStream, community, ingest_worker
 from contract_gateways import Figures, fleet, percentile, shutdown, until
 from nats_cluster import NatsCluster
 from pg import Postgres
-from testutil import clean_env, eldergate_cmd, wait_for
+from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 GATEWAYS = 1000
 ALERTS_EACH = 3
-
-
-class WallStream:
-    """An open /wall/events stream; counts its change events."""
-
-    def __init__(self, port: int, key: str) -> None:
-        self.changes: list[float] = []
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.conn.request("GET", f"/wall/events?key={key}")
-        resp = self.conn.getresponse()
-        assert resp.status == 200
-
-        def read() -> None:
-            while True:
-                try:
-                    line = resp.fp.readline()
-                except (OSError, ValueError, AttributeError):
-                    return
-                if not line:
-                    return
-                if line.startswith(b"event: change"):
-                    self.changes.append(time.monotonic())
-
-        threading.Thread(target=read, daemon=True).start()
 
 
 def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path: Path, postgres: Postgres,
@@ -71,13 +45,11 @@ def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path:
     wall: WallStream | None = None
     try:
         web.start()
-        for log_path in logs:
-            with log_path.open("ab") as log:
-                workers.append(subprocess.Popen(eldergate_cmd("community", "serve", *cfg, "--role", "ingest"),
-                                                cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=clean_env()))
+        workers += [ingest_worker(folder, log, *cfg) for log in logs]
         assert wait_for(lambda: all("pulling from JetStream" in p.read_text() for p in logs), 60, 0.2), \
             "\n".join(p.read_text()[-2000:] for p in logs)
         wall = WallStream(web.port, key)
+        assert wall.resp.status == 200
 
         async def run() -> None:
             gws = fleet(GATEWAYS, cluster.mqtt_urls, fig, vitals_every=10.0, events_every=60.0, subscribe_qos=0)
@@ -118,7 +90,7 @@ def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path:
         assert workers[1].poll() is None
     finally:
         if wall is not None:
-            wall.conn.close()
+            wall.close()
         for p in workers:
             if p.poll() is None:
                 p.terminate()

@@ -3,7 +3,6 @@ Mosquitto starts with, once the site's certificates and a port are filled in."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from broker import MOSQUITTO, free_port, owns_listener
-from testutil import ROOT
+from testutil import ROOT, systemd_rating
 from tls_certs import make_pki
 
 pytestmark = [pytest.mark.broker]
@@ -54,15 +53,7 @@ def test_the_nats_node_unit_verifies_and_is_rated_2_or_better(tmp_path: Path) ->
     from nats_cluster import NATS_SERVER
 
     assert NATS_SERVER is not None, "nats-server is not installed: run ./scripts/test"
-    analyze = shutil.which("systemd-analyze")
-    assert analyze is not None
     unit = tmp_path / "eldergate-nats@n1.service"  # the template, as the instance n1
     unit.write_text((ROOT / "deploy" / "nats" / "eldergate-nats@.service").read_text().replace(
         "/usr/bin/nats-server", NATS_SERVER))  # the binary as installed in this environment
-    verify = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
-    assert verify.returncode == 0, verify.stderr
-    sec = subprocess.run([analyze, "security", "--offline=true", str(unit)], capture_output=True, text=True)
-    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", sec.stdout + sec.stderr)
-    assert m, sec.stdout[-500:]
-    print(f"\nsystemd-analyze security --offline=true: exposure {m.group(1)}")
-    assert float(m.group(1)) <= 2.0
+    assert systemd_rating(unit) <= 2.0

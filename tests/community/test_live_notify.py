@@ -5,8 +5,6 @@ sees it too."""
 
 from __future__ import annotations
 
-import http.client
-import threading
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from broker import Mosquitto
-from community_proc import CommunityServer, community
+from community_proc import CommunityServer, WallStream, community
 from community_world import alert_payload
 from pg import Postgres
 from testutil import wait_for
@@ -34,25 +32,10 @@ def test_a_web_process_hears_the_ingests_commit_by_notify(tmp_path: Path, mosqui
     ingest = CommunityServer(folder / "ingest", mosquitto.url, extra=(*cfg, "--role", "all"))
     ingest.start()
     web = CommunityServer(folder / "web", mosquitto.url, extra=(*cfg, "--role", "web")).start()
-    changes: list[float] = []
-    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
+    wall = WallStream(web.port, key, timeout=30)
+    changes = wall.changes
     try:
-        conn.request("GET", f"/wall/events?key={key}")
-        resp = conn.getresponse()
-        assert resp.status == 200 and resp.getheader("Content-Type", "").startswith("text/event-stream")
-
-        def read() -> None:
-            while True:
-                try:
-                    line = resp.fp.readline()
-                except (OSError, ValueError, AttributeError):  # closed under us at the end
-                    return
-                if not line:
-                    return
-                if line.startswith(b"event: change"):
-                    changes.append(time.monotonic())
-
-        threading.Thread(target=read, daemon=True).start()
+        assert wall.resp.status == 200 and wall.resp.getheader("Content-Type", "").startswith("text/event-stream")
         assert wait_for(lambda: len(changes) >= 1, 10)  # the first look
         assert wait_for(lambda: "LISTEN/NOTIFY" in web.log.read_text(), 10)
         time.sleep(1.0)
@@ -71,6 +54,6 @@ def test_a_web_process_hears_the_ingests_commit_by_notify(tmp_path: Path, mosqui
         with urllib.request.urlopen(f"http://127.0.0.1:{web.port}/wall/tiles?key={key}", timeout=10) as r:
             assert r.status == 200  # the wall's own queries run on PostgreSQL too
     finally:
-        conn.close()
+        wall.close()
         web.stop()
         ingest.stop()

@@ -13,9 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from broker import Mosquitto
-from community_proc import community
+from community_proc import community, ingest_worker, share_ingest
 from pg import Postgres
-from testutil import clean_env, eldergate_cmd, wait_for
+from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 OWNS = "this process owns it"
@@ -27,14 +27,11 @@ def test_one_owner_says_online_and_a_survivor_takes_over(tmp_path: Path, mosquit
     folder = tmp_path / "server"
     assert community("init", str(folder), "--community", "s1", "--db", db, cwd=tmp_path).returncode == 0
     toml = folder / "community.toml"
-    toml.write_text(toml.read_text().replace('prefix = "eldergate/v1"', 'prefix = "eldergate/v1"\nshared = true'))
+    share_ingest(toml)
     procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(name: str) -> None:
-        with (folder / f"{name}.log").open("ab") as log:
-            procs[name] = subprocess.Popen(eldergate_cmd("community", "serve", "--config", str(toml), "--role",
-                                                         "ingest", "--broker", mosquitto.url),
-                                           cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
+        procs[name] = ingest_worker(folder, folder / f"{name}.log", "--config", str(toml), "--broker", mosquitto.url)
 
     def owner() -> str | None:
         owners = [n for n in procs if procs[n].poll() is None and OWNS in (folder / f"{n}.log").read_text()]

@@ -6,7 +6,6 @@ copies) and the surviving worker carries on."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,9 +14,9 @@ import pytest
 
 from broker import Mosquitto
 from community_path import LEAKS, Injector, burst, gateway_process, outboxes_empty, residents_csv
-from community_proc import CommunityServer, community
+from community_proc import CommunityServer, community, ingest_worker, share_ingest
 from pg import Postgres
-from testutil import clean_env, eldergate_cmd, wait_for
+from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -28,7 +27,7 @@ def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitt
     folder = tmp_path / "server"
     assert community("init", str(folder), "--community", "s1", "--db", db, cwd=tmp_path).returncode == 0
     toml = folder / "community.toml"
-    toml.write_text(toml.read_text().replace('prefix = "eldergate/v1"', 'prefix = "eldergate/v1"\nshared = true'))
+    share_ingest(toml)
     cfg = ("--config", str(toml))
     op = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg, cwd=tmp_path)
     token = op.stdout.strip().splitlines()[-1]
@@ -36,12 +35,7 @@ def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitt
                      cwd=tmp_path).returncode == 0  # the residents' grid worker in the list
     assert community("import-residents", str(residents_csv(tmp_path / "r.csv")), *cfg, cwd=tmp_path).returncode == 0
     web = CommunityServer(folder / "web", mosquitto.url, extra=(*cfg, "--role", "web")).start()
-    procs = []
-    for i in range(2):
-        with (folder / f"ingest{i}.log").open("ab") as log:
-            procs.append(subprocess.Popen(eldergate_cmd("community", "serve", *cfg, "--role", "ingest", "--broker",
-                                                        mosquitto.url), cwd=folder, stdout=log,
-                                          stderr=subprocess.STDOUT, env=clean_env()))
+    procs = [ingest_worker(folder, folder / f"ingest{i}.log", *cfg, "--broker", mosquitto.url) for i in range(2)]
     gateways = {gw: gateway_process(tmp_path, mosquitto, gw) for gw in ("gw1", "gw2")}
     inj = Injector(mosquitto)
     try:
