@@ -25,6 +25,10 @@ class ChestSignalSpec:
     breath_amplitude_mm: float = 1.5  # peak-to-peak about 3 mm (data README: 0.6–3.7)
     heart_amplitude_mm: float = 0.08
     hrv_sd: float = 0.03  # relative sd of beat intervals
+    # Relative amplitudes of the heart's fundamental, 2nd, 3rd... harmonic; empty: a pulse train.
+    # (0, 1) is a heart whose fundamental does not reach the radar (S04 in shared/data).
+    heart_harmonics: tuple[float, ...] = ()
+    breath_harmonics: tuple[float, float] = (0.25, 0.08)  # breathing's 2nd and 3rd harmonic
     snr_db: float = 10.0  # heart component power over noise power
     jitter_s: float = 0.0  # timestamp jitter (sd); stamps are also quantised to it
     motion_bursts: tuple[tuple[float, float], ...] = ()  # (start_s, duration_s)
@@ -47,8 +51,9 @@ def make_chest_signal(spec: ChestSignalSpec) -> ChestSignal:
     t = np.arange(n) / spec.fs_hz
     breath_phase = 2 * np.pi * spec.breathing_rate_bpm / 60.0 * t + rng.uniform(0, 2 * np.pi)
     # skewed wave: fast inhalation, slow exhalation -> harmonics 2f, 3f...
-    breath = spec.breath_amplitude_mm * (np.sin(breath_phase) + 0.25 * np.sin(2 * breath_phase + 0.6)
-                                         + 0.08 * np.sin(3 * breath_phase + 1.1))
+    b2, b3 = spec.breath_harmonics
+    breath = spec.breath_amplitude_mm * (np.sin(breath_phase) + b2 * np.sin(2 * breath_phase + 0.6)
+                                         + b3 * np.sin(3 * breath_phase + 1.1))
     heart, hr_true = _heartbeat(t, spec, rng)
     heart_power = float(np.mean(heart**2))
     noise_sd = np.sqrt(heart_power / (10 ** (spec.snr_db / 10)))
@@ -86,6 +91,12 @@ def _heartbeat(t: Array, spec: ChestSignalSpec, rng: np.random.Generator) -> tup
     heart *= spec.heart_amplitude_mm
     ibi = np.diff(beat_t)
     hr_true = np.interp(t, beat_t[1:], 60.0 / ibi)
+    if spec.heart_harmonics:  # the same beats as a sum of harmonics of their phase
+        phase = 2 * np.pi * np.interp(t, beat_t, np.arange(len(beat_t), dtype=np.float64))
+        heart = np.zeros_like(t)
+        for k, a in enumerate(spec.heart_harmonics):
+            heart += a * np.sin((k + 1) * phase + 0.7 * k)
+        heart *= spec.heart_amplitude_mm
     return heart, hr_true
 
 

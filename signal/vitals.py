@@ -5,19 +5,16 @@ Method (why, and what each choice was measured to do, in docs/vitals.md):
 1. The sampling rate comes from the sample count over the buffer's span, not from each
    stamp: serial stamps jitter and repeat, but the count over 30 s pins the rate.
 2. The input is block-averaged to an internal rate of 10–20 Hz (anti-alias and cost).
-3. Breathing: spectrum of the last 30 s weighted by frequency (chest motion has a 1/f-like
-   drift that otherwise wins at the band's low edge), peak in 5.4–42 per minute.
-4. Heart: the last 30 s of clean signal, breathing fundamental and first harmonics
-   subtracted (a least-squares fit of k·f_breath), first-differenced, and its spectrum
-   taken relative to its local background; the evidence for a rate f is that relative
-   power at f plus at 2f (the heartbeat is a pulse, so its second harmonic is strong where
-   breathing's harmonics have faded). A forward-only HMM over 36–150 bpm (rates reported:
-   42–144) accumulates that evidence second by second (signal/rate_tracker.py); its
-   quality is the posterior mass within ±4 bpm of the peak, and below
-   ``min_heart_quality`` no heart rate is given.
+3. Breathing (signal/breathing.py): spectrum of the last 30 s weighted by frequency, peak
+   in 5.4–42 per minute, moved down an octave when a line at half the rate shows that the
+   peak is the breath's second harmonic.
+4. Heart (signal/heart.py): spectral evidence for f and 2f accumulated by a tracker, then
+   weighed against the octave readings of the same lines; a rate is given only when no
+   competing reading is left and its calibrated quality reaches ``min_heart_quality``.
 5. Gating: "absent" when the breathing-band amplitude is at the empty-room level, "moving"
    during and just after a burst of fast chest motion, "too_noisy" when the evidence is
-   not concentrated enough, "warming_up" until enough clean signal exists.
+   not concentrated enough or its reading is in doubt, "warming_up" until enough clean
+   signal exists.
 """
 
 from __future__ import annotations
@@ -30,8 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from eldergate.signal.rate_tracker import RateTracker, TrackerSettings
-from eldergate.signal.spectrum import band_std, power_spectrum, ramp01, refine_peak, relative_to_background
+from eldergate.signal.breathing import breathing_peak
+from eldergate.signal.heart import HeartDoubt, HeartEstimator, HeartReading, HeartSettings
+from eldergate.signal.spectrum import band_std
 
 Array = NDArray[np.float64]
 
@@ -54,12 +52,10 @@ class VitalsSettings:
     presence_threshold: float | None = 0.02
     motion_ratio: float = 4.0  # a 1-s block this much faster than the window's median
     settle_s: float = 3.0  # "moving" for this long after a burst ends
-    min_heart_quality: float = 0.8  # posterior mass within ±4 bpm (see docs/vitals.md for the curve)
+    min_heart_quality: float = 0.5  # calibrated: expected share within ±5 bpm (docs/vitals.md)
     min_breath_quality: float = 0.15
     gap_s: float = 2.0  # a gap longer than this restarts the estimator
-    breath_harmonics: int = 3  # breathing harmonics subtracted before the heart search
-    notch_hz: float = 0.03  # evidence at any breathing harmonic is capped at the background
-    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    heart: HeartSettings = field(default_factory=HeartSettings)
 
     @classmethod
     def for_unit(cls, unit: str) -> VitalsSettings:
@@ -77,6 +73,7 @@ class VitalsEstimate:
     reason: NoEstimate | None
     present: bool | None
     moving: bool
+    heart_doubt: HeartDoubt | None = None  # why a tracked heart rate was not given
 
     @property
     def quality(self) -> float:
@@ -92,8 +89,17 @@ class VitalsEstimator:
         self._t: deque[float] = deque(maxlen=self._cap)
         self._x: deque[float] = deque(maxlen=self._cap)
         self._next_update: float | None = None
-        self._heart = RateTracker(self.s.tracker)
+        self._heart = HeartEstimator(self.s.heart)
         self._recent_br: deque[float] = deque(maxlen=3)
+
+    @property
+    def usual_heart_bpm(self) -> float | None:
+        """The resident's own resting heart rate from earlier nights, if known (signal/heart.py)."""
+        return self._heart.usual_bpm
+
+    @usual_heart_bpm.setter
+    def usual_heart_bpm(self, bpm: float | None) -> None:
+        self._heart.usual_bpm = bpm
 
     def reset(self) -> None:
         self._t.clear()
@@ -152,69 +158,27 @@ class VitalsEstimator:
         if clean_from is not None:
             clean_s = (len(x) - clean_from) / fs
             if clean_s < self.s.min_window_s:
-                self._heart.predict()  # time passes; no evidence while the chest is moving
+                self._heart.idle()  # time passes; no evidence while the chest is moving
                 return self._none(NoEstimate.MOVING, present=present, moving=clean_s < self.s.settle_s)
             x = x[clean_from:]
 
-        br_hz, br_q = _breathing_peak(x, fs, self.s.breath_band_hz)
-        if len(x) / fs >= self.s.heart_min_window_s:
-            hr, hr_q = self._heart.update(self._heart_evidence(x, fs, br_hz))
-        else:  # a short window's coarse spectrum locks the tracker onto the wrong line
-            self._heart.predict()
-            hr, hr_q = self._heart.estimate()
+        br_hz, br_q = breathing_peak(x, fs, self.s.breath_band_hz)
         # Each rate is given or withheld on its own quality: irregular breathing does not make
         # the heart's accumulated evidence any less valid, nor the other way round.
         br: float | None = None
         if br_q >= self.s.min_breath_quality:
             self._recent_br.append(br_hz * 60.0)
             br = float(np.median(self._recent_br))
-        heart: float | None = hr if hr_q >= self.s.min_heart_quality else None
+        reading: HeartReading
+        if len(x) / fs >= self.s.heart_min_window_s:
+            reading = self._heart.update(x, fs, br_hz, br)
+        else:  # a short window's coarse spectrum locks the tracker onto the wrong line
+            reading = self._heart.idle()
+        given = reading.doubt is None and reading.quality >= self.s.min_heart_quality
+        heart = reading.rate_bpm if given else None
         reason = None if heart is not None and br is not None else NoEstimate.TOO_NOISY
-        return VitalsEstimate(self._t[-1], heart, br, hr_q if heart else 0.0, br_q if br else 0.0, reason,
-                              present, False)
-
-    def _heart_evidence(self, x: Array, fs: float, br_hz: float) -> Array:
-        grid_hz = self._heart.grid / 60.0
-        hi = min(2 * grid_hz[-1], 0.49 * fs)
-        # Subtract the breathing fundamental and its first harmonics only: on the recordings the
-        # higher ones are smeared by irregular breathing, and fitting them also removes the heart
-        # whenever it sits near k·f_breath (S04: 75 bpm = 5 × 15/min).
-        kmax = self.s.breath_harmonics
-        x = _remove_harmonics(x - x.mean(), fs, br_hz, 0.0, (kmax + 0.5) * br_hz)
-        # The first difference whitens the 1/f-like spectrum of chest motion.
-        freqs, power = power_spectrum(np.diff(x), fs)
-        rel = relative_to_background(freqs, power, 0.3, hi + 0.1)
-        # What is left at any breathing harmonic is not evidence for the heart.
-        if br_hz > 0:  # harmonics 1–8; beyond the 8th, breathing has faded into the noise
-            offset = np.mod(freqs + 0.5 * br_hz, br_hz) - 0.5 * br_hz
-            near_harmonic = (np.abs(offset) < self.s.notch_hz) & (freqs < 8.5 * br_hz)
-            rel[near_harmonic] = np.minimum(rel[near_harmonic], 1.0)
-        fundamental = np.interp(grid_hz, freqs, rel)
-        second = np.interp(2 * grid_hz, freqs, rel, right=1.0)  # above Nyquist: no evidence either way
-        return np.asarray(fundamental + second, dtype=np.float64)
-
-
-def _remove_harmonics(x: Array, fs: float, f0: float, f_lo: float, f_hi: float) -> Array:
-    """Subtract the least-squares fit of sinusoids at the k·f0 that fall in [f_lo, f_hi].
-
-    Breathing is periodic but not sinusoidal, so its harmonics fall in the heart band and
-    are often stronger than the heart itself. Subtracting narrow lines keeps the heart's
-    energy between them, where a band notch as wide as the window's main lobe would not.
-    """
-    n = len(x)
-    if f0 <= 0 or n < 8:
-        return x
-    k_lo = max(1, int(np.ceil(f_lo / f0)))
-    k_hi = int(min(f_hi, 0.45 * fs) / f0)
-    if k_hi < k_lo:
-        return x
-    t = np.arange(n, dtype=np.float64) / fs
-    phase = (2 * np.pi * f0) * np.outer(t, np.arange(k_lo, k_hi + 1))
-    basis = np.hstack([np.cos(phase), np.sin(phase)])
-    gram = basis.T @ basis
-    gram.flat[:: gram.shape[0] + 1] += 1e-6 * n  # ridge: keeps near-collinear columns tame
-    coef = np.linalg.solve(gram, basis.T @ x)
-    return np.asarray(x - basis @ coef, dtype=np.float64)
+        return VitalsEstimate(self._t[-1], heart, br, reading.quality if given else 0.0, br_q if br else 0.0,
+                              reason, present, False, reading.doubt)
 
 
 def _decimate(x: Array, fs: float) -> tuple[Array, float]:
@@ -225,20 +189,6 @@ def _decimate(x: Array, fs: float) -> tuple[Array, float]:
         x = np.asarray(x[len(x) - n :].reshape(-1, q).mean(axis=1), dtype=np.float64)
         fs = fs / q
     return x, fs
-
-
-def _breathing_peak(x: Array, fs: float, band_hz: tuple[float, float]) -> tuple[float, float]:
-    freqs, power = power_spectrum(x, fs)
-    band = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
-    # Weighting by frequency (the spectrum of a half-derivative) cancels part of the slow
-    # postural drift's 1/f² rise, which otherwise puts the peak at the band's low edge
-    # (measured on the recordings: 5/min picked in a third of S03's windows, 6 % with it).
-    weighted = power * freqs
-    k = int(np.argmax(np.where(band, weighted, 0.0)))
-    f = refine_peak(freqs, power, k)
-    near = band & (np.abs(freqs - freqs[k]) <= 0.04)
-    q = float(weighted[near].sum() / max(weighted[band].sum(), 1e-30))
-    return f, ramp01(q, 0.2, 0.7)
 
 
 def _last_motion_end(x: Array, fs: float, ratio: float) -> int | None:

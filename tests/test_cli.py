@@ -359,3 +359,25 @@ def test_run_refuses_a_missing_certificate_naming_it(tmp_path: Path) -> None:
     res = run("run", "--config", str(cfg))
     assert res.returncode == 2 and "uplink.ca_file" in res.stderr and "missing-ca.crt" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_vitals_reads_a_csv_and_says_why_a_heart_rate_is_missing(tmp_path: Path) -> None:
+    from eldergate.signal.synthetic import ChestSignalSpec, make_chest_signal
+
+    # only the heart's 2nd harmonic reaches the radar: the rate is withheld and the doubt named
+    sig = make_chest_signal(ChestSignalSpec(duration_s=150, heart_rate_bpm=58, breathing_rate_bpm=14,
+                                            heart_harmonics=(0.0, 1.0), seed=1))
+    csv_path = tmp_path / "chest.csv"
+    rows = "".join(f"{t:.3f},{x:.5f}\n" for t, x in zip(sig.t, sig.x, strict=True))
+    csv_path.write_text("t,displacement_mm\n" + rows)
+    res = run("vitals", str(csv_path))
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) >= 140 and {"heart_quality", "breathing_quality", "heart_doubt"} <= set(lines[-1])
+    assert all(line["heart_rate_bpm"] is None or abs(line["heart_rate_bpm"] - 58) <= 15 for line in lines)
+    assert {line["heart_doubt"] for line in lines[60:]} - {None} <= {"half_rate_line", "harmonic_only",
+                                                                     "pulse_respiration", "unstable", "weak"}
+    assert any(line["heart_doubt"] == "pulse_respiration" for line in lines)
+    assert all(abs(line["breathing_rate_bpm"] - 14) <= 1 for line in lines[30:] if line["breathing_rate_bpm"])
+    res = run("vitals", str(csv_path), "--usual-heart-rate", "900")
+    assert res.returncode == 2 and "--usual-heart-rate" in res.stderr and "Traceback" not in res.stderr

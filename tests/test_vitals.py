@@ -14,7 +14,7 @@ from eldergate.signal.vitals import NoEstimate, VitalsEstimator, estimate_vitals
 
 # Heart rates are kept off exact breathing harmonics (k·BR within 2 bpm), where no spectral
 # method can tell the two apart; docs/vitals.md says so.
-GRID = [(45, 7), (52, 16), (70, 15), (88, 9), (100, 22), (118, 18), (140, 26), (62, 28), (78, 6)]
+GRID = [(45, 7), (52, 16), (70, 15), (88, 13), (100, 22), (118, 18), (140, 26), (62, 28), (78, 6)]
 
 
 def _mae(est: list[float], truth: float) -> float:
@@ -24,9 +24,9 @@ def _mae(est: list[float], truth: float) -> float:
 @pytest.mark.parametrize("fs", [10.0, 20.0, 50.0])
 @pytest.mark.parametrize(("hr", "br"), GRID)
 def test_rates_within_tolerance_at_reasonable_snr(fs: float, hr: float, br: float) -> None:
-    sig = make_chest_signal(ChestSignalSpec(fs_hz=fs, heart_rate_bpm=hr, breathing_rate_bpm=br, duration_s=80,
+    sig = make_chest_signal(ChestSignalSpec(fs_hz=fs, heart_rate_bpm=hr, breathing_rate_bpm=br, duration_s=150,
                                             snr_db=6.0, seed=int(hr * br)))
-    est = [e for e in estimate_vitals(sig.t, sig.x) if e.t > 30.0]
+    est = [e for e in estimate_vitals(sig.t, sig.x) if e.t > 90.0]
     hrs = [e.heart_rate_bpm for e in est if e.heart_rate_bpm is not None]
     brs = [e.breathing_rate_bpm for e in est if e.breathing_rate_bpm is not None]
     assert len(hrs) >= 0.6 * len(est) and len(brs) >= 0.9 * len(est)
@@ -37,7 +37,7 @@ def test_rates_within_tolerance_at_reasonable_snr(fs: float, hr: float, br: floa
 
 def test_jittered_and_repeated_timestamps() -> None:
     # 50 Hz with a 15.6 ms host timer, like the recordings in shared/data
-    sig = make_chest_signal(ChestSignalSpec(fs_hz=50.0, heart_rate_bpm=74, breathing_rate_bpm=13, duration_s=80,
+    sig = make_chest_signal(ChestSignalSpec(fs_hz=50.0, heart_rate_bpm=74, breathing_rate_bpm=13, duration_s=150,
                                             jitter_s=0.0156, seed=3))
     assert np.any(np.diff(sig.t) == 0)
     est = [e for e in estimate_vitals(sig.t, sig.x) if e.t > 30 and e.heart_rate_bpm]
@@ -80,20 +80,24 @@ def test_memory_is_bounded_and_gaps_restart() -> None:
 
 
 def test_follows_a_heart_rate_that_changes() -> None:
-    # 64 -> 96 bpm over a minute (getting up, a fright): the tracker follows the drift
+    # 64 -> 96 bpm over a minute (a fright): the tracker follows the drift; a rate this far from
+    # the one settled on is given once it has held for two minutes (HeartSettings.rehold_s)
     stream = ChestStream(seed=4)
     est = VitalsEstimator()
     out = []
-    for i in range(180 * 20):
+    for i in range(400 * 20):
         t = i / 20.0
-        hr = 64.0 + 32.0 * min(1.0, max(0.0, (t - 60.0) / 60.0))
+        hr = 64.0 + 32.0 * min(1.0, max(0.0, (t - 120.0) / 60.0))
         e = est.push(t, stream.sample(t, hr, 14.0))
         if e is not None:
             out.append((t, hr, e.heart_rate_bpm))
-    before = [abs(h - truth) for t, truth, h in out if 40 <= t < 60 and h is not None]
-    after = [abs(h - truth) for t, truth, h in out if t >= 150 and h is not None]
-    assert len(before) >= 15 and max(before) <= 3.0
-    assert len(after) >= 25 and max(after) <= 3.0
+    before = [abs(h - truth) for t, truth, h in out if 90 <= t < 120 and h is not None]
+    during = [abs(h - truth) for t, truth, h in out if 120 <= t < 340 and h is not None]
+    after = [abs(h - truth) for t, truth, h in out if t >= 340 and h is not None]
+    assert len(before) >= 25 and max(before) <= 3.0
+    # the tracker lags a rise of 0.5 bpm/s by up to ~10 bpm before the doubts withhold it
+    assert all(err <= 12.0 for err in during)
+    assert len(after) >= 50 and max(after) <= 3.0
 
 
 def test_single_sample_phase_steps_are_not_motion() -> None:
@@ -136,3 +140,53 @@ def test_spectral_helpers() -> None:
     rel = relative_to_background(freqs, power, 0.5, 5.0)
     inside = rel[(freqs >= 0.5) & (freqs <= 5.0)]
     assert 0.7 < float(np.median(inside)) < 1.4 and np.all(rel[freqs < 0.5] == 0)
+
+
+def _given_heart_rates(spec: ChestSignalSpec, usual: float | None = None) -> tuple[list[float], int]:
+    sig = make_chest_signal(spec)
+    est = VitalsEstimator()
+    est.usual_heart_bpm = usual
+    out = [e for e in est.feed(sig.t, sig.x) if e.t > 60.0]
+    return [e.heart_rate_bpm for e in out if e.heart_rate_bpm is not None], len(out)
+
+
+@pytest.mark.parametrize(("hr", "br", "harmonics"), [(58, 14, (0.2, 1.0)), (56, 13, (0.0, 1.0)),
+                                                     (62, 16, (0.0, 1.0, 0.3))])
+def test_a_dominant_second_harmonic_is_never_given_as_the_rate(hr: float, br: float,
+                                                              harmonics: tuple[float, ...]) -> None:
+    # On people it had never seen, the estimator gave 2 × HR with confidence for whole sessions
+    # (it gave 112–124 here). With the fundamental weak or absent, nothing in the spectrum tells
+    # a heart at f from one at 2f: the rate is withheld, never guessed.
+    given, _ = _given_heart_rates(ChestSignalSpec(duration_s=300, heart_rate_bpm=hr, breathing_rate_bpm=br,
+                                                  heart_harmonics=harmonics, snr_db=6.0, seed=1))
+    assert all(abs(h - hr) <= 15 for h in given)
+
+
+def test_breathing_harmonics_are_not_taken_for_a_heart() -> None:
+    # a heart too weak to see under a breath with strong harmonics: the old estimator gave 58
+    given, n = _given_heart_rates(ChestSignalSpec(duration_s=300, heart_rate_bpm=75, breathing_rate_bpm=20,
+                                                  heart_amplitude_mm=0.001, breath_harmonics=(0.5, 0.4), seed=1))
+    assert n > 200 and given == []
+
+
+def test_the_residents_usual_rate_settles_an_octave_either_way() -> None:
+    # Only the 2nd harmonic reaches the radar and the breath is fast enough for 2 × HR to look
+    # plausible: only the resident's own history can say which; it withholds the octave.
+    spec = ChestSignalSpec(duration_s=300, heart_rate_bpm=56, breathing_rate_bpm=20, heart_harmonics=(0.0, 1.0),
+                           snr_db=6.0, seed=2)
+    given, _ = _given_heart_rates(spec, usual=57.0)
+    assert all(abs(h - 56) <= 15 for h in given)
+    # a slow breather with a fast heart: implausible for a population, normal for this resident
+    slow = ChestSignalSpec(duration_s=300, heart_rate_bpm=88, breathing_rate_bpm=9, snr_db=6.0, seed=3)
+    assert _given_heart_rates(slow)[0] == []
+    given, n = _given_heart_rates(slow, usual=85.0)
+    assert len(given) >= 0.5 * n and _mae(given, 88) <= 2.0
+
+
+@pytest.mark.parametrize(("br", "second"), [(12, 0.9), (9, 1.0), (16, 0.7)])
+def test_a_breath_is_not_counted_twice(br: float, second: float) -> None:
+    # a breath whose second harmonic is strong (the old estimator gave 24 for 12 and 18 for 9)
+    sig = make_chest_signal(ChestSignalSpec(duration_s=120, heart_rate_bpm=70, breathing_rate_bpm=br,
+                                            breath_harmonics=(second, 0.1), seed=4))
+    brs = [e.breathing_rate_bpm for e in estimate_vitals(sig.t, sig.x) if e.t > 30 and e.breathing_rate_bpm]
+    assert len(brs) >= 60 and _mae(brs, br) <= 1.0

@@ -91,6 +91,7 @@ class Home:
             for s in cfg.sensors
         }
         self._vitals: dict[str, VitalsEstimator] = {}
+        self._usual_heart: dict[str, float] = {}  # resident -> resting heart rate of the last night
         self._distance: dict[str, float | None] = {}
         self._has_presence: set[str] = set()
         self._silence = {
@@ -274,6 +275,7 @@ class Home:
         est_r = self._vitals.get(s.id)
         if est_r is None:
             est_r = self._vitals[s.id] = VitalsEstimator(VitalsSettings.for_unit(r.unit))
+            est_r.usual_heart_bpm = self._usual_heart.get(rs.resident.id)
         est = est_r.push(r.t, r.value)
         if est is None:
             return []
@@ -385,7 +387,17 @@ class Home:
         self._next_summary = self._next_morning(t + 60.0)
         out = self.summary_now(t, restart=True)
         self.summaries += out
+        self._remember_resting_heart(out)
         return list(out)
+
+    def _remember_resting_heart(self, summaries: list[DailySummary]) -> None:
+        """Last night's resting heart rate becomes the resident's usual rate: the estimator then
+        withholds a rate an octave away from it (signal/heart.py)."""
+        for summary in summaries:
+            if summary.resting_heart_rate_bpm is not None:
+                self._usual_heart[summary.resident] = summary.resting_heart_rate_bpm
+        for sensor_id, estimator in self._vitals.items():
+            estimator.usual_heart_bpm = self._usual_heart.get(self.cfg.resident_for(self.sensors[sensor_id]).id)
 
     def _next_morning(self, t: float) -> float:
         """The next time, after t, one hour past the end of the night (summary time)."""

@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     vit = sub.add_parser("vitals", help="heart and breathing rate from a CSV of chest displacement")
     vit.add_argument("input", type=Path, help="CSV with columns t (s) and displacement_mm")
+    vit.add_argument("--usual-heart-rate", type=float, metavar="BPM",
+                     help="the person's own resting heart rate from earlier nights (settles octave doubts)")
     return p
 
 
@@ -389,7 +391,7 @@ def _console_input(client: object, latest: list[dict[str, object]], stop: thread
 def cmd_vitals(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from eldergate.signal.vitals import estimate_vitals
+    from eldergate.signal.vitals import VitalsEstimator
 
     try:
         with args.input.open(newline="", encoding="utf-8") as fh:
@@ -400,14 +402,23 @@ def cmd_vitals(args: argparse.Namespace) -> int:
         print(f"eldergate vitals: cannot read {args.input}: {err} "
               "(need a CSV with columns t and displacement_mm)", file=sys.stderr)
         return EXIT_CONFIG
+    usual = args.usual_heart_rate
+    if usual is not None and not 30.0 <= usual <= 200.0:
+        print(f"eldergate vitals: --usual-heart-rate {usual} is not a resting heart rate (30–200)", file=sys.stderr)
+        return EXIT_CONFIG
     order = np.argsort(t, kind="stable")
-    for e in estimate_vitals(t[order], x[order]):
+    estimator = VitalsEstimator()
+    estimator.usual_heart_bpm = usual
+    for e in estimator.feed(t[order], x[order]):
         print(json.dumps({
             "t": round(e.t, 3),
             "heart_rate_bpm": None if e.heart_rate_bpm is None else round(e.heart_rate_bpm, 1),
             "breathing_rate_bpm": None if e.breathing_rate_bpm is None else round(e.breathing_rate_bpm, 1),
             "quality": round(e.quality, 3),
+            "heart_quality": round(e.heart_quality, 3),  # calibrated: expected share within ±5 bpm
+            "breathing_quality": round(e.breathing_quality, 3),
             "reason": None if e.reason is None else str(e.reason),
+            "heart_doubt": None if e.heart_doubt is None else str(e.heart_doubt),
         }))
     return EXIT_OK
 
