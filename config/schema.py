@@ -211,6 +211,8 @@ class Box(Strict):
 class Placement(Strict):
     mounting_height_m: float | None = Field(None, gt=0, le=6)
     bed_zone: Box | None = None
+    # armchairs and sofas: someone still there is sitting, not lying on the floor (no long lie)
+    chair_zones: list[Box] = Field(default_factory=list)
     # distance band (m) in which the bed radar sees a person lying in the bed
     bed_distance_m: tuple[float, float] | None = None
     front_door: bool = False

@@ -125,6 +125,9 @@ TLV_TARGET_HEIGHT = 1012
 TLV_PRESENCE = 1021
 TLV_VITALS_WITH_TRACKING = 1040
 TLV_UNUSED = (2, 3, 4, 5, 7, 8, 9)  # range/noise profiles, heatmaps, side info, stats: not used by the pipeline
+# a stream carrying any of these comes from a people tracker: a frame without targets means nobody tracked
+_TRACKING_TLVS = (TLV_TARGETS, TLV_TARGET_INDEX, TLV_TARGET_HEIGHT, TLV_POINTS_COMPRESSED)
+_LEGACY_TRACKING_TLVS = (TLV_LEGACY_POINTS, TLV_LEGACY_TARGETS, TLV_LEGACY_INDEX)
 
 
 def _header_checksum_ok(header: bytes) -> bool:
@@ -160,13 +163,22 @@ def _plausible(h: FrameHeader) -> bool:
 
 
 class TiMmwaveParser:
-    """Streaming TI frame parser. ``header`` forces a layout; ``auto`` detects it."""
+    """Streaming TI frame parser. ``header`` forces a layout; ``auto`` detects it.
+
+    "Nobody tracked" is said, not left out: TI's people-tracking firmware sends no target
+    TLVs at all when it tracks nobody (the ``numTargets > 0`` guard in the Radar Toolbox's
+    mss_main.c), and in an empty room with no noise points a frame carries no TLV at all.
+    Every such frame becomes an empty ``Targets``, once the stream is known to come from a
+    tracker (a tracking TLV seen) or when the frame holds nothing: so the pipeline sees the
+    room go empty, and the device's frames, not the room's occupancy, keep it supervised.
+    """
 
     def __init__(self, header: HeaderKind = "auto") -> None:
         self.header_kind: HeaderKind = header
         self.stats = ParserStats()
         self._buf = bytearray()
         self.truncated_frames = 0  # frames cut short by the next magic word (TI's AN capture)
+        self.tracking = False  # a people-tracking stream (a tracking TLV has been seen)
 
     def feed(self, chunk: bytes) -> list[Reading]:
         self.stats.bytes_in += len(chunk)
@@ -230,7 +242,11 @@ class TiMmwaveParser:
                 out.extend(decode_tlv(ttype, payload, h))
             except (struct.error, ValueError):
                 self.stats.malformed += 1
+            if ttype in _TRACKING_TLVS or (h.tlv_len_includes_header and ttype in _LEGACY_TRACKING_TLVS):
+                self.tracking = True
             off += 8 + payload_len
+        if (self.tracking or h.num_tlvs == 0) and not any(isinstance(r, Targets) for r in out):
+            out.append(Targets(targets=()))  # nobody tracked in this frame
         return out
 
 

@@ -1,7 +1,9 @@
 """Activity level, long lie, daytime inactivity and "several people" from room radars.
 
 * activity: the share of the last minute in which a present person was moving;
-* long lie: present, motionless, outside the bed for longer than a limit;
+* long lie: present, motionless, outside the bed and not seated (a chair zone, or the height
+  of someone sitting) for longer than a limit: dozing upright in an armchair all night is
+  not lying on the floor (that night is reported as "did not go to bed", signal/night.py);
 * inactivity: nobody seen anywhere in the daytime for hours, with the front door shut;
 * several people: two or more targets for a while (a visitor, a carer) — the rules that
   assume a person alone are suppressed until the home is back to one person.
@@ -39,7 +41,9 @@ class ActivityMonitor:
         self._moving = False
 
     def observe(self, t: float, present: bool, moving: bool, in_bed: bool, n_targets: int | None,
-                daytime: bool, door_opened_recently: bool) -> list[Event]:
+                daytime: bool, door_opened_recently: bool, posture: str | None = None) -> list[Event]:
+        """``posture`` of the person still outside the bed: "floor", "seated", or None (unknown:
+        the radar gives no height, so stillness outside the bed is taken as lying)."""
         out: list[Event] = []
         if self._last_t is not None and self._moving and self.present:
             self.moving_s += min(t - self._last_t, 5.0)
@@ -51,7 +55,7 @@ class ActivityMonitor:
             if self._inactive:
                 self._inactive = False
                 out.append(Event(t, EventName.ACTIVITY_RESUMED, self.resident))
-        out.extend(self._stillness(t, present and not moving and not in_bed))
+        out.extend(self._stillness(t, present and not moving and not in_bed and posture != "seated"))
         if (daytime and not present and not self._inactive and not self.several and not door_opened_recently
                 and self._last_seen is not None and t - self._last_seen >= self.s.inactivity_after_s):
             self._inactive = True

@@ -44,14 +44,28 @@ class BedMonitor:
 
     # -- inputs ---------------------------------------------------------------------------
 
-    def evidence(self, t: float, source: str, in_bed: bool) -> list[Event]:
-        self._sources[source] = (t, in_bed)
-        self._sensor = source
+    def evidence(self, t: float, source: str, in_bed: bool | None) -> list[Event]:
+        """``in_bed`` None: the source has no opinion now (a track that ended in the bed: the
+        person is still there, untracked), so the others decide, or the state holds."""
+        if in_bed is None:
+            self._sources.pop(source, None)
+        else:
+            self._sources[source] = (t, in_bed)
+            self._sensor = source
         return self.tick(t)
 
-    def motion(self, t: float, moving: bool) -> list[Event]:
-        """Motion while in bed (the chest signal's motion flag or the radar's motion state)."""
+    def motion(self, t: float, moving: bool, lying: bool = True) -> list[Event]:
+        """Motion while in bed (the chest signal's motion flag or the radar's motion state).
+
+        ``lying`` False: the person is sitting up. A burst that ends sitting up (getting up,
+        reading) is a change of posture, not a turnover, so it is dropped uncounted.
+        """
         out = self.tick(t)
+        if not lying:
+            if self._moving_since is not None:
+                self._moving_since = None
+                self._still_since = t
+            return out
         if moving and self._moving_since is None:
             self._moving_since = t
             self._still_since = None

@@ -1,12 +1,19 @@
 """Falls from the body's height over time, and from the radar's own fall flag.
 
-A fall is a fast drop of the tracked body's height (centroid or top of the body) that
-ends low, outside the bed: a *possible fall* at once. If the person stays low for
-``confirm_after_s`` it is a confirmed *fall*; if they get back up first, the possible
-fall is *cancelled*. Sitting down ends above ``low_m``; bending comes back up within a
-couple of seconds; lying down on the bed happens inside the bed zone; walking does not
-drop. TI's visualizer uses "height below 0.6 of its value 2.5 s earlier" as its rule
-(protocols.md §4.3): the simple-threshold baseline in bench/ is that rule.
+A fall is a fast drop of one person's height (one source: the centroid, or the top of
+the body) that ends low, outside the bed: a *possible fall* at once. If the person stays
+low for ``confirm_after_s`` it is a confirmed *fall*; if they get back up first, the
+possible fall is *cancelled*. Sitting down ends above ``low_m``; bending comes back up
+within a couple of seconds; lying down on the bed happens inside the bed zone; walking
+does not drop. TI's visualizer uses "height below 0.6 of its value 2.5 s earlier" as its
+rule (protocols.md §4.3): the simple-threshold baseline in bench/ is that rule.
+
+Real point clouds are sparse and noisy (2–4 points per person per frame is common, and a
+tracker's centroid jumps by tens of centimetres from frame to frame). So no single sample
+decides anything: heights are medians over 0.25 s bins; "now" is the median of the last
+0.5 s, "before" the highest bin median of the 2 s before that, and "up again" is the median
+of 2 s back above ``up_share`` of that robust "before". One detector per person and source:
+heights of different people or different sources in one history make drops out of nothing.
 """
 
 from __future__ import annotations
@@ -26,28 +33,38 @@ class FallSettings:
     min_drop_m: float = 0.45
     min_speed_ms: float = 0.5  # average downward speed of the drop (lying down slowly is 0.2–0.3)
     low_m: float = 0.42  # ends below this: lying on the floor (a low stool leaves the centroid near 0.48 m)
-    up_share: float = 0.75  # back above this share of the height before the fall (median over up_hold_s): up
+    up_share: float = 0.75  # back above this share of the robust height before the fall: up
     up_hold_s: float = 2.0
     confirm_after_s: float = 45.0
+    now_s: float = 0.5  # "now" is the median of this long
+
+
+BIN_S = 0.25  # heights are summarised as medians over bins this long
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 class FallDetector:
     def __init__(self, resident: str, room: str, sensor: str = "", settings: FallSettings | None = None) -> None:
         self.s = settings or FallSettings()
         self.resident, self.room, self.sensor = resident, room, sensor
-        self._hist: deque[tuple[float, float]] = deque()
+        self._samples: deque[tuple[float, float]] = deque()  # the last now_s of raw heights
+        self._bins: deque[tuple[float, float]] = deque()  # (bin end, median) over the drop window
+        self._bin: list[float] = []
+        self._bin_end: float | None = None
         self.state: FallState = "up"
         self._down_since = 0.0
-        self._top = 1.0  # body height before the fall
+        self._top = 1.0  # robust body height before the fall
         self._recent: deque[tuple[float, float]] = deque()  # heights while down, for the median
 
     def height(self, t: float, z: float, in_bed: bool = False) -> list[Event]:
-        hist = self._hist
-        hist.append((t, z))
-        while hist and t - hist[0][0] > self.s.drop_window_s:
-            hist.popleft()
+        self._add(t, z)
         if self.state == "up":
-            return self._check_drop(t, z, in_bed)
+            return self._check_drop(t, in_bed)
         recent = self._recent
         recent.append((t, z))
         while recent and t - recent[0][0] > self.s.up_hold_s:
@@ -55,9 +72,40 @@ class FallDetector:
         # up: the median over the last up_hold_s is back near the height before the fall (noise-proof,
         # and relative, so a short person standing at 0.85 m is "up" too)
         spanned = t - recent[0][0] >= self.s.up_hold_s * 0.9
-        if spanned and sorted(h for _, h in recent)[len(recent) // 2] >= self.s.up_share * self._top:
+        if spanned and _median([h for _, h in recent]) >= self.s.up_share * self._top:
             return self._got_up(t)
         return self.tick(t)
+
+    def features(self, t: float) -> tuple[float, float, float] | None:
+        """(height now, drop, speed of the drop) as the detector sees them at ``t``; None until
+        enough history. The bench reads them to state the margin to the thresholds."""
+        if len(self._samples) < 2 or not self._bins:
+            return None
+        now = _median([h for _, h in self._samples])
+        before = [(te, m) for te, m in self._bins if te <= t - self.s.now_s + 1e-9]
+        if not before:
+            return None
+        top = max(m for _, m in before)
+        t_high, z_high = next(((te, m) for te, m in reversed(before) if m >= now + self.s.min_drop_m),
+                              max(before, key=lambda b: b[1]))
+        dt = max(t - self.s.now_s / 2 - (t_high - BIN_S / 2), 0.1)
+        return now, top - now, (z_high - now) / dt
+
+    def _add(self, t: float, z: float) -> None:
+        s = self.s
+        self._samples.append((t, z))
+        while self._samples and t - self._samples[0][0] > s.now_s:
+            self._samples.popleft()
+        if self._bin_end is None:
+            self._bin_end = t + BIN_S
+        if t >= self._bin_end:
+            if self._bin:
+                self._bins.append((self._bin_end, _median(self._bin)))
+            self._bin = []
+            self._bin_end = t + BIN_S
+        self._bin.append(z)
+        while self._bins and t - self._bins[0][0] > s.drop_window_s + s.now_s:
+            self._bins.popleft()
 
     def device_flag(self, t: float, fallen: bool) -> list[Event]:
         if fallen and self.state == "up":
@@ -75,7 +123,7 @@ class FallDetector:
         if self.state != "down" or t - self._down_since > window_s:
             return []
         self.state = "up"
-        self._hist.clear()
+        self._forget()
         return [self._event(t, EventName.FALL_CANCELLED, down_s=round(t - self._down_since, 1), reason=reason)]
 
     def resume_fallen(self, t: float) -> None:
@@ -88,25 +136,16 @@ class FallDetector:
     def down(self) -> bool:
         return self.state == "down"
 
-    def _check_drop(self, t: float, z_raw: float, in_bed: bool) -> list[Event]:
-        if len(self._hist) < 3 or in_bed:
+    def _check_drop(self, t: float, in_bed: bool) -> list[Event]:
+        if in_bed:
             return []
-        # the median of the last three heights: one noisy frame neither makes nor hides a fall
-        z = sorted(h for _, h in list(self._hist)[-3:])[1]
-        if z >= self.s.low_m:
+        f = self.features(t)
+        if f is None:
             return []
-        heights = sorted(h for _, h in self._hist)
-        z_top = heights[-2] if len(heights) > 2 else heights[-1]  # second highest: one noisy frame is no top
-        drop = z_top - z
-        if drop < self.s.min_drop_m:
+        now, drop, speed = f
+        if now >= self.s.low_m or drop < self.s.min_drop_m or speed < self.s.min_speed_ms:
             return []
-        # speed over the fall itself: from the last moment the body was still min_drop above where it is now
-        t_high, z_high = next(((ts, h) for ts, h in reversed(self._hist) if h >= z + self.s.min_drop_m),
-                              (0.0, 0.0))
-        if t <= t_high or (z_high - z) / (t - t_high) < self.s.min_speed_ms:
-            return []
-        self._top = z_top
-        speed = (z_high - z) / (t - t_high)
+        self._top = now + drop
         return self._start(t, source="height", drop_m=round(drop, 2), speed=round(speed, 2))
 
     def _start(self, t: float, source: str, drop_m: float | None, speed: float | None) -> list[Event]:
@@ -119,9 +158,14 @@ class FallDetector:
         name = EventName.FALL_CANCELLED if self.state == "down" else EventName.FALL_RECOVERED
         down_s = round(t - self._down_since, 1)
         self.state = "up"
-        self._hist.clear()
+        self._forget()
         self._recent.clear()
         return [self._event(t, name, down_s=down_s)]
+
+    def _forget(self) -> None:
+        self._samples.clear()
+        self._bins.clear()
+        self._bin, self._bin_end = [], None
 
     def _event(self, t: float, name: EventName, **details: float | str | None) -> Event:
         return Event(t, name, self.resident, self.room, self.sensor, None, details)

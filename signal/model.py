@@ -33,6 +33,7 @@ class EventName(enum.StrEnum):
     OUT_OF_BED_AT_NIGHT = "out_of_bed_at_night"
     WANDERING = "wandering"
     RETURNED_HOME = "returned_home"
+    STAYED_UP_ALL_NIGHT = "stayed_up_all_night"  # at home all night, never in bed (armchair)
     # vitals
     ABNORMAL_HEART_RATE = "abnormal_heart_rate"
     ABNORMAL_BREATHING_RATE = "abnormal_breathing_rate"

@@ -180,8 +180,9 @@ def test_ti_header_variants_and_tracking_tlvs() -> None:
     (tr,) = ti_mmwave.TiMmwaveParser().feed(legacy + ti_mmwave.MAGIC)
     assert isinstance(tr, Targets) and tr.targets[0].id == 3 and tr.targets[0].vz == pytest.approx(-1.5)
     legacy52 = _legacy_header(52, struct.pack("<II", 8, 8 + 3) + b"\x03\x03\xff", 1)
-    (idx,) = ti_mmwave.TiMmwaveParser().feed(legacy52 + ti_mmwave.MAGIC)
+    idx, nobody = ti_mmwave.TiMmwaveParser().feed(legacy52 + ti_mmwave.MAGIC)
     assert isinstance(idx, ti_mmwave.TargetIndex) and idx.indices == (3, 3, 255)
+    assert nobody == Targets(targets=())  # a tracking frame with no target list: nobody tracked
     # 40-byte Radar Toolbox: targets 1010, heights 1012, presence 1021, vitals with tracking 1040
     vitals = struct.pack("<HHfff", 3, 20, 0.5, 68.0, 14.0) + b"\0" * 120
     frame = ti_mmwave.encode_frame([(1010, payload), (1012, ti_mmwave.height_payload([(3, 1.7, 0.2)])),
@@ -190,6 +191,23 @@ def test_ti_header_variants_and_tracking_tlvs() -> None:
     assert [type(r) for r in out[:4]] == [Targets, TargetHeight, Presence, DeviceVitals]
     assert out[1] == TargetHeight(height_m=pytest.approx(1.7), target_id=3)
     assert out[3] == DeviceVitals(heart_rate_bpm=68.0, breathing_rate_bpm=14.0)
+
+
+def test_ti_tracking_frames_without_targets_say_nobody_is_tracked() -> None:
+    # The Radar Toolbox's people tracking sends no 1010/1011/1012 when it tracks nobody
+    # (numTargets > 0 guard, mss_main.c) and, in an empty room with no points, no TLV at all.
+    tgt = (Target(id=3, x=0.5, y=2.0, z=1.1),)
+    parser = ti_mmwave.TiMmwaveParser()
+    tracked = ti_mmwave.encode_frame([(1010, ti_mmwave.targets_payload(tgt))], frame_number=1)
+    units = struct.pack("<5f", 0.01, 0.01, 0.1, 0.01, 0.1)
+    points_only = ti_mmwave.encode_frame([(1020, units + struct.pack("<bbhHH", 0, 0, -3, 250, 40))], frame_number=2)
+    empty = ti_mmwave.encode_frame([], frame_number=3)
+    out = parser.feed(tracked + points_only + empty + empty + ti_mmwave.MAGIC)
+    targets = [r for r in out if isinstance(r, Targets)]
+    assert [len(r.targets) for r in targets] == [1, 0, 0, 0]  # one reading per frame: supervision sees frames
+    # a vital-signs stream is no tracker: its frames stay what they are
+    vs = ti_mmwave.TiMmwaveParser().feed(ti_mmwave.encode_frame([(6, b"\0" * 128)]) + ti_mmwave.MAGIC)
+    assert not any(isinstance(r, Targets) for r in vs)
 
 
 def test_ti_point_clouds_sdk2_sdk3_and_compressed() -> None:
@@ -204,8 +222,8 @@ def test_ti_point_clouds_sdk2_sdk3_and_compressed() -> None:
     assert isinstance(pc2, ti_mmwave.PointCloud) and pc2.points[0].x == 1.0 and pc2.points[0].z == -0.5
     units = struct.pack("<5f", 0.01, 0.01, 0.1, 0.01, 0.1)
     comp = ti_mmwave.encode_frame([(1020, units + struct.pack("<bbhHH", 0, 0, -3, 250, 40))])
-    (pc3,) = ti_mmwave.TiMmwaveParser().feed(comp + ti_mmwave.MAGIC)
-    assert isinstance(pc3, ti_mmwave.PointCloud)
+    pc3, nobody = ti_mmwave.TiMmwaveParser().feed(comp + ti_mmwave.MAGIC)
+    assert isinstance(pc3, ti_mmwave.PointCloud) and nobody == Targets(targets=())
     assert pc3.points[0].y == pytest.approx(2.5) and pc3.points[0].doppler == pytest.approx(-0.3)
 
 

@@ -35,6 +35,7 @@ class AlertKind(enum.StrEnum):
     LONG_LIE = "long_lie"
     OUT_OF_BED_AT_NIGHT = "out_of_bed_at_night"
     WANDERING = "wandering"
+    DID_NOT_GO_TO_BED = "did_not_go_to_bed"  # at home all night and never in bed: one morning warning
     INACTIVITY = "inactivity"
     SENSOR_OFFLINE = "sensor_offline"
     LOW_BATTERY = "low_battery"
@@ -65,6 +66,7 @@ RAISES: dict[EventName, tuple[AlertKind, Severity]] = {
     EventName.LONG_LIE: (AlertKind.LONG_LIE, Severity.CRITICAL),
     EventName.OUT_OF_BED_AT_NIGHT: (AlertKind.OUT_OF_BED_AT_NIGHT, Severity.WARNING),
     EventName.WANDERING: (AlertKind.WANDERING, Severity.CRITICAL),
+    EventName.STAYED_UP_ALL_NIGHT: (AlertKind.DID_NOT_GO_TO_BED, Severity.WARNING),
     EventName.INACTIVITY: (AlertKind.INACTIVITY, Severity.WARNING),
     EventName.SENSOR_SILENT: (AlertKind.SENSOR_OFFLINE, Severity.WARNING),
     EventName.BRIDGE_OFFLINE: (AlertKind.SENSOR_OFFLINE, Severity.WARNING),
@@ -94,7 +96,7 @@ _PER_SENSOR = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER
 # momentary alerts: no sensor state clears them, a person answering does (docs/alert-lifecycle.md)
 # home-wide alarms that several sensors may report at once: the alert ends when the last one clears
 _SHARED = frozenset({AlertKind.GAS, AlertKind.SMOKE, AlertKind.CARBON_MONOXIDE})
-CLOSED_BY_ACK = frozenset({AlertKind.SOS, AlertKind.TEST, AlertKind.STORAGE_FAULT})
+CLOSED_BY_ACK = frozenset({AlertKind.SOS, AlertKind.TEST, AlertKind.STORAGE_FAULT, AlertKind.DID_NOT_GO_TO_BED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from a capture), so both produce the same events for the same bytes.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from eldergate.drivers.readings import (
     Motion,
     Presence,
     Reading,
+    Target,
     TargetHeight,
     Targets,
 )
@@ -39,6 +39,7 @@ from eldergate.signal.falls import FallDetector, FallSettings
 from eldergate.signal.home import HomeSensorEvents
 from eldergate.signal.model import Event, EventName, Observation
 from eldergate.signal.night import NightSettings, NightWatch
+from eldergate.signal.room import RoomTracks
 from eldergate.signal.summary import DailySummary, SummaryBuilder
 from eldergate.signal.vital_limits import VitalLimits, VitalLimitWatch
 from eldergate.signal.vitals import NoEstimate, VitalsEstimator, VitalsSettings
@@ -51,7 +52,7 @@ DEFAULT_CHECK_IN_S = {
     "bed_radar": 120.0, "room_radar": 120.0, "presence": 120.0,
     "door": 25 * 3600.0, "gas": 25 * 3600.0, "smoke": 25 * 3600.0, "sos": 25 * 3600.0, "water_leak": 25 * 3600.0,
 }
-MOVING_SPEED_MS = 0.15
+FLOOR_MAX_M = 0.5  # centroid at or below this, still, outside bed and chairs: lying on the floor
 
 
 @dataclass
@@ -68,6 +69,7 @@ class ResidentState:
     targets: int | None = None
     last_door_open: float | None = None
     in_zone: dict[str, bool] = field(default_factory=dict)
+    posture: str | None = None  # of the one person still outside the bed: "floor", "seated", None unknown
     last_activity: float | None = None  # the activity rules run once a second, per resident
 
 
@@ -94,6 +96,8 @@ class Home:
         self._usual_heart: dict[str, float] = {}  # resident -> resting heart rate of the last night
         self._distance: dict[str, float | None] = {}
         self._has_presence: set[str] = set()
+        self._rooms: dict[str, RoomTracks] = {}  # room radar -> the people in its view
+        self._height_source: dict[str, str] = {}  # room radar -> "centroid" or "top" (never both)
         self._silence = {
             s.id: _Silence(s.check_in or DEFAULT_CHECK_IN_S[s.role]) for s in cfg.sensors
         }
@@ -129,6 +133,11 @@ class Home:
     def tick(self, t: float) -> list[Output]:
         """Time passed: timers fire (fall confirmation, nights, silence, summaries)."""
         return self._with_alerts(self._timers(t))
+
+    @property
+    def last_tick(self) -> float | None:
+        """When the timers last ran (a tick, or a reading at least a second after the last)."""
+        return self._last_tick
 
     def _timers(self, t: float) -> list[Output]:
         self._last_tick = t
@@ -307,38 +316,77 @@ class Home:
 
     def _room_radar(self, r: Reading, s: Sensor, rs: ResidentState) -> list[Output]:
         out: list[Output] = []
-        det = self._fall_detector(s, rs)
-        zone = s.placement.bed_zone
         if isinstance(r, Targets):
-            n = len(r.targets)
-            rs.targets = n
-            rs.presence[s.id] = n > 0
-            rs.moving = any(math.hypot(tg.vx or 0.0, tg.vy or 0.0, tg.vz or 0.0) > MOVING_SPEED_MS for tg in r.targets)
-            if zone is not None:
-                rs.in_zone[s.id] = any(zone.contains(tg.x, tg.y) for tg in r.targets)
-                bed: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:zone", rs.in_zone[s.id]))
-                bed += rs.bed.motion(r.t, rs.moving and rs.in_zone[s.id])  # turnovers seen by the room radar
+            room = self._room(s)
+            room.update(r.t, r.targets)
+            rs.targets = room.tracked
+            rs.presence[s.id] = room.present
+            rs.moving = room.moving
+            rs.posture = self._posture(room)
+            if room.bed_zone is not None:
+                evidence = room.bed_evidence()
+                rs.in_zone[s.id] = bool(evidence) if evidence is not None else rs.bed.in_bed
+                bed: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:zone", evidence))
+                bed += rs.bed.motion(r.t, *room.sleeper_motion(r.t))  # turnovers: the sleeper's only
                 out += bed + self._bed_events(bed, rs)
-            if r.targets and r.targets[0].z is not None:
-                out += det.height(r.t, r.targets[0].z, rs.in_zone.get(s.id, False))
+            if self._height_source.setdefault(s.id, "centroid") == "centroid":
+                for tg in r.targets:
+                    person = room.track_person(tg.id)
+                    if tg.z is not None and person is not None:
+                        out += self._fall_detector(s, rs, person).height(r.t, tg.z, self._in_bed_zone(room, tg))
             out += self._home_presence(r.t, rs)
         elif isinstance(r, TargetHeight):
-            out += det.height(r.t, r.height_m, rs.in_zone.get(s.id, False))
+            # TLV 1012 (top of the body): used only where targets carry no centroid height, and
+            # then per person like the centroid; the two are never mixed in one history
+            room = self._room(s)
+            person = room.track_person(r.target_id) if r.target_id is not None else None
+            if self._height_source.get(s.id) != "centroid" or person is None:
+                self._height_source[s.id] = "top"
+                key = person if person is not None else 0
+                tg_in_bed = rs.in_zone.get(s.id, False) and key == room.sleeper
+                out += self._fall_detector(s, rs, key).height(r.t, r.height_m, tg_in_bed)
         elif isinstance(r, DeviceFall):
-            out += det.device_flag(r.t, r.fallen)
+            out += self._fall_detector(s, rs).device_flag(r.t, r.fallen)
         elif isinstance(r, Presence):
+            if not r.present:
+                self._room(s).nobody_here()
             rs.presence[s.id] = r.present
             out += self._home_presence(r.t, rs)
         elif isinstance(r, Motion):
             rs.moving = r.state == "active"
         return out
 
-    def _fall_detector(self, s: Sensor, rs: ResidentState) -> FallDetector:
-        det = rs.falls.get(s.id)
+    def _room(self, s: Sensor) -> RoomTracks:
+        room = self._rooms.get(s.id)
+        if room is None:
+            room = self._rooms[s.id] = RoomTracks(s.placement.bed_zone, tuple(s.placement.chair_zones))
+        return room
+
+    @staticmethod
+    def _in_bed_zone(room: RoomTracks, tg: Target) -> bool:
+        return room.bed_zone is not None and room.bed_zone.contains(tg.x, tg.y)
+
+    @staticmethod
+    def _posture(room: RoomTracks) -> str | None:
+        """Of the one person still outside the bed: on the floor, or seated (a chair zone, or the
+        centroid of someone sitting); None when the radar gives no height."""
+        p = room.still_person()
+        if p is None:
+            return None
+        if room.in_chair(p):
+            return "seated"
+        if p.z is None:
+            return None
+        return "floor" if p.z <= FLOOR_MAX_M else "seated"
+
+    def _fall_detector(self, s: Sensor, rs: ResidentState, person: int | None = None) -> FallDetector:
+        """One detector per person in a radar's view (``person`` None: the radar's own fall flag)."""
+        key = s.id if person is None else f"{s.id}#{person}"
+        det = rs.falls.get(key)
         if det is None:
             th = rs.resident.thresholds
-            det = rs.falls[s.id] = FallDetector(rs.resident.id, s.room, s.id,
-                                                FallSettings(confirm_after_s=th.fall_confirm_after))
+            det = rs.falls[key] = FallDetector(rs.resident.id, s.room, s.id,
+                                               FallSettings(confirm_after_s=th.fall_confirm_after))
         return det
 
     # -- cross-cutting --------------------------------------------------------------------
@@ -367,8 +415,9 @@ class Home:
         rs.last_activity = t
         present = any(rs.presence.values()) or rs.bed.in_bed
         door_recent = rs.last_door_open is not None and t - rs.last_door_open < rs.activity.s.inactivity_after_s
-        return list(rs.activity.observe(t, present, rs.moving, rs.bed.in_bed, rs.targets,
-                                        not rs.night.night(t), door_recent))
+        out: list[Output] = list(rs.night.observe(t, rs.bed.in_bed, present))
+        return out + list(rs.activity.observe(t, present, rs.moving, rs.bed.in_bed, rs.targets,
+                                              not rs.night.night(t), door_recent, rs.posture))
 
     def _supervise(self, t: float, s: Sensor) -> list[Output]:
         sil = self._silence[s.id]

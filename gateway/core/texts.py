@@ -21,6 +21,7 @@ ALERT_NAMES: dict[str, tuple[str, str]] = {
     "long_lie": ("长时间倒地不动", "long lie"),
     "out_of_bed_at_night": ("夜间离床过久", "out of bed too long at night"),
     "wandering": ("夜间外出未归", "left home at night, not back"),
+    "did_not_go_to_bed": ("整夜未上床", "did not go to bed all night"),
     "inactivity": ("长时间无活动", "no activity seen"),
     "sensor_offline": ("传感器离线", "sensor offline"),
     "low_battery": ("电池电量低", "low battery"),
@@ -52,6 +53,7 @@ EVENT_NAMES: dict[str, tuple[str, str]] = {
     "wandering": ("夜间外出未归", "out at night"),
     "returned_home": ("已回家", "back home"),
     "out_of_bed_at_night": ("夜间离床过久", "out of bed too long"),
+    "stayed_up_all_night": ("整夜未上床", "did not go to bed"),
     "sensor_silent": ("传感器无数据", "sensor silent"),
     "sensor_recovered": ("传感器恢复", "sensor back"),
 }

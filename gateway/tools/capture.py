@@ -3,8 +3,11 @@
     {"meta": {"version": 1, "t0": 1763760000.0, "timezone": "Asia/Shanghai"}}   (optional, first)
     {"t": 12.34, "sensor": "bed_radar", "hex": "0201..."}                         serial bytes
     {"t": 12.50, "sensor": "front_door", "topic": "zigbee2mqtt/front_door", "payload": {...}}
+    {"t": 3600.0, "end": true}                                                    (optional, last)
 
-``t`` is seconds since ``meta.t0`` (0 when there is no meta line, i.e. Unix time).
+``t`` is seconds since ``meta.t0`` (0 when there is no meta line, i.e. Unix time). The end
+line says when recording stopped: a replay runs the timers on to it, as the live gateway
+did through the quiet time after the last sensor said anything.
 """
 
 from __future__ import annotations
@@ -35,12 +38,15 @@ class CaptureItem:
     data: bytes | None = None  # serial bytes
     topic: str | None = None
     payload: bytes | None = None  # MQTT payload as it came over the wire
+    end: bool = False  # the recording stopped here (no sensor)
 
 
 def _parse_line(line: str, lineno: int, meta: CaptureMeta) -> CaptureItem:
     try:
         obj = json.loads(line)
         t = float(obj["t"])
+        if obj.get("end") is True:
+            return CaptureItem(meta.t0 + t, "", end=True)
         sensor = str(obj["sensor"])
         if "hex" in obj:
             return CaptureItem(meta.t0 + t, sensor, data=bytes.fromhex(obj["hex"]))
@@ -95,6 +101,10 @@ class CaptureWriter:
         except ValueError:
             body = payload.decode("utf-8", "replace")
         self._write({"t": round(t - self.t0, 4), "sensor": sensor, "topic": topic, "payload": body})
+
+    def end(self, t: float) -> None:
+        """Recording stopped at ``t``: replay runs the timers on to here."""
+        self._write({"t": round(t - self.t0, 4), "end": True})
 
     def flush(self) -> None:
         self.fh.flush()

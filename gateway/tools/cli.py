@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--config", required=True, type=Path)
     rec.add_argument("--out", required=True, type=Path, help="capture file (JSON lines) to write")
     rec.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    rec.add_argument("--json", action="store_true", help="print what the live pipeline made of it (JSON lines)")
 
     rep = sub.add_parser(
         "replay", help="run a capture through the real drivers and pipeline",
@@ -218,6 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    from eldergate.gateway.core.sinks import JsonLinesSink
     from eldergate.gateway.runtime import Gateway
     from eldergate.gateway.tools.capture import CaptureWriter
 
@@ -231,14 +233,17 @@ def cmd_record(args: argparse.Namespace) -> int:
                 assert writer is not None
                 writer.serial(t, sensor, data)
 
-        gw = Gateway(cfg, [], raw_tap=tap)
+        gw = Gateway(cfg, [JsonLinesSink(sys.stdout)] if args.json else [], raw_tap=tap)
         writer = CaptureWriter(fh, gw.clock.now(), cfg.gateway.timezone)
         gw.bus.raw_tap = lambda t, sensor, topic, payload: writer.message(t, sensor, topic, payload)
         _stop_on_signals(gw.stop)
         if args.duration:
             threading.Timer(args.duration, gw.stop).start()
         gw.start()
+        log.info("recording to %s: gateway %s/%s running with %d sensor(s)", args.out, cfg.gateway.site,
+                 cfg.gateway.id, len(cfg.sensors))
         gw.run()
+        writer.end(gw.clock.now())
     log.info("capture written to %s", args.out)
     return EXIT_OK
 

@@ -1,4 +1,9 @@
-"""Run a capture through the real parsers and pipeline, as fast as the CPU allows."""
+"""Run a capture through the real parsers and pipeline, as fast as the CPU allows.
+
+Time in a replay is the capture's: between two lines the pipeline's timers are ticked on the
+capture's clock at the live gateway's cadence (TICK_S), so a quiet stretch (a radar that
+says nothing in an empty room) confirms exits and raises alerts at the moments live would.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from eldergate.gateway.links.decode import decoders_for
 from eldergate.gateway.tools.capture import CaptureError, read_capture
 
 log = logging.getLogger(__name__)
+
+TICK_S = 0.5  # the live gateway's core loop ticks its timers this often (runtime.Gateway.tick_s)
 
 
 def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings: bool = False,
@@ -31,7 +38,11 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
     home: Home | None = None
     wall0 = time.monotonic()
     t_first: float | None = None
+    end: float | None = None
     for item in items:
+        if item.end:
+            end = item.t
+            continue
         dec = decoders.get(item.sensor)
         if dec is None:
             if only_named:
@@ -41,6 +52,8 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
         seen.add(item.sensor)
         if home is None:
             home, t_first = Home(cfg, start=item.t), item.t
+        for out in _tick_until(home, item.t):
+            emit(out)
         if speed is not None and t_first is not None:
             delay = (item.t - t_first) / speed - (time.monotonic() - wall0)
             if delay > 0:
@@ -55,6 +68,11 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
                 emit(r)
             for out in home.process(r):
                 emit(out)
+    if home is not None and end is not None:  # the quiet time up to when recording stopped
+        for out in _tick_until(home, end):
+            emit(out)
+        for out in home.tick(end):
+            emit(out)
     if home is not None and home.last_t is not None:
         for dec in decoders.values():  # a frame still waiting for bytes that will not come
             for r in dec.flush(home.last_t):
@@ -75,3 +93,16 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
         for s in home.summary_now(home.last_t):
             emit(s)
     return home
+
+
+def _tick_until(home: Home, t: float) -> list[Output]:
+    """The timer ticks live would have made from the last one up to (not including) ``t``."""
+    out: list[Output] = []
+    last = home.last_tick
+    if last is None:
+        return out
+    k = 1
+    while last + k * TICK_S < t:
+        out += home.tick(last + k * TICK_S)
+        k += 1
+    return out
