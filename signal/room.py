@@ -42,6 +42,7 @@ class RoomSettings:
     sleeper_out_s: float = 20.0  # the sleeper tracked outside the zone this long is no longer in bed
     lying_max_m: float = 0.6  # centroid height at or below this in bed: lying (sitting up is above)
     settle_s: float = 30.0  # in the bed zone this long before motion counts as turning over
+    lie_settle_s: float = 10.0  # and lying this long (lying back down after sitting up is no turnover)
 
 
 @dataclass(slots=True)
@@ -55,6 +56,7 @@ class Person:
     speed: float = 0.0
     left: bool = False  # the track ended while moving: out of the view
     zone_since: float | None = None  # continuously in the bed zone since
+    lying_since: float | None = None  # continuously at a lying height since
     outside_since: float | None = None  # tracked outside the bed zone since
 
 
@@ -132,9 +134,11 @@ class RoomTracks:
         p = self.people.get(self.sleeper) if self.sleeper is not None else None
         if p is None or p.track is None or not self._in_zone(p) or p.zone_since is None:
             return False, True
-        lying = p.z is None or p.z <= self.settings.lying_max_m
-        settled = t - p.zone_since >= self.settings.settle_s
-        return settled and p.speed > self.settings.moving_ms, lying
+        s = self.settings
+        lying = p.lying_since is not None
+        # lying in bed a while: not the lying down itself, nor lying back after sitting up
+        settled = t - p.zone_since >= s.settle_s and lying and t - (p.lying_since or t) >= s.lie_settle_s
+        return settled and p.speed > s.moving_ms, lying
 
     def still_person(self) -> Person | None:
         """The one person present and not moving outside the bed, if there is exactly one."""
@@ -166,6 +170,8 @@ class RoomTracks:
             if p.track is not None or (p.left and t - p.seen_t > s.left_rejoin_s):
                 continue
             d = math.hypot(tg.x - p.x, tg.y - p.y)
+            if p.key == self.sleeper and not p.left:
+                d /= 2  # the sleeper untracked in bed gets up faster than a tracker picks them up
             if d <= best_d:
                 best, best_d = p, d
         if best is not None:
@@ -179,6 +185,10 @@ class RoomTracks:
             dt = t - p.seen_t
             speed = math.hypot(tg.x - p.x, tg.y - p.y) / dt if dt > 0 else p.speed
         p.track, p.x, p.y, p.z, p.seen_t, p.speed = tg.id, tg.x, tg.y, tg.z, t, speed
+        if tg.z is None or tg.z <= self.settings.lying_max_m:
+            p.lying_since = p.lying_since if p.lying_since is not None else t
+        else:
+            p.lying_since = None
         if self._in_zone(p):
             p.zone_since = p.zone_since if p.zone_since is not None else t
             p.outside_since = None

@@ -4,6 +4,11 @@ A ``Scene`` moves one or two people through a room at the radar's frame rate and
 beside the frames, what truly happened (bed entries and exits, falls that stay down, falls
 that get up...). Heights are of the body's centroid above the floor: about 1.0 m standing,
 0.45 m lying in bed, 0.2 m lying on the floor. Noise and missed frames are optional.
+
+``track_drop_s`` makes the tracker behave like a real one (TI's people tracking): a person
+still for that long is let go (no target in the frames, though they are there), and is
+picked up again under a new track id after ``alloc_s`` of moving; frames with nobody
+tracked are still sent, empty.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ class Person:
     vz: float = 0.0
     present: bool = True
     standing_z: float = 1.0
+    track: int | None = None  # the tracker's id while tracked (track_drop_s mode)
+    still_since: float | None = None
+    moving_since: float | None = None
 
 
 @dataclass
@@ -38,6 +46,8 @@ class Scene:
     noise_m: float = 0.0
     miss: float = 0.0  # probability a frame is lost
     seed: int = 0
+    track_drop_s: float | None = None  # None: every person tracked in every frame
+    alloc_s: float = 1.0  # moving this long before a new track starts
     people: list[Person] = field(default_factory=lambda: [Person()])
     frames: list[Targets] = field(default_factory=list)
     truth: list[tuple[float, str]] = field(default_factory=list)
@@ -46,6 +56,7 @@ class Scene:
         self.rng = np.random.default_rng(self.seed)
         self.t = self.t0
         self.people[0].z = self.people[0].standing_z
+        self._next_track = 1
 
     # -- frames -------------------------------------------------------------------------------
 
@@ -55,12 +66,32 @@ class Scene:
             return
         targets = []
         for i, p in enumerate(self.people):
-            if not p.present:
+            tid = self._tracked(p) if self.track_drop_s is not None else (i + 1 if p.present else None)
+            if tid is None:
                 continue
             n = self.rng.normal(0, self.noise_m, 3) if self.noise_m else np.zeros(3)
-            targets.append(Target(id=i + 1, x=p.x + n[0], y=p.y + n[1], z=max(0.0, p.z + n[2]),
+            targets.append(Target(id=tid, x=p.x + n[0], y=p.y + n[1], z=max(0.0, p.z + n[2]),
                                   vx=p.vx, vy=p.vy, vz=p.vz))
         self.frames.append(Targets(targets=tuple(targets), t=self.t, sensor="room_radar"))
+
+    def _tracked(self, p: Person) -> int | None:
+        """The track id a real tracker would report for ``p`` now, or None."""
+        if not p.present:
+            p.track = p.still_since = p.moving_since = None
+            return None
+        moving = math.hypot(p.vx, p.vy, p.vz) > 0.05
+        if moving:
+            p.still_since = None
+            p.moving_since = p.moving_since if p.moving_since is not None else self.t
+        else:
+            p.moving_since = None
+            p.still_since = p.still_since if p.still_since is not None else self.t
+        assert self.track_drop_s is not None
+        if p.track is None and p.moving_since is not None and self.t - p.moving_since >= self.alloc_s:
+            p.track, self._next_track = self._next_track, self._next_track + 1
+        elif p.track is not None and p.still_since is not None and self.t - p.still_since >= self.track_drop_s:
+            p.track = None
+        return p.track
 
     def hold(self, seconds: float, who: int = 0) -> Scene:
         p = self.people[who]
@@ -83,6 +114,7 @@ class Scene:
             p.vx, p.vy, p.vz = (nx - p.x) * self.fs, (ny - p.y) * self.fs, (nz - p.z) * self.fs
             p.x, p.y, p.z = nx, ny, nz
             self._frame()
+        p.z = z_end  # the gait's bob is not where the body ends up
         p.vx = p.vy = p.vz = 0.0
         return self
 
