@@ -36,6 +36,7 @@ class DailySummary:
     active_min: float
     falls: int
     events: tuple[tuple[float, str], ...] = field(default_factory=tuple)
+    did_not_go_to_bed: bool = False  # at home all last night and never in bed (an armchair night)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class DailySummary:
             "resting_heart_rate_bpm": _r(self.resting_heart_rate_bpm),
             "resting_breathing_rate_bpm": _r(self.resting_breathing_rate_bpm),
             "active_min": round(self.active_min, 1), "falls": self.falls,
+            "did_not_go_to_bed": self.did_not_go_to_bed,
             "events": [{"t": round(t, 3), "name": n} for t, n in self.events],
         }
 
@@ -101,7 +103,8 @@ class SummaryBuilder:
         if resting and breathing_rate is not None and len(self._br) < 100_000:
             self._br.append(breathing_rate)
 
-    def summary(self, t: float, active_s: float, restart: bool = True, at_night: bool = False) -> DailySummary:
+    def summary(self, t: float, active_s: float, restart: bool = True, at_night: bool = False,
+                did_not_go_to_bed: bool = False) -> DailySummary:
         """The figures since the last summary; ``active_s`` is the cumulative moving time."""
         if self._sleep_from is not None:  # still asleep: count up to now, keep counting after
             start, night = self._sleep_from
@@ -112,7 +115,7 @@ class SummaryBuilder:
             self.sleep_s / 60.0, self.nap_s / 60.0,
             statistics.median(self._hr) if self._hr else None,
             statistics.median(self._br) if self._br else None,
-            (active_s - self._active_base) / 60.0, self.falls, tuple(self.events),
+            (active_s - self._active_base) / 60.0, self.falls, tuple(self.events), did_not_go_to_bed,
         )
         if restart:
             self._active_base = active_s

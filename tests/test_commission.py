@@ -43,14 +43,15 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="z2m", protocol=mqtt.MQTTv5)
     pub.connect("127.0.0.1", mosquitto.port)
     pub.loop_start()
-    state = {"in_bed": False, "fallen": False}
+    state = {"in_bed": False, "fallen": False, "edge": False}
     stop = threading.Event()
 
     def radars() -> None:  # the person, as the radars see them
         while not stop.is_set():
             inside = state["in_bed"]
             bed.send(Presence(present=inside), Distance(distance_m=0.6 if inside else None))
-            room.send(Targets(targets=(Target(id=1, x=-1.2 if inside else 0.5, y=1.2),)),
+            x = -1.2 if inside else -0.8 if state["edge"] else 0.5  # the edge sit well inside the zone
+            room.send(Targets(targets=(Target(id=1, x=x, y=1.2),)),
                       TargetHeight(height_m=0.45 if inside else 0.2 if state["fallen"] else 1.0))
             time.sleep(0.2)
 
@@ -74,8 +75,10 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
                 z2m(t, b)
             if wait_for(lambda: seen("2/3") or proc.poll() is not None, 0.5):
                 break
+        assert wait_for(lambda: seen("Sit on the edge of the bed"), 60), "".join(lines)
+        state["edge"] = True
         assert wait_for(lambda: seen("Lie on the bed"), 60), "".join(lines)
-        state["in_bed"] = True
+        state["edge"], state["in_bed"] = False, True
         assert wait_for(lambda: seen("Get up"), 60), "".join(lines)
         state["in_bed"] = False
         assert wait_for(lambda: seen("Lie down on the floor"), 60), "".join(lines)
@@ -109,6 +112,8 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
     assert report["steps"]["press_sos"]["result"] == "passed" and report["steps"]["smoke_test"]["result"] == "skipped"
     assert report["steps"]["fall"]["result"] == "passed" and report["steps"]["fall_up"]["result"] == "passed"
     assert report["steps"]["gas_test"]["result"] == "passed"
+    zone = report["steps"]["bed_zone"]["zones"]["room_radar"]
+    assert report["steps"]["bed_zone"]["result"] == "passed" and zone["sit_margin_m"] == pytest.approx(0.3, abs=0.01)
     assert report["steps"]["test_push"]["result"] == "passed"  # one test push to each contact, delivered
     assert sorted(endpoint.who()) == ["grid_worker", "relative"]
     assert all("测试" in body["title"] for _path, body in endpoint.received)

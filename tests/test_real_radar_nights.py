@@ -115,12 +115,13 @@ def test_dozing_in_an_armchair_all_night_is_one_morning_warning(cfg: Config, in_
     s.walk_about(20)
     x, y = (1.0, 2.0) if in_chair_zone else (0.2, 2.4)  # without a zone: known by a seated height
     s.move(x, y).drop(0.65, 1.0)  # sits down: the centroid of a seated person
-    end = at(7, 0, day=22)
+    end = at(7, 40, day=22)
     while s.t < end:
         s.hold(25 * 60)
         s.move(x + 0.05, y, speed=0.1).move(x, y, speed=0.1)  # shifts in the chair now and then
-    events, _ = run(cfg, s)
+    events, summaries = run(cfg, s)
     assert not named(events, "long_lie") and not named(events, "possible_fall")
+    assert [m.did_not_go_to_bed for m in summaries] == [True]  # the morning summary says so (07:30)
     stayed = named(events, "stayed_up_all_night")
     assert len(stayed) == 1 and at(6, 30, day=22) <= stayed[0] <= at(6, 31, day=22)
 

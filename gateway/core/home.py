@@ -213,7 +213,7 @@ class Home:
         return {sid for sid, sil in self._silence.items() if sil.silent}
 
     def summary_now(self, t: float, restart: bool = False) -> list[DailySummary]:
-        return [rs.summary.summary(t, rs.activity.moving_s, restart, rs.night.night(t))
+        return [rs.summary.summary(t, rs.activity.moving_s, restart, rs.night.night(t), rs.night.did_not_go_to_bed)
                 for rs in self.residents.values()]
 
     # -- routing ------------------------------------------------------------------------

@@ -183,11 +183,16 @@ class Notifier:
         hours = s.sleep_min / 60
         title = f"{who} 的早安报告 / morning summary"
         happened = self._alerts_between(s.resident, s.period_start, s.period_end)
-        zh = (f"{who} 昨晚睡了约 {hours:.1f} 小时，夜间起床 {s.night_bed_exits} 次，"
-              f"白天活动约 {s.active_min:.0f} 分钟。"
-              + ("" if happened or s.falls else "一切正常。"))
-        en = (f"{who} slept about {hours:.1f} hours, got up {s.night_bed_exits} time(s) in the night and was active "
-              f"for about {s.active_min:.0f} minutes." + ("" if happened or s.falls else " All is well."))
+        if s.did_not_go_to_bed:
+            zh = f"{who} 昨晚没有上床，整夜在家中（可能在椅子上睡着了），白天活动约 {s.active_min:.0f} 分钟。"
+            en = (f"{who} did not go to bed last night and stayed up at home (perhaps asleep in a chair); "
+                  f"active for about {s.active_min:.0f} minutes.")
+        else:
+            zh = (f"{who} 昨晚睡了约 {hours:.1f} 小时，夜间起床 {s.night_bed_exits} 次，"
+                  f"白天活动约 {s.active_min:.0f} 分钟。"
+                  + ("" if happened or s.falls else "一切正常。"))
+            en = (f"{who} slept about {hours:.1f} hours, got up {s.night_bed_exits} time(s) in the night and was "
+                  f"active for about {s.active_min:.0f} minutes." + ("" if happened or s.falls else " All is well."))
         for a in happened:  # every alert of the period, and what became of it, in plain words
             when = datetime.fromtimestamp(a.raised_at, self.tz).strftime("%H:%M")
             if a.state == AlertState.RESOLVED:

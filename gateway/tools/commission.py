@@ -2,8 +2,10 @@
 
 1. Every configured sensor must be alive and sane: frames arriving, few dropped bytes or
    malformed messages.
-2. A walk-through, each step waiting for the event that proves it: lie on the bed, get up,
-   lie down on the floor (a fall), open the front door, press the SOS button, test the smoke
+2. A walk-through, each step waiting for the event that proves it: sit on the edge of the
+   bed and lie down (the room radar's bed zone is checked against both poses and a zone is
+   suggested when its margin is too small, gateway/tools/bed_zone_check.py), get up, lie
+   down on the floor (a fall), open the front door, press the SOS button, test the smoke
    and gas detectors. A step with no sensor for it is skipped and said so; a failed step says
    what to check, and can be tried again (Enter) or skipped (s); with ``--retries N`` it is
    tried again by itself. Then a test push goes to each contact, and the installer confirms
@@ -30,12 +32,17 @@ from typing import IO, Any
 import paho.mqtt.client as mqtt
 
 from eldergate.config.schema import Config
+from eldergate.drivers.readings import Reading, Targets
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.version import version
 from eldergate.gateway.delivery.notify import Send, apprise_send, contact_address
 from eldergate.gateway.links.mqtt_link import ClientSettings, make_client
 from eldergate.gateway.runtime import Gateway
+from eldergate.gateway.tools import bed_zone_check
 from eldergate.signal.model import Event, EventName
+
+EDGE_SIT_S = 15.0  # the installer sits on the edge of the bed this long
+LYING_S = 5.0  # and, once the bed entry is seen, keeps lying still this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,8 @@ class Step:
 
 
 STEPS = (
+    Step("sit_on_bed_edge", "请坐在床边（双脚着地），保持不动", "Sit on the edge of the bed, feet on the floor, and keep still",
+         (), ("room_radar",), "sit where the resident sits to put on slippers"),
     Step("lie_on_bed", "请躺到床上，保持不动", "Lie on the bed and keep still",
          (EventName.BED_ENTRY, EventName.BED_RETURN), ("bed_radar", "room_radar"),
          "stay 10 s; check the bed zone (room radar) or bed_distance_m (bed radar) against the real bed"),
@@ -100,6 +109,18 @@ class Commissioning:
         self.step_timeout, self.alive_timeout = step_timeout, alive_timeout
         self.events: list[Event] = []
         self._new = threading.Condition()
+        # room radars with a bed zone: positions seen, for the bed zone check
+        self._zones = {s.id: s.placement.bed_zone for s in cfg.sensors
+                       if s.role == "room_radar" and s.placement.bed_zone is not None}
+        self._positions: list[tuple[float, str, float, float]] = []  # (monotonic t, sensor, x, y)
+        self._sit_window = (1e18, -1.0)  # when the installer sat on the edge (none yet)
+        self._sit_events: int | None = None  # events seen before the edge sit
+
+    def _on_reading(self, r: Reading) -> None:
+        if isinstance(r, Targets) and r.sensor in self._zones and len(r.targets) == 1:
+            tg = r.targets[0]
+            with self._new:
+                self._positions.append((time.monotonic(), r.sensor, tg.x, tg.y))
 
     def _on_output(self, o: Output) -> None:
         if isinstance(o, Event):
@@ -115,6 +136,7 @@ class Commissioning:
             "gateway": self.cfg.gateway.model_copy(update={"state_dir": scratch})})
         gw = Gateway(cfg, [], tick_s=0.1)
         gw.on_output = self._on_output
+        gw.on_reading = self._on_reading
         gw.start()
         core = threading.Thread(target=gw.run, name="eg-commission-core", daemon=True)
         core.start()
@@ -126,6 +148,8 @@ class Commissioning:
             roles: set[str] = {str(s.role) for s in self.cfg.sensors}
             for step in STEPS:
                 report.steps[step.name] = self._step_with_retries(step, roles)
+                if step.name == "lie_on_bed" and self._zones:
+                    report.steps["bed_zone"] = self._bed_zone(report.steps)
             report.steps["test_push"] = self._test_push()
         finally:
             gw.stop()
@@ -190,11 +214,15 @@ class Commissioning:
         return {"result": "passed", "contacts": sent}
 
     def _step(self, step: Step, roles: set[str]) -> dict[str, Any]:
-        if not roles & set(step.needs_roles):
+        if not roles & set(step.needs_roles) or (step.name == "sit_on_bed_edge" and not self._zones):
             self._say(f"  – {step.ask_zh} / {step.ask_en}: no sensor for this, skipped")
             return {"result": "skipped"}
+        if step.name == "sit_on_bed_edge":
+            return self._measure(step, EDGE_SIT_S, "sitting")
         self._say(f"  → {step.ask_zh} / {step.ask_en}" + ("  [Enter when done]" if self.wait_input else ""))
         start = len(self.events)
+        if step.name == "lie_on_bed" and self._sit_events is not None:
+            start = self._sit_events  # sitting on the edge inside the zone is in bed already
         if self.wait_input:
             self.answer()
         found = self._wait_for(step.proves, start)
@@ -203,6 +231,43 @@ class Commissioning:
             return {"result": "failed"}
         self._say(f"    ✔ {found.name} from {found.sensor or found.room or 'the pipeline'}")
         return {"result": "passed", "event": str(found.name), "sensor": found.sensor}
+
+    def _measure(self, step: Step, seconds: float, pose: str) -> dict[str, Any]:
+        """Positions while the installer holds a pose (no event proves it: it is measured)."""
+        self._say(f"  → {step.ask_zh} / {step.ask_en}" + ("  [Enter when done]" if self.wait_input else ""))
+        if self.wait_input:
+            self.answer()
+        t0 = time.monotonic()
+        with self._new:
+            self._sit_events = len(self.events)
+        time.sleep(seconds)
+        with self._new:
+            seen = [p for p in self._positions if p[0] >= t0]
+        self._say(f"    ✔ {len(seen)} positions while {pose}")
+        self._sit_window = (t0, time.monotonic())
+        return {"result": "passed", "positions": len(seen)}
+
+    def _bed_zone(self, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Right after the bed entry: lie still a moment, then judge the zone against both poses."""
+        if steps.get("lie_on_bed", {}).get("result") != "passed":
+            return {"result": "skipped"}
+        self._say(f"  → 请继续躺着不动 {LYING_S:.0f} 秒 / keep lying still for {LYING_S:.0f} s")
+        t0 = time.monotonic()
+        time.sleep(LYING_S)
+        since, until = self._sit_window
+        out: dict[str, Any] = {"result": "passed", "zones": {}}
+        with self._new:
+            positions = list(self._positions)
+        for sid, zone in self._zones.items():
+            sitting = [(x, y) for t, s, x, y in positions
+                       if s == sid and since <= t <= until]
+            lying = [(x, y) for t, s, x, y in positions if s == sid and t >= t0]
+            verdict = bed_zone_check.judge(zone, sitting, lying)
+            out["zones"][sid] = {"ok": verdict.ok, **verdict.to_json()}
+            self._say(f"    {'✔' if verdict.ok else '✘'} {sid} bed zone: {verdict.text()}")
+            if not verdict.ok:
+                out["result"] = "failed"
+        return out
 
     def _wait_for(self, names: tuple[EventName, ...], start: int) -> Event | None:
         end = time.monotonic() + self.step_timeout
