@@ -47,12 +47,12 @@ class ZoneVerdict:
 
 def margin(zone: Box, x: float, y: float) -> float:
     """Distance from (x, y) to the zone's nearest edge: positive inside, negative outside."""
-    inside = min(x - zone.x_min, zone.x_max - x, y - zone.y_min, zone.y_max - y)
+    inside = float(min(x - zone.x_min, zone.x_max - x, y - zone.y_min, zone.y_max - y))
     if inside >= 0:
         return inside
     dx = max(zone.x_min - x, 0.0, x - zone.x_max)
     dy = max(zone.y_min - y, 0.0, y - zone.y_max)
-    return -((dx * dx + dy * dy) ** 0.5)
+    return -float((dx * dx + dy * dy) ** 0.5)
 
 
 def judge(zone: Box, sitting: list[tuple[float, float]], lying: list[tuple[float, float]]) -> ZoneVerdict:

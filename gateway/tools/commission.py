@@ -56,8 +56,9 @@ class Step:
 
 
 STEPS = (
-    Step("sit_on_bed_edge", "请坐在床边（双脚着地），保持不动", "Sit on the edge of the bed, feet on the floor, and keep still",
-         (), ("room_radar",), "sit where the resident sits to put on slippers"),
+    Step("sit_on_bed_edge", "请坐在床边（双脚着地），保持不动",
+         "Sit on the edge of the bed, feet on the floor, and keep still", (), ("room_radar",),
+         "sit where the resident sits to put on slippers"),
     Step("lie_on_bed", "请躺到床上，保持不动", "Lie on the bed and keep still",
          (EventName.BED_ENTRY, EventName.BED_RETURN), ("bed_radar", "room_radar"),
          "stay 10 s; check the bed zone (room radar) or bed_distance_m (bed radar) against the real bed"),
