@@ -355,6 +355,18 @@ def height_payload(heights: list[tuple[int, float, float]]) -> bytes:
     return b"".join(struct.pack("<Iff", tid, hi, lo) for tid, hi, lo in heights)
 
 
+def tracking_frame(targets: tuple[Target, ...], frame_number: int = 0, heights: bool = False) -> bytes:
+    """A people-tracking frame as the Radar Toolbox firmware sends it: TLV 1010 when someone is
+    tracked and nothing at all when nobody is (its ``numTargets > 0`` guard, mss_main.c).
+    ``heights``: also TLV 1012, each target's top of body (about 1.65 × its centroid height)."""
+    if not targets:
+        return encode_frame([], frame_number=frame_number)
+    tlvs = [(TLV_TARGETS, targets_payload(targets))]
+    if heights:
+        tlvs.append((TLV_TARGET_HEIGHT, height_payload([(t.id, min(1.8, 1.65 * (t.z or 0.0)), 0.0) for t in targets])))
+    return encode_frame(tlvs, frame_number=frame_number)
+
+
 def chirp_config_lines(text: str) -> list[str]:
     """The commands of a TI .cfg file: comments (%) and blank lines dropped (§4.1)."""
     lines = []

@@ -11,7 +11,7 @@ rule (protocols.md §4.3): the simple-threshold baseline in bench/ is that rule.
 Real point clouds are sparse and noisy (2–4 points per person per frame is common, and a
 tracker's centroid jumps by tens of centimetres from frame to frame). So no single sample
 decides anything: heights are medians over 0.25 s bins; "now" is the median of the last
-0.5 s, "before" the highest bin median of the 2 s before that, and "up again" is the median
+1.5 s, "before" the highest bin median of the 2 s before that, and "up again" is the median
 of 2 s back above ``up_share`` of that robust "before". One detector per person and source:
 heights of different people or different sources in one history make drops out of nothing.
 """
@@ -32,11 +32,13 @@ class FallSettings:
     drop_window_s: float = 2.0  # the drop happens within this long
     min_drop_m: float = 0.45
     min_speed_ms: float = 0.5  # average downward speed of the drop (lying down slowly is 0.2–0.3)
-    low_m: float = 0.42  # ends below this: lying on the floor (a low stool leaves the centroid near 0.48 m)
+    # ends below this: lying on the floor (centroid about 0.2 m); a low stool leaves it near 0.48 m,
+    # and the 1.5 s median of a sparse cloud's centroid wanders by about ±0.1 m (bench/fall_margin.py)
+    low_m: float = 0.35
     up_share: float = 0.75  # back above this share of the robust height before the fall: up
     up_hold_s: float = 2.0
     confirm_after_s: float = 45.0
-    now_s: float = 0.5  # "now" is the median of this long
+    now_s: float = 1.5  # "now" is the median of this long
 
 
 BIN_S = 0.25  # heights are summarised as medians over bins this long

@@ -22,6 +22,7 @@ tracked now", not "nobody here", and a track id is not a person.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -57,6 +58,8 @@ class Person:
     left: bool = False  # the track ended while moving: out of the view
     zone_since: float | None = None  # continuously in the bed zone since
     lying_since: float | None = None  # continuously at a lying height since
+    heights: deque[tuple[float, float]] = field(default_factory=deque)  # the last second of heights
+    rejoined_t: float | None = None  # picked up again under a new track: it moved (trackers start on motion)
     outside_since: float | None = None  # tracked outside the bed zone since
 
 
@@ -138,7 +141,10 @@ class RoomTracks:
         lying = p.lying_since is not None
         # lying in bed a while: not the lying down itself, nor lying back after sitting up
         settled = t - p.zone_since >= s.settle_s and lying and t - (p.lying_since or t) >= s.lie_settle_s
-        return settled and p.speed > s.moving_ms, lying
+        # a track that starts again under the sleeper in bed is motion even if it is over by now:
+        # a tracker only starts a track on a moving person (short turnovers end before it does)
+        moved = p.speed > s.moving_ms or p.rejoined_t == t
+        return settled and moved, lying
 
     def still_person(self) -> Person | None:
         """The one person present and not moving outside the bed, if there is exactly one."""
@@ -175,7 +181,7 @@ class RoomTracks:
             if d <= best_d:
                 best, best_d = p, d
         if best is not None:
-            best.track, best.left = tg.id, False
+            best.track, best.left, best.rejoined_t = tg.id, False, t
         return best
 
     def _move(self, p: Person, t: float, tg: Target) -> None:
@@ -185,7 +191,13 @@ class RoomTracks:
             dt = t - p.seen_t
             speed = math.hypot(tg.x - p.x, tg.y - p.y) / dt if dt > 0 else p.speed
         p.track, p.x, p.y, p.z, p.seen_t, p.speed = tg.id, tg.x, tg.y, tg.z, t, speed
-        if tg.z is None or tg.z <= self.settings.lying_max_m:
+        # posture from the median height of the last second: one noisy frame is not sitting up
+        if tg.z is not None:
+            p.heights.append((t, tg.z))
+            while p.heights and t - p.heights[0][0] > 1.0:
+                p.heights.popleft()
+        zs = sorted(z for _, z in p.heights)
+        if not zs or zs[len(zs) // 2] <= self.settings.lying_max_m:
             p.lying_since = p.lying_since if p.lying_since is not None else t
         else:
             p.lying_since = None

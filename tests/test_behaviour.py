@@ -77,7 +77,7 @@ def _profile(start_z: float, end_z: float, t_drop: float, drop_s: float, total_s
 def test_fall_and_stay_down_is_confirmed() -> None:
     out = _track(FallDetector("r1", "bedroom"), _profile(1.0, 0.2, 10.0, 0.6, 70.0))
     assert names(out) == ["possible_fall", "fall"]
-    assert 10.0 < out[0].t < 11.0 and abs(out[1].t - out[0].t - 45.0) < 0.2
+    assert 10.0 < out[0].t <= 12.1 and abs(out[1].t - out[0].t - 45.0) < 0.2  # within 1.5 s of coming to rest
 
 
 def test_fall_then_get_up_is_cancelled() -> None:
