@@ -50,6 +50,7 @@ class NightScore:
     active_seen_min: float
     false_critical: list[str]
     false_warnings: list[str]
+    missed: list[str]  # alerts this night should have raised and did not
 
 
 def config(base: Config) -> Config:
@@ -138,6 +139,7 @@ def run_night(cfg: Config, night: Night) -> NightScore:
         events += [o for o in home.tick(s.t + 0.5 * k) if isinstance(o, Event)]
     summary: DailySummary = home.summary_now(s.t + 60)[0]
     critical, warnings = [], []
+    raised_kinds = {str(RAISES[e.name][0]) for e in events if e.name in RAISES}
     for e in events:
         raised = RAISES.get(e.name)
         if raised is None or str(raised[0]) in night.expected:
@@ -146,4 +148,4 @@ def run_night(cfg: Config, night: Night) -> NightScore:
     return NightScore(
         night.kind, sum(1 for _, n in s.truth if n == "bed_exit"), sum(1 for e in events if e.name == "bed_exit"),
         sum(1 for _, n in s.truth if n == "turnover"), sum(1 for e in events if e.name == "turnover"),
-        _moving_min(s), summary.active_min, critical, warnings)
+        _moving_min(s), summary.active_min, critical, warnings, sorted(night.expected - raised_kinds))
