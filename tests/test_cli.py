@@ -17,10 +17,10 @@ import pytest
 
 from eldergate.drivers.readings import Distance, Presence, Target, TargetHeight, Targets
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
+from eldergate.gateway.tools.emulation import FrameEmulator
 
 from capture_builder import CaptureBuilder
-from testutil import ROOT, clean_env, eldergate_cmd, wait_for, with_check_in
+from testutil import ROOT, clean_env, eldergate_cmd, pty_home, wait_for, with_check_in
 
 T0 = datetime(2026, 11, 21, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
@@ -155,11 +155,11 @@ def test_replay_yields_the_exact_events(tmp_path: Path) -> None:
     events = [(round(o["t"] - T0, 1), o["name"]) for o in lines if o["kind"] == "event"]
     # the room radar says nothing for its first 880 s, longer than its 10 min check-in
     assert events == [(0.0, "bed_entry"), (500.0, "bed_exit"), (600.0, "sensor_silent"), (700.0, "gas"),
-                      (800.0, "gas_cleared"), (880.0, "sensor_recovered"), (900.8, "possible_fall"),
-                      (945.8, "fall")]
+                      (800.0, "gas_cleared"), (880.0, "sensor_recovered"), (901.2, "possible_fall"),
+                      (946.2, "fall")]
     alerts = [(round(o["t"] - T0, 1), o["name"], o["state"]) for o in lines if o["kind"] == "alert"]
     assert alerts == [(600.0, "sensor_offline", "raised"), (700.0, "gas", "raised"), (800.0, "gas", "resolved"),
-                      (880.0, "sensor_offline", "resolved"), (945.8, "fall", "raised")]
+                      (880.0, "sensor_offline", "resolved"), (946.2, "fall", "raised")]
     fall = next(o for o in lines if o["kind"] == "alert" and o["name"] == "fall")
     assert fall["severity"] == "critical" and fall["resident"] == "r1" and fall["room"] == "bedroom"
     assert [o["kind"] for o in lines].count("summary") == 1
@@ -196,20 +196,9 @@ def test_replay_names_a_bad_capture_line(tmp_path: Path) -> None:
     assert res.returncode == 2 and "line 2" in res.stderr
 
 
-def _run_config(tmp_path: Path) -> tuple[Path, dict[str, VirtualSerialPort]]:
-    ports = {sid: VirtualSerialPort(tmp_path / f"{sid}.tty") for sid in ("bed_radar", "room_radar")}
-    text = (ROOT / "config" / "demo.toml").read_text()
-    for sid, port in ports.items():
-        text = text.replace(f'"emulated:{sid}"', f'"{port.link}"')
-    text = text.replace('state_dir = "/tmp/eldergate-demo"', f'state_dir = "{tmp_path / "state"}"')
-    cfg = tmp_path / "home.toml"
-    cfg.write_text(text)
-    return cfg, ports
-
-
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_within_5s_with_everything_stored(tmp_path: Path) -> None:
-    cfg, ports = _run_config(tmp_path)
+    cfg, ports = pty_home(tmp_path)
     proc = subprocess.Popen(eldergate_cmd("run", "--config", str(cfg)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=clean_env())
     log: list[str] = []

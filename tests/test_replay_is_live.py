@@ -18,27 +18,16 @@ import pytest
 
 from eldergate.drivers.readings import Distance, Presence
 from eldergate.drivers.seeed_tinyframe import encode_reading
-from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
+from eldergate.gateway.tools.emulation import FrameEmulator
 
-from testutil import ROOT, clean_env, eldergate_cmd, wait_for
+from testutil import clean_env, eldergate_cmd, pty_home, wait_for
 
 WATCHED = {"bed_entry", "bed_exit", "sleep_start", "sleep_end", "turnover", "sensor_silent"}
 
 
-def _config(tmp_path: Path) -> tuple[Path, dict[str, VirtualSerialPort]]:
-    ports = {sid: VirtualSerialPort(tmp_path / f"{sid}.tty") for sid in ("bed_radar", "room_radar")}
-    text = (ROOT / "config" / "demo.toml").read_text()
-    for sid, port in ports.items():
-        text = text.replace(f'"emulated:{sid}"', f'"{port.link}"')
-    text = text.replace('state_dir = "/tmp/eldergate-demo"', f'state_dir = "{tmp_path / "state"}"')
-    cfg = tmp_path / "home.toml"
-    cfg.write_text(text)
-    return cfg, ports
-
-
 @pytest.mark.slow
 def test_a_quiet_capture_gives_the_same_events_live_and_in_replay(tmp_path: Path) -> None:
-    cfg, ports = _config(tmp_path)
+    cfg, ports = pty_home(tmp_path)
     capture = tmp_path / "quiet.jsonl"
     proc = subprocess.Popen(eldergate_cmd("record", "--config", str(cfg), "--out", str(capture), "--duration", "45",
                                           "--json"),

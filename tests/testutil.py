@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ELDERGATE = str(Path(sys.executable).with_name("eldergate"))
@@ -55,3 +56,19 @@ def systemd_rating(unit: Path) -> float:
     assert m, sec.stdout[-500:]
     print(f"\nsystemd-analyze security --offline=true: exposure {m.group(1)}")
     return float(m.group(1))
+
+
+def pty_home(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """The demo home with its two radars on pseudo-terminals and its state in ``tmp_path``:
+    (configuration file, {sensor id: VirtualSerialPort}). Close the ports when done."""
+    from eldergate.gateway.tools.emulation import VirtualSerialPort
+
+    ports = {sid: VirtualSerialPort(tmp_path / f"{sid}.tty") for sid in ("bed_radar", "room_radar")}
+    text = (ROOT / "config" / "demo.toml").read_text()
+    for sid, port in ports.items():
+        text = text.replace(f'"emulated:{sid}"', f'"{port.link}"')
+    text = text.replace('state_dir = "/tmp/eldergate-demo"', f'state_dir = "{tmp_path / "state"}"')
+    cfg = tmp_path / "home.toml"
+    cfg.write_text(text)
+    return cfg, ports
+

@@ -334,6 +334,7 @@ class Home:
                     person = room.track_person(tg.id)
                     if tg.z is not None and person is not None:
                         out += self._fall_detector(s, rs, person).height(r.t, tg.z, self._in_bed_zone(room, tg))
+                out += self._radar_fall_up(s, rs, r)
             out += self._home_presence(r.t, rs)
         elif isinstance(r, TargetHeight):
             # TLV 1012 (top of the body): used only where targets carry no centroid height, and
@@ -341,10 +342,10 @@ class Home:
             room = self._room(s)
             person = room.track_person(r.target_id) if r.target_id is not None else None
             if self._height_source.get(s.id) != "centroid" or person is None:
+                # a radar that names no target (Seeed's fall radar) has one detector, its own
                 self._height_source[s.id] = "top"
-                key = person if person is not None else 0
-                tg_in_bed = rs.in_zone.get(s.id, False) and key == room.sleeper
-                out += self._fall_detector(s, rs, key).height(r.t, r.height_m, tg_in_bed)
+                in_bed = rs.in_zone.get(s.id, False) and (person is None or person == room.sleeper)
+                out += self._fall_detector(s, rs, person).height(r.t, r.height_m, in_bed)
         elif isinstance(r, DeviceFall):
             out += self._fall_detector(s, rs).device_flag(r.t, r.fallen)
         elif isinstance(r, Presence):
@@ -355,6 +356,14 @@ class Home:
         elif isinstance(r, Motion):
             rs.moving = r.state == "active"
         return out
+
+    def _radar_fall_up(self, s: Sensor, rs: ResidentState, r: Targets) -> list[Output]:
+        """The radar-wide detector (its own fall flag, or a fall still open at a restart, when
+        nobody knows which person it was) ends when one person alone is seen up again."""
+        det = rs.falls.get(s.id)
+        if det is None or det.state == "up" or len(r.targets) != 1 or r.targets[0].z is None:
+            return []
+        return det.height(r.t, r.targets[0].z, self._in_bed_zone(self._room(s), r.targets[0]))
 
     def _room(self, s: Sensor) -> RoomTracks:
         room = self._rooms.get(s.id)
