@@ -363,7 +363,7 @@ class Home:
         det = rs.falls.get(s.id)
         if det is None or det.state == "up" or len(r.targets) != 1 or r.targets[0].z is None:
             return []
-        return det.height(r.t, r.targets[0].z, self._in_bed_zone(self._room(s), r.targets[0]))
+        return list(det.height(r.t, r.targets[0].z, self._in_bed_zone(self._room(s), r.targets[0])))
 
     def _room(self, s: Sensor) -> RoomTracks:
         room = self._rooms.get(s.id)
