@@ -22,6 +22,15 @@ def community(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+def init_server(tmp_path: Path, community_id: str, db: str | None = None) -> Path:
+    """``eldergate community init`` of a server folder (``tmp_path/server``), on ``db`` when given
+    (else the embedded SQLite); returns its community.toml."""
+    folder = tmp_path / "server"
+    res = community("init", str(folder), "--community", community_id, *(("--db", db) if db else ()), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    return folder / "community.toml"
+
+
 class CommunityServer:
     def __init__(self, folder: Path, broker_url: str, db: str | None = None, extra: tuple[str, ...] = (),
                  env: dict[str, str] | None = None) -> None:

@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.tools.emulation import FrameEmulator
 
 from capture_builder import CaptureBuilder
-from testutil import ROOT, clean_env, eldergate_cmd, pty_home, wait_for, with_check_in
+from testutil import ROOT, clean_env, eldergate_cmd, pty_home, read_lines, wait_for, with_check_in
 
 T0 = datetime(2026, 11, 21, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
@@ -201,11 +200,9 @@ def test_sigterm_stops_cleanly_within_5s_with_everything_stored(tmp_path: Path) 
     cfg, ports = pty_home(tmp_path)
     proc = subprocess.Popen(eldergate_cmd("run", "--config", str(cfg)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=clean_env())
-    log: list[str] = []
     assert proc.stderr is not None
     stderr = proc.stderr
-    reader = threading.Thread(target=lambda: log.extend(stderr), daemon=True)
-    reader.start()
+    log, reader = read_lines(stderr)
     try:
         bed = FrameEmulator(ports["bed_radar"], encode_reading)
         # the window starts when the gateway runs (a loaded machine can take seconds to start it)

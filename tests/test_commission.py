@@ -18,7 +18,7 @@ from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 
 from broker import Mosquitto
 from push_endpoint import PushEndpoint
-from testutil import ROOT, clean_env, eldergate_cmd, wait_for
+from testutil import ROOT, clean_env, eldergate_cmd, read_lines, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -56,11 +56,9 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
             time.sleep(0.2)
 
     threading.Thread(target=radars, daemon=True).start()
-    lines: list[str] = []
     assert proc.stdout is not None
     stdout = proc.stdout
-    reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
-    reader.start()
+    lines, reader = read_lines(stdout)
 
     def seen(text: str) -> bool:
         return any(text in line for line in list(lines))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from eldergate.drivers.readings import Distance, Presence
 from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.tools.emulation import FrameEmulator
 
-from testutil import clean_env, eldergate_cmd, pty_home, wait_for
+from testutil import clean_env, eldergate_cmd, pty_home, read_lines, wait_for
 
 WATCHED = {"bed_entry", "bed_exit", "sleep_start", "sleep_end", "turnover", "sensor_silent"}
 
@@ -32,11 +31,9 @@ def test_a_quiet_capture_gives_the_same_events_live_and_in_replay(tmp_path: Path
     proc = subprocess.Popen(eldergate_cmd("record", "--config", str(cfg), "--out", str(capture), "--duration", "45",
                                           "--json"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
-    log: list[str] = []
     assert proc.stderr is not None
     stderr = proc.stderr
-    reader = threading.Thread(target=lambda: log.extend(stderr), daemon=True)
-    reader.start()
+    log, reader = read_lines(stderr)
     try:
         bed = FrameEmulator(ports["bed_radar"], encode_reading)
         assert wait_for(lambda: any("running with" in line for line in list(log)), 60), "".join(log)

@@ -7,10 +7,11 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ELDERGATE = str(Path(sys.executable).with_name("eldergate"))
@@ -71,4 +72,12 @@ def pty_home(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     cfg = tmp_path / "home.toml"
     cfg.write_text(text)
     return cfg, ports
+
+
+def read_lines(stream: IO[str]) -> tuple[list[str], threading.Thread]:
+    """Read a child's output on a daemon thread: (the lines so far, growing; the reader to join)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(stream), daemon=True)
+    reader.start()
+    return lines, reader
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from community_proc import CommunityServer, WallStream, community, ingest_worker
+from community_proc import CommunityServer, WallStream, community, ingest_worker, init_server
 from contract_gateways import Figures, fleet, percentile, shutdown, until
 from nats_cluster import NatsCluster
 from pg import Postgres
@@ -28,9 +28,8 @@ ALERTS_EACH = 3
 def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path: Path, postgres: Postgres,
                                                                        cluster: NatsCluster) -> None:
     db = postgres.create_db("city")
-    folder = tmp_path / "server"
-    assert community("init", str(folder), "--community", "load-00", "--db", db, cwd=tmp_path).returncode == 0
-    toml = folder / "community.toml"
+    toml = init_server(tmp_path, "load-00", db)
+    folder = toml.parent
     cluster.configure_server(toml)
     cfg = ("--config", str(toml))
     checked = community("check-config", str(toml), cwd=tmp_path)

@@ -13,7 +13,7 @@ import pytest
 
 from broker import Mosquitto
 from community_path import Injector, outboxes_empty
-from community_proc import CommunityServer, community
+from community_proc import CommunityServer, community, init_server
 from gateway_proc import GatewayProcess, write_config
 from nats_cluster import NatsCluster
 from testutil import wait_for
@@ -23,9 +23,8 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 def test_a_real_gateway_fails_over_between_nodes_and_loses_nothing(tmp_path: Path, mosquitto: Mosquitto,
                                                                     cluster: NatsCluster) -> None:
-    folder = tmp_path / "server"
-    assert community("init", str(folder), "--community", "s1", cwd=tmp_path).returncode == 0
-    toml = folder / "community.toml"
+    toml = init_server(tmp_path, "s1")
+    folder = toml.parent
     cluster.configure_server(toml)
     cfg = ("--config", str(toml))
     token = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg,

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from broker import Mosquitto
-from community_proc import community, ingest_worker, share_ingest
+from community_proc import ingest_worker, init_server, share_ingest
 from pg import Postgres
 from testutil import wait_for
 
@@ -24,9 +24,8 @@ OWNS = "this process owns it"
 def test_one_owner_says_online_and_a_survivor_takes_over(tmp_path: Path, mosquitto: Mosquitto,
                                                           postgres: Postgres) -> None:
     db = postgres.create_db("presence")
-    folder = tmp_path / "server"
-    assert community("init", str(folder), "--community", "s1", "--db", db, cwd=tmp_path).returncode == 0
-    toml = folder / "community.toml"
+    toml = init_server(tmp_path, "s1", db)
+    folder = toml.parent
     share_ingest(toml)
     procs: dict[str, subprocess.Popen[bytes]] = {}
 

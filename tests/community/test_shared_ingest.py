@@ -14,7 +14,7 @@ import pytest
 
 from broker import Mosquitto
 from community_path import LEAKS, Injector, burst, gateway_process, outboxes_empty, residents_csv
-from community_proc import CommunityServer, community, ingest_worker, share_ingest
+from community_proc import CommunityServer, community, ingest_worker, init_server, share_ingest
 from pg import Postgres
 from testutil import wait_for
 
@@ -24,9 +24,8 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitto: Mosquitto,
                                                         postgres: Postgres) -> None:
     db = postgres.create_db("shared")
-    folder = tmp_path / "server"
-    assert community("init", str(folder), "--community", "s1", "--db", db, cwd=tmp_path).returncode == 0
-    toml = folder / "community.toml"
+    toml = init_server(tmp_path, "s1", db)
+    folder = toml.parent
     share_ingest(toml)
     cfg = ("--config", str(toml))
     op = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg, cwd=tmp_path)
