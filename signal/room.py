@@ -227,5 +227,8 @@ class RoomTracks:
             if candidates:
                 self.sleeper = min(candidates, key=lambda p: p.zone_since or t).key
 
+    def in_bed_zone(self, x: float, y: float) -> bool:
+        return self.bed_zone is not None and self.bed_zone.contains(x, y)
+
     def _in_zone(self, p: Person) -> bool:
-        return self.bed_zone is not None and self.bed_zone.contains(p.x, p.y)
+        return self.in_bed_zone(p.x, p.y)

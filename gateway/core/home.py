@@ -27,7 +27,6 @@ from eldergate.drivers.readings import (
     Motion,
     Presence,
     Reading,
-    Target,
     TargetHeight,
     Targets,
 )
@@ -333,8 +332,9 @@ class Home:
                 for tg in r.targets:
                     person = room.track_person(tg.id)
                     if tg.z is not None and person is not None:
-                        out += self._fall_detector(s, rs, person).height(r.t, tg.z, self._in_bed_zone(room, tg))
+                        out += self._fall_detector(s, rs, person).height(r.t, tg.z, room.in_bed_zone(tg.x, tg.y))
                 out += self._radar_fall_up(s, rs, r)
+                self._forget_fall_detectors(s, rs, room)
             out += self._home_presence(r.t, rs)
         elif isinstance(r, TargetHeight):
             # TLV 1012 (top of the body): used only where targets carry no centroid height, and
@@ -361,19 +361,29 @@ class Home:
         """The radar-wide detector (its own fall flag, or a fall still open at a restart, when
         nobody knows which person it was) ends when one person alone is seen up again."""
         det = rs.falls.get(s.id)
-        if det is None or det.state == "up" or len(r.targets) != 1 or r.targets[0].z is None:
+        if det is None or det.state == "up" or len(r.targets) != 1:
             return []
-        return list(det.height(r.t, r.targets[0].z, self._in_bed_zone(self._room(s), r.targets[0])))
+        tg = r.targets[0]
+        if tg.z is None:
+            return []
+        return list(det.height(r.t, tg.z, self._room(s).in_bed_zone(tg.x, tg.y)))
+
+    @staticmethod
+    def _forget_fall_detectors(s: Sensor, rs: ResidentState, room: RoomTracks) -> None:
+        """A person gone from the radar's view whose detector is "up" takes it with them: every
+        walk into a room is a new person, and the timers tick every detector kept."""
+        if len(rs.falls) <= len(room.people) + 1:
+            return
+        prefix = f"{s.id}#"
+        for key in [k for k, det in rs.falls.items() if k.startswith(prefix) and det.state == "up"
+                    and int(k[len(prefix):]) not in room.people]:
+            del rs.falls[key]
 
     def _room(self, s: Sensor) -> RoomTracks:
         room = self._rooms.get(s.id)
         if room is None:
             room = self._rooms[s.id] = RoomTracks(s.placement.bed_zone, tuple(s.placement.chair_zones))
         return room
-
-    @staticmethod
-    def _in_bed_zone(room: RoomTracks, tg: Target) -> bool:
-        return room.bed_zone is not None and room.bed_zone.contains(tg.x, tg.y)
 
     @staticmethod
     def _posture(room: RoomTracks) -> str | None:
