@@ -22,6 +22,7 @@ from eldergate.config.schema import Box, Config
 from eldergate.drivers import ti_mmwave
 from eldergate.gateway.core.alerts import RAISES, Severity
 from eldergate.gateway.core.home import Home
+from eldergate.gateway.tools.replay import tick_until
 from eldergate.signal.model import Event
 from eldergate.signal.summary import DailySummary
 from eldergate.signal.tracks import Person, Scene
@@ -126,17 +127,13 @@ def run_night(cfg: Config, night: Night) -> NightScore:
     s = night.scene
     home = Home(cfg, start=s.t0)
     parser = ti_mmwave.TiMmwaveParser()
-    events: list[Event] = []
-    next_tick = s.t0
+    outputs = []
     for n, f in enumerate(s.frames):
-        while next_tick < f.t:
-            events += [o for o in home.tick(next_tick) if isinstance(o, Event)]
-            next_tick += 0.5
         for r in parser.feed(ti_mmwave.tracking_frame(f.targets, n)):
-            events += [o for o in home.process(dataclasses.replace(r, t=f.t, sensor="room_radar"))
-                       if isinstance(o, Event)]
-    for k in range(1, 121):
-        events += [o for o in home.tick(s.t + 0.5 * k) if isinstance(o, Event)]
+            outputs += tick_until(home, f.t)
+            outputs += home.process(dataclasses.replace(r, t=f.t, sensor="room_radar"))
+    outputs += tick_until(home, s.t + 60.5)  # a minute on after the last frame, as in a home
+    events = [o for o in outputs if isinstance(o, Event)]
     summary: DailySummary = home.summary_now(s.t + 60)[0]
     critical, warnings = [], []
     raised_kinds = {str(RAISES[e.name][0]) for e in events if e.name in RAISES}

@@ -17,6 +17,7 @@ from ti_frames import through_ti_driver
 from eldergate.config.loader import load_config
 from eldergate.config.schema import Box, Config
 from eldergate.gateway.core.home import Home
+from eldergate.gateway.tools.replay import tick_until
 from eldergate.signal.model import Event
 from eldergate.signal.summary import DailySummary
 from eldergate.signal.tracks import Person, Scene
@@ -44,25 +45,13 @@ def run(cfg: Config, scene: Scene, until: float | None = None, heights: bool = F
         home: Home | None = None) -> tuple[list[Event], list[DailySummary]]:
     """The scene through the driver into the home, ticking twice a second as live does."""
     home = home or Home(cfg, start=scene.t0)
-    events: list[Event] = []
-    summaries: list[DailySummary] = []
-    readings = through_ti_driver(scene.frames, heights=heights)
-    next_tick = scene.t0
     end = until if until is not None else scene.t
-    for r in readings:
-        while next_tick < r.t:
-            out = home.tick(next_tick)
-            events += [o for o in out if isinstance(o, Event)]
-            summaries += [o for o in out if isinstance(o, DailySummary)]
-            next_tick += 0.5
-        out = home.process(r)
-        events += [o for o in out if isinstance(o, Event)]
-    while next_tick <= end:
-        out = home.tick(next_tick)
-        events += [o for o in out if isinstance(o, Event)]
-        summaries += [o for o in out if isinstance(o, DailySummary)]
-        next_tick += 0.5
-    return events, summaries
+    outputs = []
+    for r in through_ti_driver(scene.frames, heights=heights):
+        outputs += tick_until(home, r.t)
+        outputs += home.process(r)
+    outputs += tick_until(home, end + 0.5)
+    return [o for o in outputs if isinstance(o, Event)], [o for o in outputs if isinstance(o, DailySummary)]
 
 
 def named(events: list[Event], name: str) -> list[float]:

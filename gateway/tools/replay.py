@@ -52,7 +52,7 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
         seen.add(item.sensor)
         if home is None:
             home, t_first = Home(cfg, start=item.t), item.t
-        for out in _tick_until(home, item.t):
+        for out in tick_until(home, item.t):
             emit(out)
         if speed is not None and t_first is not None:
             delay = (item.t - t_first) / speed - (time.monotonic() - wall0)
@@ -69,7 +69,7 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
             for out in home.process(r):
                 emit(out)
     if home is not None and end is not None:  # the quiet time up to when recording stopped
-        for out in _tick_until(home, end):
+        for out in tick_until(home, end):
             emit(out)
         for out in home.tick(end):
             emit(out)
@@ -95,8 +95,9 @@ def replay(cfg: Config, capture: Path, emit: Callable[[Output], None], readings:
     return home
 
 
-def _tick_until(home: Home, t: float) -> list[Output]:
-    """The timer ticks live would have made from the last one up to (not including) ``t``."""
+def tick_until(home: Home, t: float) -> list[Output]:
+    """The timer ticks live would have made from the last one up to (not including) ``t``: what
+    drives a home from recorded readings as the live loop does (replay, the tests, the benches)."""
     out: list[Output] = []
     last = home.last_tick
     if last is None:
