@@ -202,9 +202,9 @@ class Choice:
 
 def choose(runs: dict[Variant, dict[str, Windows]], sessions: list[str]) -> Choice:
     """Made on ``sessions`` only: for each variant, quality calibrated on them; then the variant
-    and threshold with the most coverage that meets the goal there: pooled ≥ 95 % within ±5 bpm
-    and, in every session, none off by more than 15 (right on average but confidently wrong
-    on one person is not good enough). If none meets it, the fewest windows off by more than
+    and threshold with the most coverage that meets the goal there: ≥ 95 % within ±5 bpm and
+    none off by more than 15, pooled and in every session (right on average but confidently
+    wrong on one person is not good enough). If none meets it, the fewest windows off by more than
     15, then the best share within ±5 bpm."""
     best: tuple[tuple[float, ...], Choice] | None = None
     for variant in runs:
@@ -214,7 +214,8 @@ def choose(runs: dict[Variant, dict[str, Windows]], sessions: list[str]) -> Choi
             per = [(w.at(cal, min_quality), w.ref) for w in train.values()]
             s = pooled(per)
             off = sum(int(np.sum(np.abs(e - r)[~np.isnan(e)] > GOAL_WORST)) for e, r in per)
-            if meets_goal(s) and off == 0:
+            each = all(score(e, r)["given"] == 0 or score(e, r)["within5"] >= GOAL_WITHIN5 for e, r in per)
+            if meets_goal(s) and off == 0 and each:
                 key: tuple[float, ...] = (1.0, s["coverage"], s["within5"])
             else:
                 key = (0.0, -off, float(np.nan_to_num(s["within5"])), s["coverage"])

@@ -53,14 +53,14 @@ class HeartDoubt(enum.StrEnum):
     PULSE_RESPIRATION = "pulse_respiration"  # r/breathing implausible while r/2 is a heart rate
     OCTAVE_OF_USUAL = "octave_of_usual"  # twice or half the resident's own resting rate
     UNSTABLE = "unstable"  # the rate has not held long enough
+    LAGGING = "lagging"  # the latest windows all put the heart elsewhere: the tracker is behind
     DEPARTED = "departed"  # far from the rate settled on so far, and not yet held long enough
     WEAK = "weak"  # the evidence is not concentrated enough
 
 
 # Raw quality (posterior mass within ±4 bpm) -> share within ±5 bpm of the ECG, isotonic, fit
 # by bench/vitals_accuracy.py --calibrate on the five development sessions (docs/vitals.md).
-CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.432, 0.0), (0.532, 0.923), (0.957, 0.923), (0.959, 1.0),
-                                                (1.0, 1.0))
+CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.499, 0.0), (0.54, 1.0), (0.995, 1.0), (1.0, 1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +72,16 @@ class HeartSettings:
     line_present: float = 4.0  # averaged relative power that counts as a line (noise averages ~1.4)
     max_pulse_respiration_quotient: float = 7.0
     breath_harmonics_checked: int = 5  # a rate on k·breathing (k = 2..this) is in doubt...
-    breath_harmonic_bpm: float = 1.0  # ...within this plus half a bpm per k
-    stable_s: int = 45  # updates (seconds) the rate must have held...
+    breath_harmonic_bpm: float = 2.0  # ...within this plus half a bpm per k...
+    breath_series_line: float = 4.0  # ...when the breath's harmonic k-1 shows at least this line
+    stable_s: int = 30  # updates (seconds) the rate must have held...
     stable_bpm: float = 8.0  # ...within this much
+    lag_s: int = 15  # updates in a row whose own peak is more than...
+    lag_bpm: float = 4.0  # ...this far on one side before the tracker is taken to be behind
     settled_s: int = 600  # the rates given over this many updates are the settled rate...
     departure_bpm: float = 10.0  # ...and a rate this far from their median...
     rehold_s: int = 120  # ...must hold this long first
-    first_hold_s: int = 60  # with no settled rate yet (a new session), the first must hold this long
+    first_hold_s: int = 45  # with no settled rate yet (a new session), the first must hold this long
     calibration: tuple[tuple[float, float], ...] = CALIBRATION
     usual_bpm: float | None = None  # the resident's own resting rate from earlier nights, if known
 
@@ -101,8 +104,12 @@ class HeartEstimator:
         # the line average spans the tracked band and its octaves both ways
         self._line_grid = np.arange(grid[0] / 2, 2 * grid[-1] + self.s.tracker.step_bpm, self.s.tracker.step_bpm)
         self._lines: Array | None = None
+        # averaged strength of the breath's own harmonics 1..k, before any is subtracted
+        self._breath_lines = np.zeros(self.s.breath_harmonics_checked + 1)
+        self._breath_seen = 0
         self._recent: deque[float] = deque(maxlen=max(1, self.s.stable_s, self.s.rehold_s, self.s.first_hold_s))
         self._settled: deque[float] = deque(maxlen=max(1, self.s.settled_s))
+        self._peaks: deque[float] = deque(maxlen=max(1, self.s.lag_s))  # each window's own strongest rate
         cal = np.asarray(self.s.calibration, dtype=np.float64)
         self._cal_x, self._cal_y = cal[:, 0], cal[:, 1]
         self.usual_bpm = self.s.usual_bpm
@@ -110,8 +117,11 @@ class HeartEstimator:
     def reset(self) -> None:
         self.tracker.reset()
         self._lines = None
+        self._breath_lines[:] = 0.0
+        self._breath_seen = 0
         self._recent.clear()
         self._settled.clear()
+        self._peaks.clear()
 
     def idle(self) -> HeartReading:
         """Time passes without evidence (the chest is moving, or the window is still short)."""
@@ -122,10 +132,13 @@ class HeartEstimator:
         """Fold in one window (breathing not yet removed); ``breathing_bpm`` is the breathing
         rate as reported (None when breathing was too irregular to give)."""
         freqs, rel = self._relative_spectrum(x, fs, breath_hz)
+        self._average_breath_lines(x, fs, breath_hz)
         grid_hz = self.tracker.grid / 60.0
         fundamental = np.interp(grid_hz, freqs, rel)
         second = np.interp(2 * grid_hz, freqs, rel, right=1.0)  # above Nyquist: no evidence either way
-        rate, mass = self.tracker.update(np.asarray(fundamental + second, dtype=np.float64))
+        evidence = np.asarray(fundamental + second, dtype=np.float64)
+        rate, mass = self.tracker.update(evidence)
+        self._peaks.append(float(self.tracker.grid[int(np.argmax(evidence))]))
         self._average_lines(freqs, rel)
         self._recent.append(rate)
         doubt = self._doubt(rate, mass, breathing_bpm)
@@ -161,6 +174,20 @@ class HeartEstimator:
             a = 1.0 / max(1.0, self.s.line_time_constant_s)
             self._lines += a * (now - self._lines)
 
+    def _average_breath_lines(self, x: Array, fs: float, breath_hz: float) -> None:
+        freqs, power = power_spectrum(np.diff(x - x.mean()), fs)
+        rel = relative_to_background(freqs, power, 0.05, min(0.49 * fs, (len(self._breath_lines) + 1) * breath_hz + 0.5))
+        now = np.zeros_like(self._breath_lines)
+        for k in range(1, len(now)):
+            near = np.abs(freqs - k * breath_hz) <= self.s.notch_hz
+            now[k] = float(rel[near].max()) if breath_hz > 0 and near.any() else 0.0
+        self._breath_seen += 1
+        a = max(1.0 / self._breath_seen, 1.0 / max(1.0, self.s.line_time_constant_s))
+        self._breath_lines += a * (now - self._breath_lines)
+
+    def breath_harmonic_line(self, k: int) -> float:
+        return float(self._breath_lines[k]) if 0 < k < len(self._breath_lines) else 0.0
+
     def line(self, bpm: float) -> float:
         """Averaged relative power of the strongest line within ±2 bpm (0 before any update)."""
         if self._lines is None:
@@ -180,6 +207,7 @@ class HeartEstimator:
         if self.line(rate) < s.line_present <= self.line(2 * rate):
             return HeartDoubt.HARMONIC_ONLY
         if breathing_bpm and any(abs(rate - k * breathing_bpm) <= s.breath_harmonic_bpm + 0.5 * k
+                                 and self.breath_harmonic_line(k - 1) >= s.breath_series_line
                                  for k in range(2, s.breath_harmonics_checked + 1)):
             return HeartDoubt.BREATH_HARMONIC
         usual = self.usual_bpm
@@ -190,6 +218,8 @@ class HeartEstimator:
         if (breathing_bpm and rate / 2 >= report_lo and not near_usual
                 and rate / breathing_bpm > s.max_pulse_respiration_quotient):
             return HeartDoubt.PULSE_RESPIRATION
+        if self._lagging(rate):
+            return HeartDoubt.LAGGING
         held = self._held_s(rate)
         if held < s.stable_s or (not self._settled and held < s.first_hold_s):
             return HeartDoubt.UNSTABLE
@@ -197,6 +227,15 @@ class HeartEstimator:
                 and held < s.rehold_s):
             return HeartDoubt.DEPARTED
         return None
+
+    def _lagging(self, rate: float) -> bool:
+        """Each window's own strongest rate has stayed on one side of the tracked rate, and far
+        from it, for the last ``lag_s`` updates: the heart has moved and the tracker not yet."""
+        if len(self._peaks) < self.s.lag_s:
+            return False
+        off = np.asarray(self._peaks) - rate
+        far = self.s.lag_bpm
+        return bool(np.all(off > far) or np.all(off < -far))
 
     def _held_s(self, rate: float) -> int:
         """Updates (seconds) back to the last one more than ``stable_bpm`` from ``rate``."""

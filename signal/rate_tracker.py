@@ -22,7 +22,7 @@ class TrackerSettings:
     lo_bpm: float = 36.0
     hi_bpm: float = 150.0
     step_bpm: float = 0.5
-    drift_bpm_per_update: float = 0.5  # sd of the rate's change between updates
+    drift_bpm_per_update: float = 0.75  # sd of the rate's change between updates
     reacquire: float = 1e-3  # share of belief reset to the prior at each update
     prior_centre_bpm: float = 72.0  # a broad resting-heart-rate prior, used only for reacquiring
     prior_sd_bpm: float = 15.0

@@ -95,8 +95,9 @@ def test_follows_a_heart_rate_that_changes() -> None:
     during = [abs(h - truth) for t, truth, h in out if 120 <= t < 340 and h is not None]
     after = [abs(h - truth) for t, truth, h in out if t >= 340 and h is not None]
     assert len(before) >= 25 and max(before) <= 3.0
-    # the tracker lags a rise of 0.5 bpm/s by up to ~10 bpm before the doubts withhold it
-    assert all(err <= 12.0 for err in during)
+    # a 30 s window's own peak trails a rise of 0.5 bpm/s by ~8 bpm and the tracker by a few
+    # more, until the lagging and hold checks withhold it: never past the 15 bpm limit
+    assert during and all(err <= 15.0 for err in during)
     assert len(after) >= 50 and max(after) <= 3.0
 
 
