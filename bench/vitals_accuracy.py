@@ -46,6 +46,7 @@ WINDOW_S = 30.0
 # The free choices LOSO makes on the training sessions
 STABLE_S = (20, 30, 45, 60)
 STABLE_BPM = (5.0, 8.0)
+FIRST_HOLD_S = (30, 45, 60)  # the first rate of a session (no settled rate yet) holds this long
 MIN_QUALITY = (0.0, 0.5, 0.8, 0.9, 0.95)  # on the calibrated scale
 # What a choice must meet on the sessions it is made on
 GOAL_WITHIN5 = 0.95
@@ -70,10 +71,12 @@ class Session:
 class Variant:
     stable_s: int
     stable_bpm: float
+    first_hold_s: int
 
     def settings(self, calibration: tuple[tuple[float, float], ...] | None = None) -> VitalsSettings:
         base = VitalsSettings()
         heart = dataclasses.replace(base.heart, stable_s=self.stable_s, stable_bpm=self.stable_bpm,
+                                    first_hold_s=self.first_hold_s,
                                     calibration=calibration or ((0.0, 0.0), (1.0, 1.0)))
         return dataclasses.replace(base, heart=heart, min_heart_quality=0.0)
 
@@ -196,7 +199,8 @@ class Choice:
     min_quality: float
 
     def __str__(self) -> str:
-        return (f"held {self.variant.stable_s:>2} s ±{self.variant.stable_bpm:>4.1f}, "
+        v = self.variant
+        return (f"held {v.stable_s:>2} s ±{v.stable_bpm:>4.1f} (first {v.first_hold_s} s), "
                 f"calibrated quality ≥ {self.min_quality:.2f}")
 
 
@@ -300,7 +304,7 @@ def main() -> int:
 
     # every variant on every session, raw quality uncalibrated: the material for LOSO
     runs: dict[Variant, dict[str, Windows]] = {}
-    for v in (Variant(a, b) for a, b in itertools.product(STABLE_S, STABLE_BPM)):
+    for v in (Variant(*c) for c in itertools.product(STABLE_S, STABLE_BPM, FIRST_HOLD_S)):
         runs[v] = {s.name: windows_of(s, run(s, v.settings())[0]) for s in scored}
 
     loso: dict[str, dict[str, float]] = {}
@@ -347,7 +351,8 @@ def main() -> int:
     for name in names:
         print(f"  {name:<9} {chosen[name]}")
     print(f"  all five  {full}")
-    print(f"  shipped   held {shipped.heart.stable_s:>2} s ±{shipped.heart.stable_bpm:>4.1f}, "
+    print(f"  shipped   held {shipped.heart.stable_s:>2} s ±{shipped.heart.stable_bpm:>4.1f}"
+          f" (first {shipped.heart.first_hold_s} s), "
           f"calibrated quality ≥ {shipped.min_heart_quality:.2f}")
 
     rate = np.concatenate([r for r, _, _ in left_out])

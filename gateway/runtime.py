@@ -47,6 +47,7 @@ from eldergate.signal.summary import DailySummary
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 50_000  # readings; a full queue makes the drivers wait (bounded memory)
+USUAL_HEART_KEPT_S = 7 * 86_400.0  # a resting rate older than a week is no longer "usual" after a restart
 
 
 class Gateway:
@@ -88,6 +89,7 @@ class Gateway:
         self.home = Home(cfg, start=self.clock.now())
         if store is not None:
             restored = self.home.resume(store.open_alerts(), self.clock.now())
+            self.home.remember_usual_heart(store.resting_heart_rates(self.clock.now() - USUAL_HEART_KEPT_S))
             if self.notifier is not None:
                 self.notifier.resume(restored, self.clock.now())
         self.decoders: dict[str, SensorDecoder] = decoders_for(cfg)

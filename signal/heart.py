@@ -12,7 +12,10 @@ readings of the same lines are weighed explicitly (``doubt``):
   heart at r/2: withheld, because nothing in the spectrum tells the two apart;
 - no line at r while 2r has one means the tracker rests on 2r alone: r or 2r, withheld;
 - a rate on a harmonic k·f_breath (k = 2..5) of a breath regular enough to be given is
-  withheld: the breath puts a line there whether or not the heart does;
+  withheld when the breath's own harmonic k-1 shows as a line (before any is subtracted):
+  the breath may then put a line at k·f_breath whether or not the heart does. A breath's
+  harmonics fade as k grows, so where k-1 is not seen, k is the heart (on the recordings a
+  heart near 4·f_breath was withheld in a fifth of S01's windows for no reason);
 - a rate an octave away from the resident's own usual resting rate (earlier nights) is
   withheld;
 - a rate high enough that r/2 would also be a heart rate, beside a measured breathing rate
@@ -22,6 +25,8 @@ readings of the same lines are weighed explicitly (``doubt``):
   withholds a number, it never makes one;
 - a rate that has not held within ``stable_bpm`` for ``stable_s`` is withheld (a resting
   heart drifts by a few bpm a minute; a jump is a tracker changing its mind);
+- a rate that every window of the last ``lag_s`` puts more than ``lag_bpm`` away on one
+  side is withheld: the heart has moved and the tracker has not caught up yet;
 - a rate more than ``departure_bpm`` away from the rate this estimator has settled on in
   the last minutes must hold for ``rehold_s`` before it is given: a still chest's heart
   rarely moves that far, a tracker drifting onto a breathing harmonic does.
@@ -60,7 +65,7 @@ class HeartDoubt(enum.StrEnum):
 
 # Raw quality (posterior mass within ±4 bpm) -> share within ±5 bpm of the ECG, isotonic, fit
 # by bench/vitals_accuracy.py --calibrate on the five development sessions (docs/vitals.md).
-CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.499, 0.0), (0.54, 1.0), (0.995, 1.0), (1.0, 1.0))
+CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.5, 0.0), (0.54, 1.0), (0.995, 1.0), (1.0, 1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ class HeartSettings:
     settled_s: int = 600  # the rates given over this many updates are the settled rate...
     departure_bpm: float = 10.0  # ...and a rate this far from their median...
     rehold_s: int = 120  # ...must hold this long first
-    first_hold_s: int = 45  # with no settled rate yet (a new session), the first must hold this long
+    first_hold_s: int = 30  # with no settled rate yet (a new session), the first must hold this long
     calibration: tuple[tuple[float, float], ...] = CALIBRATION
     usual_bpm: float | None = None  # the resident's own resting rate from earlier nights, if known
 
@@ -175,8 +180,11 @@ class HeartEstimator:
             self._lines += a * (now - self._lines)
 
     def _average_breath_lines(self, x: Array, fs: float, breath_hz: float) -> None:
+        """How far each harmonic of this window's breath stands above its neighbourhood, before
+        any is subtracted, averaged like the lines (the first windows weigh in fully)."""
         freqs, power = power_spectrum(np.diff(x - x.mean()), fs)
-        rel = relative_to_background(freqs, power, 0.05, min(0.49 * fs, (len(self._breath_lines) + 1) * breath_hz + 0.5))
+        hi = min(0.49 * fs, (len(self._breath_lines) + 1) * breath_hz + 0.5)
+        rel = relative_to_background(freqs, power, 0.05, hi)
         now = np.zeros_like(self._breath_lines)
         for k in range(1, len(now)):
             near = np.abs(freqs - k * breath_hz) <= self.s.notch_hz
@@ -186,6 +194,7 @@ class HeartEstimator:
         self._breath_lines += a * (now - self._breath_lines)
 
     def breath_harmonic_line(self, k: int) -> float:
+        """Averaged relative power of the breath's k-th harmonic (0 outside 1..checked)."""
         return float(self._breath_lines[k]) if 0 < k < len(self._breath_lines) else 0.0
 
     def line(self, bpm: float) -> float:

@@ -459,11 +459,14 @@ class Home:
         return list(out)
 
     def _remember_resting_heart(self, summaries: list[DailySummary]) -> None:
-        """Last night's resting heart rate becomes the resident's usual rate: the estimator then
-        withholds a rate an octave away from it (signal/heart.py)."""
-        for summary in summaries:
-            if summary.resting_heart_rate_bpm is not None:
-                self._usual_heart[summary.resident] = summary.resting_heart_rate_bpm
+        self.remember_usual_heart({s.resident: s.resting_heart_rate_bpm for s in summaries
+                                   if s.resting_heart_rate_bpm is not None})
+
+    def remember_usual_heart(self, rates: dict[str, float]) -> None:
+        """Last night's resting heart rate (this morning's summary, or the stored one after a
+        restart) becomes the resident's usual rate: the estimator then withholds a rate an
+        octave away from it (signal/heart.py)."""
+        self._usual_heart.update(rates)
         for sensor_id, estimator in self._vitals.items():
             estimator.usual_heart_bpm = self._usual_heart.get(self.cfg.resident_for(self.sensors[sensor_id]).id)
 

@@ -349,6 +349,19 @@ class Outbox:
             rows = self._read("SELECT body FROM alerts WHERE id = ?", (alert_id,))
         return Alert.from_json(json.loads(rows[0][0])) if rows else None
 
+    def resting_heart_rates(self, since: float) -> dict[str, float]:
+        """Each resident's latest resting heart rate among the summaries kept that end after
+        ``since``: after a restart, the heart estimator's usual rate (gateway/core/home.py)."""
+        with self._lock:
+            rows = self._read("SELECT resident, body FROM summaries WHERE period_end >= ? ORDER BY period_end",
+                              (since,))
+        rates: dict[str, float] = {}
+        for resident, body in rows:
+            bpm = json.loads(body).get("resting_heart_rate_bpm")
+            if isinstance(bpm, (int, float)):
+                rates[resident] = float(bpm)
+        return rates
+
     def update_alert(self, a: Alert) -> None:
         """A lifecycle stamp that is not itself news for the server (delivered)."""
         with self._lock:
