@@ -23,6 +23,11 @@ readings of the same lines are weighed explicitly (``doubt``):
   about 4; above ``max_pulse_respiration_quotient`` the half rate is the likelier reading),
   is withheld unless it is the resident's own usual rate: this population fact only ever
   withholds a number, it never makes one;
+- a rate above ``resting_max_bpm`` (a resting heart above 100 is tachycardia) whose second
+  harmonic shows no line is withheld unless it is the resident's usual rate: one line alone
+  is a heart at r or the second harmonic of one at r/2 whose fundamental does not reach the
+  radar, and a resting r/2 is far the likelier. This too only withholds; a heart at r/2 ≤ 50
+  seen only at r stays indistinguishable from one at r (docs/vitals.md);
 - a rate that has not held within ``stable_bpm`` for ``stable_s`` is withheld (a resting
   heart drifts by a few bpm a minute; a jump is a tracker changing its mind);
 - a rate that every window of the last ``lag_s`` puts more than ``lag_bpm`` away on one
@@ -57,6 +62,7 @@ class HeartDoubt(enum.StrEnum):
     BREATH_HARMONIC = "breath_harmonic"  # on a harmonic of a regular breath
     PULSE_RESPIRATION = "pulse_respiration"  # r/breathing implausible while r/2 is a heart rate
     OCTAVE_OF_USUAL = "octave_of_usual"  # twice or half the resident's own resting rate
+    OCTAVE_UNRESOLVED = "octave_unresolved"  # above a resting rate, one line alone: r, or 2nd harmonic of r/2
     UNSTABLE = "unstable"  # the rate has not held long enough
     LAGGING = "lagging"  # the latest windows all put the heart elsewhere: the tracker is behind
     DEPARTED = "departed"  # far from the rate settled on so far, and not yet held long enough
@@ -76,6 +82,7 @@ class HeartSettings:
     line_time_constant_s: float = 60.0  # averaging of the relative spectrum for the octave checks
     line_present: float = 4.0  # averaged relative power that counts as a line (noise averages ~1.4)
     max_pulse_respiration_quotient: float = 7.0
+    resting_max_bpm: float = 100.0  # above this (tachycardia at rest) a line needs its 2nd harmonic too
     breath_harmonics_checked: int = 5  # a rate on k·breathing (k = 2..this) is in doubt...
     breath_harmonic_bpm: float = 2.0  # ...within this plus half a bpm per k...
     breath_series_line: float = 4.0  # ...when the breath's harmonic k-1 shows at least this line
@@ -227,6 +234,8 @@ class HeartEstimator:
         if (breathing_bpm and rate / 2 >= report_lo and not near_usual
                 and rate / breathing_bpm > s.max_pulse_respiration_quotient):
             return HeartDoubt.PULSE_RESPIRATION
+        if rate > s.resting_max_bpm and not near_usual and self.line(2 * rate) < s.line_present:
+            return HeartDoubt.OCTAVE_UNRESOLVED
         if self._lagging(rate):
             return HeartDoubt.LAGGING
         held = self._held_s(rate)

@@ -152,7 +152,9 @@ def _given_heart_rates(spec: ChestSignalSpec, usual: float | None = None) -> tup
 
 
 @pytest.mark.parametrize(("hr", "br", "harmonics"), [(58, 14, (0.2, 1.0)), (56, 13, (0.0, 1.0)),
-                                                     (62, 16, (0.0, 1.0, 0.3))])
+                                                     (62, 16, (0.0, 1.0, 0.3)),
+                                                     # a breath fast enough for 2 × HR to pass as a heart
+                                                     (56, 20, (0.0, 1.0)), (64, 24, (0.0, 1.0))])
 def test_a_dominant_second_harmonic_is_never_given_as_the_rate(hr: float, br: float,
                                                               harmonics: tuple[float, ...]) -> None:
     # On people it had never seen, the estimator gave 2 × HR with confidence for whole sessions
