@@ -341,10 +341,14 @@ def main() -> int:
     oracle = pool_in["oracle_session_mean"]["mae"]
     print(f"oracle (each session's own mean reference, unknowable): pooled MAE {oracle:.1f}")
     print("heartbeat in the chest signal (R-peak-locked average against shifted peaks, z; ≥ 3: clearly there):")
-    for f in files:
-        z = heartbeat_in_signal(f)
-        if z is not None:
-            print(f"  {f.stem:<9} z = {z:5.1f}  {'in the signal' if z >= 3 else 'not clearly in the signal'}")
+    zs = {f.stem: z for f in files if (z := heartbeat_in_signal(f)) is not None}
+    for name, z in zs.items():
+        print(f"  {name:<9} z = {z:5.1f}  {'in the signal' if z >= 3 else 'not clearly in the signal'}")
+    beating = [i for i, name in enumerate(names) if zs.get(name, 0.0) >= 3]
+    if beating:
+        where = pooled([left_out[i][0::2] for i in beating])
+        print(f"LOSO on the sessions whose chest carries the heartbeat ({', '.join(names[i] for i in beating)}):"
+              f" {fmt(where)}")
     for name, e in empty.items():
         print(f"{name}: empty room, {e['heart_rates']} heart rate(s) in {e['updates']} updates (goal: 0)")
     print("LOSO choices (made without the session scored):")
