@@ -362,7 +362,8 @@ def test_vitals_reads_a_csv_and_says_why_a_heart_rate_is_missing(tmp_path: Path)
     assert len(lines) >= 140 and {"heart_quality", "breathing_quality", "heart_doubt"} <= set(lines[-1])
     assert all(line["heart_rate_bpm"] is None or abs(line["heart_rate_bpm"] - 58) <= 15 for line in lines)
     assert {line["heart_doubt"] for line in lines[60:]} - {None} <= {"half_rate_line", "harmonic_only",
-                                                                     "pulse_respiration", "unstable", "weak"}
+                                                                     "pulse_respiration", "octave_unresolved",
+                                                                     "unstable", "lagging", "weak"}
     assert any(line["heart_doubt"] == "pulse_respiration" for line in lines)
     assert all(abs(line["breathing_rate_bpm"] - 14) <= 1 for line in lines[30:] if line["breathing_rate_bpm"])
     res = run("vitals", str(csv_path), "--usual-heart-rate", "900")
