@@ -71,7 +71,7 @@ class HeartDoubt(enum.StrEnum):
 
 # Raw quality (posterior mass within ±4 bpm) -> share within ±5 bpm of the ECG, isotonic, fit
 # by bench/vitals_accuracy.py --calibrate on the five development sessions (docs/vitals.md).
-CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.5, 0.0), (0.54, 1.0), (0.995, 1.0), (1.0, 1.0))
+CALIBRATION: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.482, 0.0), (0.552, 1.0), (0.995, 1.0), (1.0, 1.0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ class NoEstimate(enum.StrEnum):
 class VitalsSettings:
     window_s: float = 30.0
     min_window_s: float = 12.0
-    heart_min_window_s: float = 20.0  # clean signal before the heart tracker takes evidence
+    heart_min_window_s: float = 15.0  # clean signal before the heart tracker takes evidence
     update_every_s: float = 1.0
     breath_band_hz: tuple[float, float] = (0.09, 0.7)  # 5.4–42 per minute
     # breathing-band std below this (input units) means nobody there; None: do not judge
