@@ -9,7 +9,8 @@ second after the first minute is scored: the share of seconds given a heart rate
 those, how many are more than 5 and more than 15 bpm off. The recordings in
 bench/vitals_accuracy.py cannot say how often these traps are met; this says what the
 estimator does when they are. Goal: none more than 15 off, except where nothing can tell
-(a heart ≤ 50 bpm seen only at twice its rate, docs/vitals.md).
+(a heart ≤ 50 bpm seen only at twice its rate, docs/vitals.md). Then a chest with no heart
+at all under a breath whose smeared harmonics fill the heart band: no rate should be given.
 """
 
 from __future__ import annotations
@@ -63,7 +64,30 @@ def main() -> int:
     for hr, br, given in sorted({(round(a), round(b), round(c)) for a, b, c in worst})[:10]:
         print(f"  more than 15 off: heart {hr}, breathing {br}, given {given}")
     print("goal: none more than 15 off, except a heart ≤ 50 seen only at twice its rate")
+    no_heart()
     return 0
+
+
+def no_heart(cases: int = 24) -> None:
+    """No heart in the signal at all, under a breath with harmonics up to the 5th whose rate
+    wanders (0, 5, 10 %): the harmonics smear into each other and fill the heart band. Every
+    heart rate given is wrong."""
+    seconds = given = 0
+    rates: list[tuple[int, int]] = []
+    for i in range(cases):
+        br, wander = 10.0 + 2 * (i % 8), (0.0, 0.05, 0.1)[i % 3]
+        sig = make_chest_signal(ChestSignalSpec(fs_hz=20.0, heart_amplitude_mm=0.001, breathing_rate_bpm=br,
+                                                duration_s=300, breath_harmonics=(0.5, 0.35, 0.25, 0.18),
+                                                breath_irregularity=wander, seed=i))
+        for e in estimate_vitals(sig.t, sig.x):
+            if e.t > 30.0:
+                seconds += 1
+                if e.heart_rate_bpm is not None:
+                    given += 1
+                    rates.append((round(e.heart_rate_bpm), round(br)))
+    examples = ", ".join(f"{r} beside {b}/min" for r, b in sorted(set(rates))[:5])
+    print(f"no heart, a wandering breath with harmonics to the 5th: {given} of {seconds} seconds given a heart rate"
+          f" (goal 0){'; e.g. ' + examples if rates else ''}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ class ChestSignalSpec:
     # Relative amplitudes of the heart's fundamental, 2nd, 3rd... harmonic; empty: a pulse train.
     # (0, 1) is a heart whose fundamental does not reach the radar (S04 in shared/data).
     heart_harmonics: tuple[float, ...] = ()
-    breath_harmonics: tuple[float, float] = (0.25, 0.08)  # breathing's 2nd and 3rd harmonic
+    breath_harmonics: tuple[float, ...] = (0.25, 0.08)  # breathing's 2nd, 3rd... harmonic
+    breath_irregularity: float = 0.0  # relative sd of the breathing rate, wandering over ~20 s
     snr_db: float = 10.0  # heart component power over noise power
     jitter_s: float = 0.0  # timestamp jitter (sd); stamps are also quantised to it
     motion_bursts: tuple[tuple[float, float], ...] = ()  # (start_s, duration_s)
@@ -50,10 +51,14 @@ def make_chest_signal(spec: ChestSignalSpec) -> ChestSignal:
     n = int(spec.duration_s * spec.fs_hz)
     t = np.arange(n) / spec.fs_hz
     breath_phase = 2 * np.pi * spec.breathing_rate_bpm / 60.0 * t + rng.uniform(0, 2 * np.pi)
+    if spec.breath_irregularity > 0:  # its own generator: regular signals stay as they were
+        breath_phase += _wander(n, spec.fs_hz, spec.breathing_rate_bpm / 60.0 * spec.breath_irregularity,
+                                np.random.default_rng(spec.seed + 1_000_003))
     # skewed wave: fast inhalation, slow exhalation -> harmonics 2f, 3f...
-    b2, b3 = spec.breath_harmonics
-    breath = spec.breath_amplitude_mm * (np.sin(breath_phase) + b2 * np.sin(2 * breath_phase + 0.6)
-                                         + b3 * np.sin(3 * breath_phase + 1.1))
+    breath = np.sin(breath_phase)
+    for k, a in enumerate(spec.breath_harmonics, start=2):
+        breath += a * np.sin(k * breath_phase + 0.6 + 0.5 * (k - 2))
+    breath *= spec.breath_amplitude_mm
     heart, hr_true = _heartbeat(t, spec, rng)
     heart_power = float(np.mean(heart**2))
     noise_sd = np.sqrt(heart_power / (10 ** (spec.snr_db / 10)))
@@ -72,6 +77,14 @@ def make_chest_signal(spec: ChestSignalSpec) -> ChestSignal:
         ts = t + rng.normal(0, spec.jitter_s, n)
         ts = np.maximum.accumulate(np.round(ts / spec.jitter_s) * spec.jitter_s)
     return ChestSignal(ts, x, hr_true, spec.breathing_rate_bpm)
+
+
+def _wander(n: int, fs: float, sd_hz: float, rng: np.random.Generator) -> Array:
+    """Phase (rad) of a rate that wanders with sd ``sd_hz`` around zero over about 20 s."""
+    width = max(1, int(20 * fs))
+    drift = np.convolve(rng.normal(0, 1, n + width), np.ones(width), mode="valid")[:n]
+    drift *= sd_hz / max(float(np.std(drift)), 1e-12)
+    return np.asarray(2 * np.pi * np.cumsum(drift) / fs, dtype=np.float64)
 
 
 def _heartbeat(t: Array, spec: ChestSignalSpec, rng: np.random.Generator) -> tuple[Array, Array]:

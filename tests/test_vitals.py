@@ -193,3 +193,17 @@ def test_a_breath_is_not_counted_twice(br: float, second: float) -> None:
                                             breath_harmonics=(second, 0.1), seed=4))
     brs = [e.breathing_rate_bpm for e in estimate_vitals(sig.t, sig.x) if e.t > 30 and e.breathing_rate_bpm]
     assert len(brs) >= 60 and _mae(brs, br) <= 1.0
+
+
+def test_a_wandering_breath_in_the_synthetic_chest() -> None:
+    # bench/vitals_octaves.py's trap needs breaths whose rate wanders; a regular one is unchanged
+    regular = make_chest_signal(ChestSignalSpec(duration_s=120, seed=3))
+    assert np.array_equal(regular.x, make_chest_signal(ChestSignalSpec(duration_s=120, seed=3,
+                                                                       breath_harmonics=(0.25, 0.08))).x)
+    spread = []
+    for wander in (0.0, 0.1):
+        sig = make_chest_signal(ChestSignalSpec(duration_s=300, breathing_rate_bpm=15, breath_irregularity=wander,
+                                                breath_harmonics=(0.3, 0.2, 0.1), seed=3))
+        rates = [e.breathing_rate_bpm for e in estimate_vitals(sig.t, sig.x) if e.breathing_rate_bpm]
+        spread.append(float(np.std(rates)))
+    assert spread[0] < 0.3 < spread[1]
