@@ -122,6 +122,7 @@ class HeartEstimator:
         self._recent: deque[float] = deque(maxlen=max(1, self.s.stable_s, self.s.rehold_s, self.s.first_hold_s))
         self._settled: deque[float] = deque(maxlen=max(1, self.s.settled_s))
         self._peaks: deque[float] = deque(maxlen=max(1, self.s.lag_s))  # each window's own strongest rate
+        self._breath_peaks: deque[float] = deque(maxlen=60)  # each window's breathing peak, per minute
         cal = np.asarray(self.s.calibration, dtype=np.float64)
         self._cal_x, self._cal_y = cal[:, 0], cal[:, 1]
         self.usual_bpm = self.s.usual_bpm
@@ -134,6 +135,7 @@ class HeartEstimator:
         self._recent.clear()
         self._settled.clear()
         self._peaks.clear()
+        self._breath_peaks.clear()
 
     def idle(self) -> HeartReading:
         """Time passes without evidence (the chest is moving, or the window is still short)."""
@@ -145,6 +147,7 @@ class HeartEstimator:
         rate as reported (None when breathing was too irregular to give)."""
         freqs, rel = self._relative_spectrum(x, fs, breath_hz)
         self._average_breath_lines(x, fs, breath_hz)
+        self._breath_peaks.append(breath_hz * 60.0)
         grid_hz = self.tracker.grid / 60.0
         fundamental = np.interp(grid_hz, freqs, rel)
         second = np.interp(2 * grid_hz, freqs, rel, right=1.0)  # above Nyquist: no evidence either way
@@ -222,9 +225,7 @@ class HeartEstimator:
             return HeartDoubt.HALF_RATE
         if self.line(rate) < s.line_present <= self.line(2 * rate):
             return HeartDoubt.HARMONIC_ONLY
-        if breathing_bpm and any(abs(rate - k * breathing_bpm) <= s.breath_harmonic_bpm + 0.5 * k
-                                 and self.breath_harmonic_line(k - 1) >= s.breath_series_line
-                                 for k in range(2, s.breath_harmonics_checked + 1)):
+        if breathing_bpm and self._on_breath_harmonic(rate, breathing_bpm):
             return HeartDoubt.BREATH_HARMONIC
         usual = self.usual_bpm
         if usual and any(abs(rate - k * usual) <= 0.12 * k * usual for k in (0.5, 2.0)):
@@ -245,6 +246,22 @@ class HeartEstimator:
                 and held < s.rehold_s):
             return HeartDoubt.DEPARTED
         return None
+
+    def _on_breath_harmonic(self, rate: float, breathing_bpm: float) -> bool:
+        """r near k × breathing (k = 2..checked) where the breath's harmonic k-1 is a line. Where
+        that harmonic also stands above r's own line, the breath is strong enough to smear its
+        k-th harmonic by k times its own wander onto r, and the tolerance widens by that."""
+        s = self.s
+        wander = _robust_sd(self._breath_peaks)
+        own = self.line(rate)
+        for k in range(2, s.breath_harmonics_checked + 1):
+            below = self.breath_harmonic_line(k - 1)
+            if below < s.breath_series_line:
+                continue
+            tolerance = s.breath_harmonic_bpm + 0.5 * k + (k * wander if below >= own else 0.0)
+            if abs(rate - k * breathing_bpm) <= tolerance:
+                return True
+        return False
 
     def _lagging(self, rate: float) -> bool:
         """Each window's own strongest rate has stayed on one side of the tracked rate, and far
@@ -267,6 +284,13 @@ class HeartEstimator:
     def _reading(self, rate: float, mass: float, doubt: HeartDoubt | None) -> HeartReading:
         quality = float(np.interp(mass, self._cal_x, self._cal_y))
         return HeartReading(rate, mass, quality, doubt)
+
+
+def _robust_sd(values: deque[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    v = np.asarray(values)
+    return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
 def remove_harmonics(x: Array, fs: float, f0: float, f_lo: float, f_hi: float) -> Array:

@@ -207,3 +207,12 @@ def test_a_wandering_breath_in_the_synthetic_chest() -> None:
         rates = [e.breathing_rate_bpm for e in estimate_vitals(sig.t, sig.x) if e.breathing_rate_bpm]
         spread.append(float(np.std(rates)))
     assert spread[0] < 0.3 < spread[1]
+
+
+def test_a_wandering_breath_rich_in_harmonics_is_not_taken_for_a_heart() -> None:
+    # No heart at all; the breath's harmonics up to the 5th smear by k times its wander into
+    # the heart band (the estimator gave 89 here for 30 s, beside 4.9 × the breathing rate)
+    given, n = _given_heart_rates(ChestSignalSpec(duration_s=300, breathing_rate_bpm=18, heart_amplitude_mm=0.001,
+                                                  breath_harmonics=(0.5, 0.35, 0.25, 0.18),
+                                                  breath_irregularity=0.1, seed=20))
+    assert n > 200 and given == []
