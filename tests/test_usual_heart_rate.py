@@ -60,8 +60,10 @@ def test_the_usual_heart_rate_survives_a_restart(tmp_path: Path) -> None:
     finally:
         store.close()
     # a week-old rate is no longer the resident's usual one
-    assert Outbox(tmp_path / "old.db").resting_heart_rates(now) == {}
     old = Outbox(tmp_path / "old.db")
-    old.emit(summary(now - 8 * 86_400, 66.0))
-    assert old.resting_heart_rates(now - USUAL_HEART_KEPT_S) == {}
-    old.close()
+    try:
+        assert old.resting_heart_rates(now) == {}
+        old.emit(summary(now - 8 * 86_400, 66.0))
+        assert old.resting_heart_rates(now - USUAL_HEART_KEPT_S) == {}
+    finally:
+        old.close()
