@@ -122,7 +122,8 @@ class HeartEstimator:
         self._recent: deque[float] = deque(maxlen=max(1, self.s.stable_s, self.s.rehold_s, self.s.first_hold_s))
         self._settled: deque[float] = deque(maxlen=max(1, self.s.settled_s))
         self._peaks: deque[float] = deque(maxlen=max(1, self.s.lag_s))  # each window's own strongest rate
-        self._breath_peaks: deque[float] = deque(maxlen=60)  # each window's breathing peak, per minute
+        # each window's breathing peak over the line average's span: how much the breath wanders
+        self._breath_peaks: deque[float] = deque(maxlen=max(2, int(self.s.line_time_constant_s)))
         cal = np.asarray(self.s.calibration, dtype=np.float64)
         self._cal_x, self._cal_y = cal[:, 0], cal[:, 1]
         self.usual_bpm = self.s.usual_bpm
