@@ -15,7 +15,9 @@ readings of the same lines are weighed explicitly (``doubt``):
   withheld when the breath's own harmonic k-1 shows as a line (before any is subtracted):
   the breath may then put a line at k·f_breath whether or not the heart does. A breath's
   harmonics fade as k grows, so where k-1 is not seen, k is the heart (on the recordings a
-  heart near 4·f_breath was withheld in a fifth of S01's windows for no reason);
+  heart near 4·f_breath was withheld in a fifth of S01's windows for no reason). A harmonic
+  is not measured in a window where it falls on the tracked rate: there its line is the
+  heart's as much as the breath's;
 - a rate an octave away from the resident's own usual resting rate (earlier nights) is
   withheld;
 - a rate high enough that r/2 would also be a heart rate, beside a measured breathing rate
@@ -147,13 +149,13 @@ class HeartEstimator:
         """Fold in one window (breathing not yet removed); ``breathing_bpm`` is the breathing
         rate as reported (None when breathing was too irregular to give)."""
         freqs, rel = self._relative_spectrum(x, fs, breath_hz)
-        self._average_breath_lines(x, fs, breath_hz)
         self._breath_peaks.append(breath_hz * 60.0)
         grid_hz = self.tracker.grid / 60.0
         fundamental = np.interp(grid_hz, freqs, rel)
         second = np.interp(2 * grid_hz, freqs, rel, right=1.0)  # above Nyquist: no evidence either way
         evidence = np.asarray(fundamental + second, dtype=np.float64)
         rate, mass = self.tracker.update(evidence)
+        self._average_breath_lines(x, fs, breath_hz, rate)
         self._peaks.append(float(self.tracker.grid[int(np.argmax(evidence))]))
         self._average_lines(freqs, rel)
         self._recent.append(rate)
@@ -190,19 +192,26 @@ class HeartEstimator:
             a = 1.0 / max(1.0, self.s.line_time_constant_s)
             self._lines += a * (now - self._lines)
 
-    def _average_breath_lines(self, x: Array, fs: float, breath_hz: float) -> None:
+    def _average_breath_lines(self, x: Array, fs: float, breath_hz: float, heart_bpm: float) -> None:
         """How far each harmonic of this window's breath stands above its neighbourhood, before
-        any is subtracted, averaged like the lines (the first windows weigh in fully)."""
+        any is subtracted, averaged like the lines (the first windows weigh in fully).
+
+        A harmonic that falls on the tracked heart rate is not measured in this window: its line
+        there is the heart's as much as the breath's. Averaged in, it would later speak against
+        that same heart once the breath has slowed and a higher harmonic reaches it (S01: a heart
+        at 88 on 4 × 22/min, then 5 × 17.6/min, withheld for a breath line that was the heart)."""
         freqs, power = power_spectrum(np.diff(x - x.mean()), fs)
         hi = min(0.49 * fs, (len(self._breath_lines) + 1) * breath_hz + 0.5)
         rel = relative_to_background(freqs, power, 0.05, hi)
-        now = np.zeros_like(self._breath_lines)
-        for k in range(1, len(now)):
-            near = np.abs(freqs - k * breath_hz) <= self.s.notch_hz
-            now[k] = float(rel[near].max()) if breath_hz > 0 and near.any() else 0.0
         self._breath_seen += 1
         a = max(1.0 / self._breath_seen, 1.0 / max(1.0, self.s.line_time_constant_s))
-        self._breath_lines += a * (now - self._breath_lines)
+        for k in range(1, len(self._breath_lines)):
+            bpm = k * breath_hz * 60.0
+            if k > 1 and abs(bpm - heart_bpm) <= self._breath_harmonic_tolerance(k):
+                continue
+            near = np.abs(freqs - k * breath_hz) <= self.s.notch_hz
+            now = float(rel[near].max()) if breath_hz > 0 and near.any() else 0.0
+            self._breath_lines[k] += a * (now - self._breath_lines[k])
 
     def breath_harmonic_line(self, k: int) -> float:
         """Averaged relative power of the breath's k-th harmonic (0 outside 1..checked)."""
@@ -259,10 +268,13 @@ class HeartEstimator:
             below = self.breath_harmonic_line(k - 1)
             if below < s.breath_series_line:
                 continue
-            tolerance = s.breath_harmonic_bpm + 0.5 * k + (k * wander if below >= own else 0.0)
+            tolerance = self._breath_harmonic_tolerance(k) + (k * wander if below >= own else 0.0)
             if abs(rate - k * breathing_bpm) <= tolerance:
                 return True
         return False
+
+    def _breath_harmonic_tolerance(self, k: int) -> float:
+        return self.s.breath_harmonic_bpm + 0.5 * k
 
     def _lagging(self, rate: float) -> bool:
         """Each window's own strongest rate has stayed on one side of the tracked rate, and far

@@ -101,6 +101,24 @@ def test_follows_a_heart_rate_that_changes() -> None:
     assert len(after) >= 50 and max(after) <= 3.0
 
 
+def test_a_heart_the_slowing_breath_passes_is_given() -> None:
+    # A heart at 88 on 4 × a 22/min breath cannot be told from that harmonic and is withheld;
+    # once the breath slows to 17.6/min the heart sits on 5 × the breath, whose 4th harmonic
+    # shows no line. The old estimator had averaged the heart's own line at 88 in as the
+    # breath's 4th harmonic and withheld the heart for another minute and a half (S01 did this).
+    stream = ChestStream(seed=0)
+    est = VitalsEstimator()
+    after = []
+    for i in range(280 * 20):
+        t = i / 20.0
+        breathing = 22.0 - 4.4 * min(1.0, max(0.0, (t - 180.0) / 10.0))
+        e = est.push(t, stream.sample(t, 88.0, breathing))
+        if e is not None and t >= 190:
+            after.append(e.heart_rate_bpm)
+    given = [h for h in after if h is not None]
+    assert len(given) >= 0.6 * len(after) and _mae(given, 88.0) <= 3.0
+
+
 def test_single_sample_phase_steps_are_not_motion() -> None:
     # an obstructed radar's phase unwrapping slips by a step now and then (OBS_3cm does);
     # the chest did not move, so the estimate must not be withheld as "moving"
