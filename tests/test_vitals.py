@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -79,18 +80,28 @@ def test_memory_is_bounded_and_gaps_restart() -> None:
     assert after[0].reason == NoEstimate.WARMING_UP
 
 
+def _ramp(t: float, start: float, duration: float) -> float:
+    return min(1.0, max(0.0, (t - start) / duration))
+
+
+def _streamed(seconds: int, heart: Callable[[float], float], breathing: Callable[[float], float],
+              seed: int) -> list[tuple[float, float, float | None]]:
+    """(t, true heart rate, heart rate given) for a 20 Hz chest whose rates change over time."""
+    stream = ChestStream(seed=seed)
+    est = VitalsEstimator()
+    out = []
+    for i in range(seconds * 20):
+        t = i / 20.0
+        e = est.push(t, stream.sample(t, heart(t), breathing(t)))
+        if e is not None:
+            out.append((t, heart(t), e.heart_rate_bpm))
+    return out
+
+
 def test_follows_a_heart_rate_that_changes() -> None:
     # 64 -> 96 bpm over a minute (a fright): the tracker follows the drift; a rate this far from
     # the one settled on is given once it has held for two minutes (HeartSettings.rehold_s)
-    stream = ChestStream(seed=4)
-    est = VitalsEstimator()
-    out = []
-    for i in range(400 * 20):
-        t = i / 20.0
-        hr = 64.0 + 32.0 * min(1.0, max(0.0, (t - 120.0) / 60.0))
-        e = est.push(t, stream.sample(t, hr, 14.0))
-        if e is not None:
-            out.append((t, hr, e.heart_rate_bpm))
+    out = _streamed(400, lambda t: 64.0 + 32.0 * _ramp(t, 120.0, 60.0), lambda t: 14.0, seed=4)
     before = [abs(h - truth) for t, truth, h in out if 90 <= t < 120 and h is not None]
     during = [abs(h - truth) for t, truth, h in out if 120 <= t < 340 and h is not None]
     after = [abs(h - truth) for t, truth, h in out if t >= 340 and h is not None]
@@ -106,15 +117,8 @@ def test_a_heart_the_slowing_breath_passes_is_given() -> None:
     # once the breath slows to 17.6/min the heart sits on 5 × the breath, whose 4th harmonic
     # shows no line. The old estimator had averaged the heart's own line at 88 in as the
     # breath's 4th harmonic and withheld the heart for another minute and a half (S01 did this).
-    stream = ChestStream(seed=0)
-    est = VitalsEstimator()
-    after = []
-    for i in range(280 * 20):
-        t = i / 20.0
-        breathing = 22.0 - 4.4 * min(1.0, max(0.0, (t - 180.0) / 10.0))
-        e = est.push(t, stream.sample(t, 88.0, breathing))
-        if e is not None and t >= 190:
-            after.append(e.heart_rate_bpm)
+    out = _streamed(280, lambda t: 88.0, lambda t: 22.0 - 4.4 * _ramp(t, 180.0, 10.0), seed=0)
+    after = [h for t, _, h in out if t >= 190]
     given = [h for h in after if h is not None]
     assert len(given) >= 0.6 * len(after) and _mae(given, 88.0) <= 3.0
 
