@@ -120,7 +120,7 @@ class HeartEstimator:
         self._lines: Array | None = None
         # averaged strength of the breath's own harmonics 1..k, before any is subtracted
         self._breath_lines = np.zeros(self.s.breath_harmonics_checked + 1)
-        self._breath_seen = 0
+        self._breath_seen = np.zeros(len(self._breath_lines))  # windows measured, per harmonic
         self._recent: deque[float] = deque(maxlen=max(1, self.s.stable_s, self.s.rehold_s, self.s.first_hold_s))
         self._settled: deque[float] = deque(maxlen=max(1, self.s.settled_s))
         self._peaks: deque[float] = deque(maxlen=max(1, self.s.lag_s))  # each window's own strongest rate
@@ -134,7 +134,7 @@ class HeartEstimator:
         self.tracker.reset()
         self._lines = None
         self._breath_lines[:] = 0.0
-        self._breath_seen = 0
+        self._breath_seen[:] = 0.0
         self._recent.clear()
         self._settled.clear()
         self._peaks.clear()
@@ -194,7 +194,7 @@ class HeartEstimator:
 
     def _average_breath_lines(self, x: Array, fs: float, breath_hz: float, heart_bpm: float) -> None:
         """How far each harmonic of this window's breath stands above its neighbourhood, before
-        any is subtracted, averaged like the lines (the first windows weigh in fully).
+        any is subtracted, averaged like the lines (the first windows measured weigh in fully).
 
         A harmonic that falls on the tracked heart rate is not measured in this window: its line
         there is the heart's as much as the breath's. Averaged in, it would later speak against
@@ -203,14 +203,14 @@ class HeartEstimator:
         freqs, power = power_spectrum(np.diff(x - x.mean()), fs)
         hi = min(0.49 * fs, (len(self._breath_lines) + 1) * breath_hz + 0.5)
         rel = relative_to_background(freqs, power, 0.05, hi)
-        self._breath_seen += 1
-        a = max(1.0 / self._breath_seen, 1.0 / max(1.0, self.s.line_time_constant_s))
         for k in range(1, len(self._breath_lines)):
             bpm = k * breath_hz * 60.0
             if k > 1 and abs(bpm - heart_bpm) <= self._breath_harmonic_tolerance(k):
                 continue
             near = np.abs(freqs - k * breath_hz) <= self.s.notch_hz
             now = float(rel[near].max()) if breath_hz > 0 and near.any() else 0.0
+            self._breath_seen[k] += 1
+            a = max(1.0 / self._breath_seen[k], 1.0 / max(1.0, self.s.line_time_constant_s))
             self._breath_lines[k] += a * (now - self._breath_lines[k])
 
     def breath_harmonic_line(self, k: int) -> float:
