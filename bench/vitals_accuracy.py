@@ -174,12 +174,14 @@ def heart_line_at_reference(session: Session) -> tuple[float, float]:
     harmonics subtracted, as the estimator does. It uses the reference, so it only labels."""
     assert session.ends is not None and session.ref is not None
     fs = 20.0
+    settings = VitalsSettings()
+    subtracted = settings.heart.breath_harmonics + 0.5  # as HeartEstimator subtracts them
     at, away = [], []
     for end, ref in zip(session.ends, session.ref, strict=True):
         grid = np.arange(end - WINDOW_S, end, 1 / fs)
         x = np.interp(grid, session.t, session.x)
-        breath_hz, _ = breathing_peak(x, fs, VitalsSettings().breath_band_hz)
-        x = remove_harmonics(x - x.mean(), fs, breath_hz, 0.0, 3.5 * breath_hz)
+        breath_hz, _ = breathing_peak(x, fs, settings.breath_band_hz)
+        x = remove_harmonics(x - x.mean(), fs, breath_hz, 0.0, subtracted * breath_hz)
         freqs, power = power_spectrum(np.diff(x), fs)
         rel = relative_to_background(freqs, power, 0.3, 6.0)
         at.append(_line_or_harmonic(freqs, rel, ref))
