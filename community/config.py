@@ -88,6 +88,27 @@ class Retention(Strict):
     audit: int = Field(1095, ge=1095)
 
 
+class Ingest(Strict):
+    """What one gateway may cost the ingest (docs/contract.md, "Limits"): beyond it, its own
+    messages are refused and counted, never anyone else's."""
+
+    max_payload_bytes: int = Field(65_536, ge=1_024, le=1_048_576, description="larger messages are refused")
+    past_days: float = Field(30, gt=0, description="telemetry dated further back is dead-lettered (a box "
+                                                   "offline for weeks still delivers its record)")
+    future_s: float = Field(300, ge=0, description="anything dated further ahead than this is refused as "
+                                                   "telemetry; an alert's times are clamped instead")
+    alerts_per_s: float = Field(1, gt=0, description="per gateway, sustained (an honest box raises a few a day)")
+    alerts_burst: int = Field(100, ge=1, description="per gateway: the unconfirmed alerts a box replays at once")
+    telemetry_per_s: float = Field(20, gt=0, description="per gateway: events, vitals, summaries, status")
+    telemetry_burst: int = Field(600, ge=1)
+    bytes_per_s: float = Field(262_144, gt=0, description="per gateway, all leaves")
+    bytes_burst: int = Field(4_194_304, ge=65_536)
+    new_gateways_per_minute: int = Field(60, ge=1, description="unknown gateways quarantined per minute at most")
+    dead_letters_per_gateway: int = Field(1_000, ge=1, description="kept rows per gateway; further ones are counted")
+    queue: int = Field(50_000, ge=100, description="messages waiting to be stored, at most (the broker holds more)")
+    behind_s: float = Field(60, gt=0, description="health fails when a waiting message is older than this")
+
+
 class Broker(Strict):
     url: str = "mqtt://127.0.0.1:1883"
     prefix: str = "eldergate/v1"
@@ -187,6 +208,7 @@ class CommunityConfig(Strict):
     escalation: Escalation = Escalation()
     offline: Offline = Offline()
     retention: Retention = Retention()
+    ingest: Ingest = Ingest()
 
     @model_validator(mode="after")
     def _secrets_exist(self) -> CommunityConfig:

@@ -27,86 +27,112 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from eldergate.contract.bounds import (
+    MAX_DETAILS_BYTES,
+    MAX_EVIDENCE_BYTES,
+    MAX_FIGURES_BYTES,
+    bounded_bag,
+)
 
 SCHEMA_VERSION = 1
+
+# Every field has a range or a length (docs/contract.md, "Limits"): a faulty or hostile box can
+# send anything, and the server must refuse what no honest box sends before it touches a database.
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="letters, digits, _ and -; 1-64")]
+OptionalId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,64}$", description="an id, or empty")]
+Word = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="a lower-case name, 1-40")]
+_PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control characters (PostgreSQL refuses NUL)
+Person = Annotated[str, Field(min_length=1, max_length=150, pattern=_PRINTABLE,
+                              description="who (a user's id or display name)")]
+UnixTime = Annotated[float, Field(ge=0, le=4_102_444_800, allow_inf_nan=False,
+                                  description="Unix seconds, before 2100")]
+Rate = Annotated[float, Field(ge=0, le=400, allow_inf_nan=False)]
+Title = Annotated[str, Field(max_length=200, pattern=_PRINTABLE)]
+
+
+def _bag(limit: int) -> Any:
+    return AfterValidator(lambda v: bounded_bag(v, limit))
 
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    v: int = SCHEMA_VERSION
-    site: str
-    gateway: str
-    sent_at: float = Field(description="Unix seconds when the gateway (re)sent it")
+    v: int = Field(SCHEMA_VERSION, ge=1, le=1000)
+    site: Id
+    gateway: Id
+    sent_at: UnixTime = Field(description="Unix seconds when the gateway (re)sent it")
 
 
 class AlertMessage(Message):
-    id: str = Field(description="stable alert id; the same across resends and replays")
-    kind: str
+    id: Id = Field(description="stable alert id, unique within its gateway; the same across resends and replays")
+    kind: Word
     severity: Literal["critical", "warning", "info"]
     state: Literal["raised", "delivered", "acknowledged", "resolved"]
-    resident: str = Field(description="resident id (never the name)")
-    room: str
-    sensor: str
-    started: float
-    raised_at: float
-    resolved_at: float | None = None
-    acknowledged_by: str | None = None
-    evidence: dict[str, Any] = Field(default_factory=dict, description="numbers that raised it")
-    title_zh: str
-    title_en: str
+    resident: OptionalId = Field(description="resident id (never the name)")
+    room: OptionalId
+    sensor: OptionalId
+    started: UnixTime
+    raised_at: UnixTime
+    resolved_at: UnixTime | None = None
+    acknowledged_by: Person | None = None
+    evidence: Annotated[dict[str, Any], _bag(MAX_EVIDENCE_BYTES)] = Field(
+        default_factory=dict, description="numbers that raised it (a flat or shallow JSON object, bounded)")
+    title_zh: Title
+    title_en: Title
 
 
 class EventMessage(Message):
-    t: float
-    name: str
-    resident: str
-    room: str = ""
-    sensor: str = ""
-    value: float | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    t: UnixTime
+    name: Word
+    resident: OptionalId
+    room: OptionalId = ""
+    sensor: OptionalId = ""
+    value: Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)] | None = None
+    details: Annotated[dict[str, Any], _bag(MAX_DETAILS_BYTES)] = Field(default_factory=dict)
 
 
 class VitalsMessage(Message):
-    t: float
-    resident: str
-    heart_rate_bpm: float | None
-    breathing_rate_bpm: float | None
-    quality: float | None
+    t: UnixTime
+    resident: OptionalId
+    heart_rate_bpm: Rate | None
+    breathing_rate_bpm: Rate | None
+    quality: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None
     in_bed: bool | None = None
 
 
 class SummaryMessage(Message):
-    resident: str
-    period_start: float
-    period_end: float
-    figures: dict[str, Any]
+    resident: OptionalId
+    period_start: UnixTime
+    period_end: UnixTime
+    figures: Annotated[dict[str, Any], _bag(MAX_FIGURES_BYTES)]
 
 
 class StatusMessage(Message):
     state: Literal["online", "offline"]
-    version: str = ""
-    unsent_alerts: int = 0
-    sensors: dict[str, str] = Field(default_factory=dict, description="sensor id -> ok | silent | offline")
+    version: Annotated[str, Field(max_length=64, pattern=_PRINTABLE)] = ""
+    unsent_alerts: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    sensors: Annotated[dict[Id, Annotated[str, Field(max_length=16, pattern=_PRINTABLE)]], Field(max_length=64)] = \
+        Field(default_factory=dict, description="sensor id -> ok | silent | offline")
     clock_trusted: bool = True
 
 
 class AckMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    alert_id: str
+    alert_id: Id
     kind: Literal["received", "acknowledged"]
-    state: str | None = Field(None, description="for received: the alert state that was received")
-    by: str | None = Field(None, description="for acknowledged: who (a grid worker's id)")
+    state: Word | None = Field(None, description="for received: the alert state that was received")
+    by: Person | None = Field(None, description="for acknowledged: who (a grid worker's id)")
 
 
 class AckAppliedMessage(Message):
     """The gateway has applied and stored a person's acknowledgement (or had already)."""
 
-    alert_id: str
-    by: str | None = None
-    state: str | None = Field(None, description="the alert's state at the gateway now; null if it never knew it")
+    alert_id: Id
+    by: Person | None = None
+    state: Word | None = Field(None, description="the alert's state at the gateway now; null if it never knew it")
 
 
 class ServerStatusMessage(BaseModel):
@@ -116,14 +142,14 @@ class ServerStatusMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     v: int = SCHEMA_VERSION
     state: Literal["online", "offline"]
-    sent_at: float
+    sent_at: UnixTime
 
 
 class CommandMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     command: Literal["status", "test_alert", "acknowledge"]
-    alert_id: str | None = None
-    by: str | None = None
+    alert_id: Id | None = None
+    by: Person | None = None
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {

@@ -22,7 +22,8 @@ api.add_router("", alerts.router)
 api.add_router("", registry.router)
 
 
-@api.get("/health", auth=None, tags=["health"], summary="200 once the database and the broker are connected")
+@api.get("/health", auth=None, tags=["health"],
+         summary="200 while all is well: database, broker, every task, ingest in time")
 def health(request: HttpRequest) -> HttpResponse:
     try:
         with connection.cursor() as cur:
@@ -31,8 +32,11 @@ def health(request: HttpRequest) -> HttpResponse:
     except DatabaseError:
         db = False
     broker = liveness.broker_connected()
-    ok = db and broker is not False
-    body: dict[str, Any] = {"ok": ok, "database": db, "broker": broker, "ingest": liveness.counts()}
+    problems = liveness.problems()
+    ok = db and broker is not False and not problems
+    body: dict[str, Any] = {"ok": ok, "database": db, "broker": broker, "problems": problems,
+                            "tasks": liveness.tasks(), "ingest": liveness.counts(),
+                            "ingest_behind_s": round(liveness.STATE.behind(), 1)}
     return JsonResponse(body, status=200 if ok else 503)
 
 

@@ -33,14 +33,15 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def visible_alert(request: HttpRequest, alert_id: str) -> Alert:
-    alert = scoping.alerts(user(request)).filter(alert_id=alert_id).first()
+    """``alert_id`` is the alert's ``ref`` (site.gateway.id) or an id only one visible alert has."""
+    alert = scoping.by_ref(scoping.alerts(user(request)).select_related("gateway"), alert_id)
     if alert is None:
         raise HttpError(404, "no such alert")  # the same answer whether it exists elsewhere or not
     return alert
 
 
-def repeats(alerts: list[Alert]) -> dict[str, int]:
-    """Alert id -> how many alerts of the same resident and kind fall within a day of it (three
+def repeats(alerts: list[Alert]) -> dict[int, int]:
+    """Alert (pk) -> how many alerts of the same resident and kind fall within a day of it (three
     falls tonight are one group with a count of 3, not three unrelated cards)."""
     if not alerts:
         return {}
@@ -51,13 +52,13 @@ def repeats(alerts: list[Alert]) -> dict[str, int]:
     for key, t in (Alert.objects.filter(group_key__in={a.group_key for a in alerts}, raised_at__gte=lo,
                                         raised_at__lte=hi).values_list("group_key", "raised_at")):
         times.setdefault(key, []).append(t)
-    return {a.alert_id: sum(abs(t - a.raised_at) <= day for t in times.get(a.group_key, [])) or 1 for a in alerts}
+    return {a.pk: sum(abs(t - a.raised_at) <= day for t in times.get(a.group_key, [])) or 1 for a in alerts}
 
 
-def alert_out(a: Alert, at: datetime, reps: dict[str, int] | None = None) -> dict[str, Any]:
+def alert_out(a: Alert, at: datetime, reps: dict[int, int] | None = None) -> dict[str, Any]:
     ack = getattr(a, "outgoing_ack", None)  # RelatedObjectDoesNotExist is an AttributeError
     return {
-        "id": a.alert_id, "kind": a.kind, "severity": a.severity, "site": a.gateway.site,
+        "id": a.alert_id, "ref": a.ref, "kind": a.kind, "severity": a.severity, "site": a.gateway.site,
         "gateway": a.gateway.gateway, "resident": a.resident_key, "resident_record": a.resident_id,
         "home": a.gateway.home_id, "community": a.community.code if a.community else None,
         "room": a.room, "sensor": a.sensor, "title_zh": a.title_zh, "title_en": a.title_en, "evidence": a.evidence,
@@ -67,7 +68,7 @@ def alert_out(a: Alert, at: datetime, reps: dict[str, int] | None = None) -> dic
         "resolved_at": a.resolved_at, "resolved_by": a.resolved_by, "outcome": a.outcome, "note": a.note,
         "assignee": a.assignee.get_username() if a.assignee else None,
         "age_s": round(((a.resolved_at or at) - a.raised_at).total_seconds(), 1),
-        "repeats": (reps or {}).get(a.alert_id, 1),
+        "repeats": (reps or {}).get(a.pk, 1),
         "gateway_confirmed_ack": None if ack is None else ack.confirmed_at is not None,
         "history": [{"state": h.state, "at": h.at, "by": h.by} for h in a.history.all()],
         "comments": [{"at": c.at, "by": c.author.get_username() if c.author else "", "text": c.text}

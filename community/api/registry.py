@@ -22,10 +22,11 @@ from eldergate.community.api.schemas import (
     VisitIn,
 )
 from eldergate.community.clock import now
+from eldergate.community.config import active
 from eldergate.community.models import Alert, Gateway, Home, Resident, Snooze, Visit
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.work import scoping
+from eldergate.community.work import escalation, scoping
 
 router = Router(tags=["registry"])
 
@@ -154,10 +155,13 @@ def adopt(request: HttpRequest, gateway_id: int, body: AdoptIn) -> dict[str, Any
     with transaction.atomic():
         g.home = h
         g.save(update_fields=["home"])
-        # what it already sent moves with it into the community, residents matched by id
+        # what it already sent moves with it into the community, residents matched by id; what is
+        # still open starts its ladder now (in quarantine it paged nobody)
         for a in Alert.objects.filter(gateway=g, community__isnull=True):
             a.community = h.community
             a.resident = Resident.objects.filter(home=h, resident_id=a.resident_key).first()
             a.save(update_fields=["community", "resident"])
+            if a.is_open and not a.test:
+                escalation.schedule(a, active())
         record(now(), u, "adopted", g, home=h.pk)
     return _gateway_out(g)

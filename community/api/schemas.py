@@ -22,6 +22,7 @@ class CommentOut(Schema):
 
 class AlertOut(Schema):
     id: str
+    ref: str  # site.gateway.id: the alert's address in /api/v1/alerts/{ref} and /console/alerts/{ref}
     kind: str
     severity: str
     site: str

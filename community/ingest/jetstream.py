@@ -22,6 +22,7 @@ from typing import Any
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
+from eldergate.community.ingest.quota import Quotas
 from eldergate.community.ingest.store import Incoming
 from eldergate.contract.messages import GATEWAY_LEAVES
 
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 STREAM = "ELDERGATE_UP"
 CONSUMER = "eldergate-ingest"
 ACK_WAIT_S = 30.0  # a dead worker's unacked batch goes to another after this
+# A message that keeps failing is redelivered this often at most: each copy is either stored or
+# dead-lettered by the batch store, so only a database down for that long reaches it.
+MAX_DELIVER = 1000
 
 
 def subject(mqtt_topic: str) -> str:
@@ -58,12 +62,13 @@ class JetStreamIngest(BatchStore):
         self.nats = NatsPublisher()
         super().__init__(cfg, clock, self.nats)
         self.name = f"{cfg.broker.client_id}{client_suffix}"
+        self.quotas = Quotas(cfg.ingest)
         self.connected = threading.Event()  # bound to the consumer: the gateways' messages reach us
         self.wake: threading.Event | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
+    def start(self, supervise: Any = None) -> None:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="eg-ingest-js", daemon=True)
         self._thread.start()
 
@@ -120,7 +125,7 @@ class JetStreamIngest(BatchStore):
         except Exception:  # noqa: BLE001  (it exists: another worker made it, perhaps with other settings)
             await js.stream_info(STREAM)  # use it; this raises when there is no stream after all
         await js.add_consumer(STREAM, ConsumerConfig(
-            durable_name=CONSUMER, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S,
+            durable_name=CONSUMER, ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_deliver=MAX_DELIVER,
             max_ack_pending=50_000, max_waiting=512))
         return await js.pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
 
@@ -135,8 +140,14 @@ class JetStreamIngest(BatchStore):
             batch: list[Incoming] = []
             for m in msgs:
                 levels = topic_levels(m.subject)
-                if len(levels) >= 4:
-                    batch.append(Incoming(levels[-1], levels[-3], levels[-2], m.data))
+                if len(levels) < 4:
+                    continue
+                site, gw, leaf = levels[-3], levels[-2], levels[-1]
+                over = self.quotas.allow(site, gw, leaf, len(m.data))
+                if over is None:
+                    batch.append(Incoming(leaf, site, gw, m.data))
+                else:
+                    self.refuse(site, gw, leaf, over)
             if not await loop.run_in_executor(None, self.store_batch, batch):
                 for m in msgs:  # the database is down: JetStream keeps them and offers them again
                     await m.nak(delay=5.0)

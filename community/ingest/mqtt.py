@@ -1,6 +1,11 @@
 """The ingest on an MQTT broker (Mosquitto): subscribes to what gateways send, stores it, receipts
 alerts after the commit, and only then PUBACKs (manual acknowledgement).
 
+As a message arrives its gateway's quota is checked (``quota.py``): over it, the message is
+PUBACKed, counted and dropped, so one flooding box costs its own messages only (an alert dropped
+so earns no receipt and comes again). The rest waits in a bounded queue whose alert lane is
+always taken first (``lanes.py``).
+
 It subscribes per leaf to ``<prefix>/+/+/<leaf>`` for the gateway→server leaves only, so it never
 receives its own ``ack`` messages back (a ``#`` subscription would). Alone it keeps a persistent
 session; several ingest processes share the subscription (``$share/``) with session expiry 0, and
@@ -11,7 +16,6 @@ presence on ``_server/status`` is not said here but by ``presence.ServerPresence
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from typing import Any
 
@@ -20,8 +24,11 @@ import paho.mqtt.client as mqtt
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
+from eldergate.community.ingest.lanes import Lanes
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
+from eldergate.community.ingest.quota import ALERT_LEAVES, Quotas
 from eldergate.community.ingest.store import Incoming
+from eldergate.community.work.liveness import Task
 from eldergate.contract.messages import GATEWAY_LEAVES
 
 log = logging.getLogger(__name__)
@@ -42,7 +49,8 @@ class Ingest(BatchStore):
         self.client, self.nodes = make_client(b, b.client_id + client_suffix, self.persistent, manual_ack=True)
         super().__init__(cfg, clock, MqttPublisher(self.client))
         fail_over(self.client, self.nodes)
-        self._queue: queue.Queue[tuple[Incoming, int | None, int]] = queue.Queue()
+        self.lanes: Lanes[tuple[Incoming, int | None, int]] = Lanes(cfg.ingest.queue)
+        self.quotas = Quotas(cfg.ingest)
         self._stop = threading.Event()
         self.wake: threading.Event | None = None  # set when the ack sender should look now (the broker came back)
         self.connected = threading.Event()  # subscribed: the gateways' messages reach us
@@ -51,8 +59,10 @@ class Ingest(BatchStore):
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
-    def start(self) -> None:
-        threading.Thread(target=self._drain, name="eg-ingest-store", daemon=True).start()
+    def start(self, supervise: Any = None) -> None:
+        """Connect, and run the store loop (under ``supervise`` when given: serve's supervisor)."""
+        task = Task("eg-ingest-store", self._drain, self._stop)
+        supervise(task) if supervise is not None else task.start()
         host, port = self.nodes[0]
         self.client.connect_async(host, port, 30, **connect_kwargs(self.cfg.broker, self.persistent))
         self.client.loop_start()
@@ -80,31 +90,40 @@ class Ingest(BatchStore):
         if len(parts) < 4:
             self.client.ack(msg.mid, msg.qos)
             return
-        self._queue.put((Incoming(parts[-1], parts[-3], parts[-2], bytes(msg.payload), bool(msg.retain)),
-                         msg.mid, msg.qos))
+        site, gw, leaf = parts[-3], parts[-2], parts[-1]
+        over = self.quotas.allow(site, gw, leaf, len(msg.payload))
+        if over is not None:
+            self.refuse(site, gw, leaf, over)
+            self.client.ack(msg.mid, msg.qos)
+            return
+        item = (Incoming(leaf, site, gw, bytes(msg.payload), bool(msg.retain)), msg.mid, msg.qos)
+        while not self.lanes.put(item, urgent=leaf in ALERT_LEAVES, timeout=1.0):
+            if self._stop.is_set():  # shutting down: the broker gives it back to the next session
+                return
 
-    def _drain(self) -> None:
-        """The store thread: take what has arrived (up to BATCH), store and receipt it, then PUBACK
-        (a server killed before its commit gets the batch again from the broker, and from the
-        gateways' resends)."""
+    def _drain(self, task: Task) -> None:
+        """The store loop: take what has arrived (alerts first, up to BATCH), store and receipt
+        it, then PUBACK (a server killed before its commit gets the batch again from the broker,
+        and from the gateways' resends). A database that cannot be reached keeps the batch here,
+        unacknowledged, and is tried again, backing off to 10 s."""
         while not self._stop.is_set():
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            batch = [first]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self.handle_batch(batch)
+            task.beat()
+            batch = self.lanes.take(BATCH, timeout=0.2)
+            wait = 0.5
+            while batch and not self.handle_batch(batch):
+                task.beat()
+                if self._stop.wait(wait):
+                    return
+                wait = min(10.0, wait * 2)
 
-    def handle(self, site: str, gw: str, leaf: str, payload: bytes, retained: bool = False) -> None:
-        self.handle_batch([(Incoming(leaf, site, gw, payload, retained), None, 0)])
+    def handle(self, site: str, gw: str, leaf: str, payload: bytes, retained: bool = False) -> bool:
+        return self.handle_batch([(Incoming(leaf, site, gw, payload, retained), None, 0)])
 
-    def handle_batch(self, batch: list[tuple[Incoming, int | None, int]]) -> None:
-        self.store_batch([it for it, _mid, _qos in batch])
+    def handle_batch(self, batch: list[tuple[Incoming, int | None, int]]) -> bool:
+        """Store, receipt, then PUBACK; False (and no PUBACK) when the database cannot be reached."""
+        if not self.store_batch([it for it, _mid, _qos in batch]):
+            return False
         for _it, mid, qos in batch:
             if mid is not None and qos > 0:
                 self.client.ack(mid, qos)
+        return True

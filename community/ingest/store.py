@@ -1,20 +1,27 @@
 """One message from a gateway, stored in one transaction; the receipt it earns is returned and
 sent by the caller only after that transaction has committed.
 
-Idempotent by unique keys: (alert id) for alerts, (alert, state) for their history, per event,
-per summary period, per vitals minute. A resend whose receipt was lost changes nothing and is
+Idempotent by unique keys: (gateway, alert id) for alerts, (alert, state) for their history, per
+event, per summary period, per vitals minute. A resend whose receipt was lost changes nothing and is
 receipted again. A malformed or off-contract payload raises Malformed before anything is written:
-no phantom gateway, no phantom home.
+no phantom gateway, no phantom home. A message only ever touches its own gateway's rows.
+
+Server time decides what is stored when (``received_at``, the audit, retention); the gateway's
+times are kept as evidence: telemetry dated outside the window ``[now - ingest.past_days,
+now + ingest.future_s]`` is refused, and an alert's times are clamped to the server's (an alert is
+never refused for its box's clock).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from pydantic import BaseModel, ValidationError
 
 from eldergate.community.clock import from_unix
@@ -22,7 +29,6 @@ from eldergate.community.config import CommunityConfig
 from eldergate.community.models import (
     Alert,
     AlertState,
-    Community,
     Event,
     Gateway,
     Resident,
@@ -34,6 +40,7 @@ from eldergate.community.models import (
 from eldergate.community.models.audit import record
 from eldergate.community.work import acks, escalation, fanout, offline
 from eldergate.community.work.workflow import changed, gateway_state
+from eldergate.contract.bounds import MAX_PAYLOAD_BYTES
 from eldergate.contract.messages import (
     AckAppliedMessage,
     AckMessage,
@@ -51,7 +58,8 @@ MODELS: dict[str, type[BaseModel]] = {
 
 
 class Malformed(Exception):
-    """Not JSON, not the contract, or a payload whose site/gateway contradicts its topic."""
+    """Not JSON, not the contract, a payload whose site/gateway contradicts its topic, or one dated
+    outside the window: dead-lettered, never stored."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +68,12 @@ class Stored:
     new: bool = False  # something not seen before was stored
 
 
-def parse(leaf: str, site: str, gateway: str, payload: bytes) -> BaseModel:
+def parse(leaf: str, site: str, gateway: str, payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> BaseModel:
     model = MODELS.get(leaf)
     if model is None:
         raise Malformed(f"unknown topic leaf {leaf!r}")
+    if len(payload) > max_bytes:
+        raise Malformed(f"payload of {len(payload)} bytes, more than {max_bytes}")
     try:
         msg = model.model_validate_json(payload)
     except ValidationError as err:
@@ -74,6 +84,30 @@ def parse(leaf: str, site: str, gateway: str, payload: bytes) -> BaseModel:
     if getattr(msg, "site", site) != site or getattr(msg, "gateway", gateway) != gateway:
         raise Malformed("the payload's site/gateway is not its topic's")
     return msg
+
+
+def in_window(msg: BaseModel, now: datetime, cfg: CommunityConfig) -> None:
+    """Telemetry dated outside the window is refused (a vitals message from ten years ahead would
+    otherwise stand as the resident's latest heart rate for ten years)."""
+    ts: list[float] = []
+    if isinstance(msg, EventMessage | VitalsMessage):
+        ts = [msg.t]
+    elif isinstance(msg, SummaryMessage):
+        ts = [msg.period_start, msg.period_end]
+    for t in ts:
+        if not _trusted(t, now, cfg):
+            raise Malformed(f"dated {from_unix(t).isoformat(timespec='seconds')}, outside the window the server "
+                            f"accepts ({cfg.ingest.past_days:g} days back to {cfg.ingest.future_s:g} s ahead)")
+
+
+def _trusted(t: float, now: datetime, cfg: CommunityConfig) -> bool:
+    at = now.timestamp()
+    return at - cfg.ingest.past_days * 86400 <= t <= at + cfg.ingest.future_s
+
+
+def _gateway_time(t: float, now: datetime, cfg: CommunityConfig) -> datetime:
+    """A gateway's time for an alert: its own when plausible, the server's otherwise."""
+    return from_unix(t) if _trusted(t, now, cfg) else now
 
 
 @dataclass(frozen=True)
@@ -88,37 +122,49 @@ class Incoming:
 @dataclass
 class Outcome:
     stored: Stored | None = None
-    malformed: str | None = None
+    malformed: str | None = None  # dead-lettered, with this reason
+    refused: str | None = None  # not stored and not dead-lettered (the box resends what matters)
 
 
-def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig) -> list[Outcome]:
+def always(_key: tuple[str, str]) -> bool:
+    return True
+
+
+def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
+               admit: Callable[[tuple[str, str]], bool] = always) -> list[Outcome]:
     """A batch in one transaction (one commit, one fsync), each message in its own savepoint so
-    that one conflict does not undo the others. The caller receipts only after this returns."""
+    that one conflict does not undo the others. The caller receipts only after this returns.
+    ``admit`` says whether a gateway the registry does not know may be quarantined now (a flood
+    of invented gateways is refused, not stored)."""
     outcomes = [Outcome() for _ in items]
     parsed: list[tuple[int, Incoming, BaseModel]] = []
     for i, it in enumerate(items):
         try:
-            parsed.append((i, it, parse(it.leaf, it.site, it.gateway, it.payload)))
+            msg = parse(it.leaf, it.site, it.gateway, it.payload, cfg.ingest.max_payload_bytes)
+            in_window(msg, now, cfg)
+            parsed.append((i, it, msg))
         except Malformed as err:
             outcomes[i].malformed = str(err)
     raced: list[tuple[int, Incoming, BaseModel]] = []
     fresh: dict[tuple[str, str], bool] = {}
     for _i, it, _msg in parsed:
         fresh[(it.site, it.gateway)] = fresh.get((it.site, it.gateway), False) or not it.retained
-    alert_ids = [msg.id for _i, _it, msg in parsed if isinstance(msg, AlertMessage)]
     with transaction.atomic():
+        gateways = _gateways(fresh, now, admit)
         # a resend of what is stored already (most alert messages in a burst) costs no write
-        known = set(AlertState.objects.filter(alert__alert_id__in=alert_ids)
-                    .values_list("alert__alert_id", "state")) if alert_ids else set()
-        gateways = _gateways(fresh, now)
+        known = _known_states(parsed, gateways)
         vitals = _VitalsBatch()
         events: list[Event] = []
         for i, it, msg in parsed:
-            gw = gateways.get((it.site, it.gateway))
+            key = (it.site, it.gateway)
+            gw = gateways.get(key)
             if gw is None:
-                raced.append((i, it, msg))
+                if key in gateways:  # an unknown gateway over the quarantine's rate: it may come back later
+                    outcomes[i].refused = "quarantine full"
+                else:
+                    raced.append((i, it, msg))
                 continue
-            if isinstance(msg, AlertMessage) and (msg.id, msg.state) in known:
+            if isinstance(msg, AlertMessage) and (gw.pk, msg.id, msg.state) in known:
                 outcomes[i].stored = Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state))
             elif isinstance(msg, VitalsMessage):  # folded per resident and minute, written once below
                 vitals.add(gw, msg)
@@ -149,6 +195,7 @@ def store(leaf: str, site: str, gateway: str, payload: bytes, now: datetime, cfg
 
 def _store_parsed(msg: BaseModel, site: str, gateway: str, now: datetime, cfg: CommunityConfig,
                   retained: bool) -> Stored:
+    in_window(msg, now, cfg)
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -160,19 +207,41 @@ def _store_parsed(msg: BaseModel, site: str, gateway: str, now: datetime, cfg: C
     raise AssertionError("unreachable")
 
 
-def _gateways(fresh: dict[tuple[str, str], bool], now: datetime) -> dict[tuple[str, str], Gateway]:
-    """The batch's gateways in one query, the new ones created, and one update of ``last_seen`` for
-    all that sent something fresh (a retained copy says nothing about now)."""
-    found = {(g.site, g.gateway): g for g in Gateway.objects.select_related("home__community")
-             .filter(gateway__in={gw for _site, gw in fresh}) if (g.site, g.gateway) in fresh}
+def _known_states(parsed: list[tuple[int, Incoming, BaseModel]],
+                  gateways: dict[tuple[str, str], Gateway | None]) -> set[tuple[int, str, str]]:
+    """(gateway pk, alert id, state) already stored for the batch's alert messages, in one query."""
+    wanted: dict[int, set[str]] = {}
+    for _i, it, msg in parsed:
+        gw = gateways.get((it.site, it.gateway))
+        if isinstance(msg, AlertMessage) and gw is not None:
+            wanted.setdefault(gw.pk, set()).add(msg.id)
+    if not wanted:
+        return set()
+    where = Q()
+    for pk, ids in wanted.items():
+        where |= Q(alert__gateway_id=pk, alert__alert_id__in=ids)
+    return set(AlertState.objects.filter(where).values_list("alert__gateway_id", "alert__alert_id", "state"))
+
+
+def _gateways(fresh: dict[tuple[str, str], bool], now: datetime,
+              admit: Callable[[tuple[str, str]], bool]) -> dict[tuple[str, str], Gateway | None]:
+    """The batch's gateways in one query, the new ones created (None where the quarantine is full),
+    and one update of ``last_seen`` for all that sent something fresh (a retained copy says nothing
+    about now)."""
+    found: dict[tuple[str, str], Gateway | None] = {
+        (g.site, g.gateway): g for g in Gateway.objects.select_related("home__community")
+        .filter(gateway__in={gw for _site, gw in fresh}) if (g.site, g.gateway) in fresh}
     for key, any_fresh in fresh.items():
         if key not in found:
+            if not admit(key):
+                found[key] = None
+                continue
             try:
                 with transaction.atomic():
                     found[key] = _gateway(key[0], key[1], now, retained=not any_fresh)
             except IntegrityError:
                 pass  # another ingest worker created it: its messages take the slow path
-    seen = [g for key, g in found.items() if fresh[key]]
+    seen = [g for key, g in found.items() if fresh[key] and g is not None]
     Gateway.objects.filter(pk__in=[g.pk for g in seen]).update(last_seen=now)
     for g in seen:
         if g.offline:
@@ -197,10 +266,10 @@ def _apply(gw: Gateway, msg: BaseModel, now: datetime, cfg: CommunityConfig, ret
     if isinstance(msg, AlertMessage):
         return _alert(gw, msg, now, cfg)
     if isinstance(msg, AckAppliedMessage):
-        acks.confirmed(msg.alert_id, now)
+        acks.confirmed(gw, msg.alert_id, now)
         return Stored()
     if isinstance(msg, StatusMessage):
-        at = from_unix(msg.sent_at) if retained else now
+        at = _gateway_time(msg.sent_at, now, cfg) if retained else now
         Gateway.objects.filter(pk=gw.pk).update(status=msg.state, status_at=at, version=msg.version,
                                                 unsent_alerts=msg.unsent_alerts, sensors=msg.sensors)
         return Stored(new=True)
@@ -225,29 +294,32 @@ def _event_row(gw: Gateway, msg: EventMessage) -> Event:
 
 def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) -> Stored:
     home = gw.home
-    alert = Alert.objects.select_for_update().filter(alert_id=msg.id).first()
+    alert = Alert.objects.select_for_update().filter(gateway=gw, alert_id=msg.id).first()
     created = alert is None
     if alert is None:
         resident = Resident.objects.filter(home=home, resident_id=msg.resident).first() if home else None
-        # a box not in the registry yet still belongs to the community its site names: its staff see
-        # the alert at once, and the platform operator adopts the gateway into a home
-        community = home.community if home else Community.objects.filter(code=gw.site).first()
+        raised_at = _gateway_time(msg.raised_at, now, cfg)
+        evidence = msg.evidence if raised_at != now else {**msg.evidence, "gateway_raised_at": msg.raised_at}
+        # a box not in the registry is quarantined: stored and receipted, seen by the platform
+        # operator only, paging nobody until it is adopted into a home (api/registry.py)
         alert = Alert.objects.create(
-            alert_id=msg.id, gateway=gw, community=community, resident=resident,
+            alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
             resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
-            title_zh=msg.title_zh, title_en=msg.title_en, evidence=msg.evidence,
+            title_zh=msg.title_zh, title_en=msg.title_en, evidence=evidence,
             test=msg.kind == "test" or bool(home and (home.mode == "installation" or Snooze.active_for(home, now))),
-            state="received", raised_at=from_unix(msg.raised_at), received_at=now,
+            state="received", raised_at=raised_at, received_at=now,
             group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
         AlertState.objects.bulk_create([  # a new alert has no history yet
-            AlertState(alert=alert, state="raised", at=from_unix(msg.raised_at), by="gateway", source="gateway"),
+            AlertState(alert=alert, state="raised", at=raised_at, by="gateway", source="gateway"),
             AlertState(alert=alert, state="received", at=now, by="server", source="server")])
-        escalation.schedule(alert, cfg, new=True)
+        if home is not None:
+            escalation.schedule(alert, cfg, new=True)
         record(now, "gateway", "raised", alert, kind=msg.kind, unknown_gateway=home is None)
         if msg.kind == "test":
             Gateway.objects.filter(pk=gw.pk).update(last_test_ok=now)
-    at = from_unix(msg.resolved_at) if msg.state == "resolved" and msg.resolved_at else from_unix(msg.sent_at)
-    new = gateway_state(alert, msg.state, at, msg.acknowledged_by) if msg.state != "raised" else created
+    t = msg.resolved_at if msg.state == "resolved" and msg.resolved_at else msg.sent_at
+    new = gateway_state(alert, msg.state, _gateway_time(t, now, cfg), msg.acknowledged_by, now) \
+        if msg.state != "raised" else created
     if new and not (created and msg.state == "raised"):  # a new raised alert was saved as it was created
         alert.save()
     if created or new:

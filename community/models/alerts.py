@@ -16,7 +16,8 @@ OPEN_STATES = STATES[:-1]
 
 
 class Alert(models.Model):
-    alert_id = models.CharField(max_length=100, unique=True, help_text="the gateway's id, the same across resends")
+    alert_id = models.CharField(max_length=100, help_text="the gateway's id, the same across resends; unique only "
+                                                         "within its gateway (a box names its own alerts, no other's)")
     gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="alerts")
     community = models.ForeignKey(Community, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
     resident = models.ForeignKey(Resident, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
@@ -49,10 +50,17 @@ class Alert(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["community", "state"]), models.Index(fields=["received_at"])]
+        constraints = [models.UniqueConstraint(fields=["gateway", "alert_id"], name="alert_id_per_gateway")]
+        indexes = [models.Index(fields=["community", "state"]), models.Index(fields=["received_at"]),
+                   models.Index(fields=["alert_id"])]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.alert_id}"
+
+    @property
+    def ref(self) -> str:
+        """The alert's address in URLs and the API: ``site.gateway.alert_id`` (ids hold no dot)."""
+        return f"{self.gateway.site}.{self.gateway.gateway}.{self.alert_id}"
 
     @property
     def is_open(self) -> bool:

@@ -44,5 +44,5 @@ def record(at: datetime, actor: Any, action: str, obj: models.Model | str, **det
         otype, oid = obj._meta.model_name or "", str(obj.pk)
     else:
         otype, _, oid = obj.partition(":")
-    return AuditEntry.objects.create(at=at, actor=user, actor_name=name, action=action, object_type=otype,
-                                     object_id=oid, details=details)
+    return AuditEntry.objects.create(at=at, actor=user, actor_name=name[:150], action=action, object_type=otype[:40],
+                                     object_id=oid[:100], details=details)

@@ -35,7 +35,11 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         liveness.STATE.broker = ingest.connected.is_set
         counts = ingest.counts
         liveness.STATE.counts = lambda: dict(counts)
-        ingest.start()
+        liveness.STATE.behind_limit_s = cfg.ingest.behind_s
+        if isinstance(ingest, Ingest):
+            lanes = ingest.lanes
+            liveness.STATE.behind = lanes.oldest_age
+        ingest.start(liveness.supervise)
         presence = ServerPresence(cfg, ingest.connected.is_set, suffix or f"-{_pid()}")
         presence_thread = threading.Thread(target=presence.run, args=(stop,), name="eg-presence", daemon=True)
         presence_thread.start()
@@ -55,7 +59,8 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
             from eldergate.community.work.workflow import on_change
 
             on_change(lambda _aid: timers.wake.set())  # an acknowledgement goes out at once
-        threading.Thread(target=timers.run, args=(stop,), name="eg-timers", daemon=True).start()
+        clockwork = timers
+        liveness.supervise(liveness.Task("eg-timers", lambda task: clockwork.run(stop, task=task), stop))
 
     if role in ("all", "web"):
         import uvicorn

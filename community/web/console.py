@@ -89,8 +89,8 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
 
 
 def _visible(request: HttpRequest, alert_id: str) -> Alert:
-    a = (scoping.alerts(request.user).select_related("resident__home", "gateway__home", "community", "assignee")
-         .filter(alert_id=alert_id).first())
+    a = scoping.by_ref(scoping.alerts(request.user)
+                       .select_related("resident__home", "gateway__home", "community", "assignee"), alert_id)
     if a is None:
         raise Http404("no such alert")
     return a
@@ -119,7 +119,7 @@ def alert_step(request: HttpRequest, alert_id: str) -> HttpResponse:
     a = _visible(request, alert_id)
     step = request.POST.get("step", "")
     user: Any = request.user
-    back = f"/console/alerts/{a.alert_id}"
+    back = f"/console/alerts/{a.ref}"
     if step == "handling" and scoping.role(user) == "relative":
         if not (a.community and a.community.relatives_may_handle):
             raise Http404("not allowed here")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from eldergate.community.models import OutgoingAck
+from eldergate.community.models import Gateway, OutgoingAck
 from eldergate.community.models.audit import record
 from eldergate.community.work.publisher import Publisher
 from eldergate.contract.messages import AckMessage, topic
@@ -31,11 +31,12 @@ def send_due(now: datetime, prefix: str, publisher: Publisher, limit: int = 200)
     return len(due)
 
 
-def confirmed(alert_id: str, now: datetime) -> bool:
-    """The gateway applied and stored it: stop resending."""
-    n = OutgoingAck.objects.filter(alert__alert_id=alert_id, confirmed_at__isnull=True).update(confirmed_at=now)
+def confirmed(gw: Gateway, alert_id: str, now: datetime) -> bool:
+    """The gateway applied and stored it: stop resending. Only its own alert's, never another's."""
+    n = (OutgoingAck.objects.filter(alert__gateway=gw, alert__alert_id=alert_id, confirmed_at__isnull=True)
+         .update(confirmed_at=now))
     if n:
-        record(now, "gateway", "acknowledgement_confirmed", f"alert:{alert_id}")
+        record(now, "gateway", "acknowledgement_confirmed", f"alert:{gw.site}.{gw.gateway}.{alert_id}")
     return bool(n)
 
 

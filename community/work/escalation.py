@@ -97,7 +97,7 @@ def push_for(alert: Alert, public_url: str, reminder: bool) -> Push:
         place = f"unknown gateway {alert.gateway}"
     age = "" if not reminder else "【提醒 reminder】"
     title = f"{age}{alert.title_zh or alert.kind} ({alert.title_en or alert.kind})"
-    return Push(title=title, body=f"{place} — {alert.severity}", link=f"{public_url}/console/alerts/{alert.alert_id}")
+    return Push(title=title, body=f"{place} — {alert.severity}", link=f"{public_url}/console/alerts/{alert.ref}")
 
 
 def tick(now: datetime, cfg: CommunityConfig, notifier: Notifier, limit: int = 50) -> int:

@@ -36,7 +36,8 @@ def check(now: datetime, cfg: CommunityConfig) -> int:
     candidates = Gateway.objects.filter(Q(status="offline", status_at__lte=will_cut) | Q(last_seen__lte=silence_cut))
     for gw in candidates.select_related("home__community"):
         with transaction.atomic():
-            gw = Gateway.objects.select_for_update().select_related("home__community").get(pk=gw.pk)
+            # of=self: PostgreSQL cannot lock the nullable side of the outer join to a home
+            gw = Gateway.objects.select_for_update(of=("self",)).select_related("home__community").get(pk=gw.pk)
             if open_offline(gw) is not None:
                 continue
             why = "last will" if gw.status == "offline" else "silence"

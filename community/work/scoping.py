@@ -75,6 +75,18 @@ def alerts(user: Any) -> QuerySet[Alert]:
     return Alert.objects.filter(Q(community__in=communities(user)))
 
 
+def by_ref(qs: QuerySet[Alert], key: str) -> Alert | None:
+    """The alert of ``qs`` at address ``key``: ``site.gateway.alert_id`` (ids hold no dot), or a
+    bare alert id when exactly one alert of ``qs`` has it (alert ids are unique per gateway only:
+    a box cannot shadow another's alert by reusing its id)."""
+    parts = key.split(".")
+    if len(parts) == 3:
+        site, gateway, alert_id = parts
+        return qs.filter(gateway__site=site, gateway__gateway=gateway, alert_id=alert_id).first()
+    found = list(qs.filter(alert_id=key)[:2])
+    return found[0] if len(found) == 1 else None
+
+
 def may_read_medical(user: Any) -> bool:
     return role(user) in MEDICAL_ROLES
 

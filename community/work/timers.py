@@ -1,17 +1,23 @@
 """The server's clockwork in one loop: acknowledgements to gateways, escalation steps, offline
-homes, the monthly test round, retention. Each tick asks the injected clock for the time."""
+homes, the monthly test round, retention. Each tick asks the injected clock for the time.
+
+Each job runs on its own: one that fails (the database down, or a row it cannot handle) is logged
+once a minute and counted, and the others still run, on this tick and the next."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import close_old_connections, connection
 
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.work import acks, escalation, offline, retention
+from eldergate.community.work.liveness import Task
 from eldergate.community.work.notify import Notifier
 from eldergate.community.work.publisher import Publisher
 
@@ -24,33 +30,41 @@ class Timers:
         self.wake = threading.Event()
         self._last_offline: datetime | None = None
         self._last_daily: datetime | None = None
+        self.failures: Counter[str] = Counter()
+        self._quiet_until: dict[str, datetime] = {}
 
     def tick(self, now: datetime) -> dict[str, int]:
         done: dict[str, int] = {}
-        if self.publisher is not None:
-            done["acks"] = acks.send_due(now, self.cfg.broker.prefix, self.publisher)
-        done["escalated"] = escalation.tick(now, self.cfg, self.notifier)
+        publisher = self.publisher
+        if publisher is not None:
+            self._job(done, "acks", now, lambda: acks.send_due(now, self.cfg.broker.prefix, publisher))
+        self._job(done, "escalated", now, lambda: escalation.tick(now, self.cfg, self.notifier))
         if self._last_offline is None or now - self._last_offline >= timedelta(seconds=2):
             self._last_offline = now
-            done["offline"] = offline.check(now, self.cfg)
+            self._job(done, "offline", now, lambda: offline.check(now, self.cfg))
         if self._last_daily is None or now - self._last_daily >= timedelta(hours=1):
             self._last_daily = now
-            if self.publisher is not None:
-                done["tests"] = offline.test_round(now, self.cfg, self.publisher)
-            done["retention"] = sum(retention.enforce(now, self.cfg.retention).values())
+            if publisher is not None:
+                self._job(done, "tests", now, lambda: offline.test_round(now, self.cfg, publisher))
+            self._job(done, "retention", now, lambda: sum(retention.enforce(now, self.cfg.retention).values()))
         return done
 
-    def run(self, stop: threading.Event, every_s: float = 0.25) -> None:
-        quiet_until: datetime | None = None
+    def _job(self, done: dict[str, int], name: str, now: datetime, job: Callable[[], int]) -> None:
+        try:
+            done[name] = job()
+        except Exception as err:  # noqa: BLE001  (one job's failure must not stop the others)
+            self.failures[name] += 1
+            if now > self._quiet_until.get(name, now - timedelta(seconds=1)):  # once a minute per job
+                log.error("timers: %s failed: %s: %s", name, type(err).__name__,
+                          (str(err).strip().splitlines() or [""])[0][:200])
+                self._quiet_until[name] = now + timedelta(minutes=1)
+            connection.close()  # a broken connection or transaction must not spoil the next job
+
+    def run(self, stop: threading.Event, every_s: float = 0.25, task: Task | None = None) -> None:
         while not stop.is_set():
-            try:
-                close_old_connections()
-                self.tick(self.clock.now())
-            except DatabaseError as err:
-                now = self.clock.now()
-                if quiet_until is None or now > quiet_until:  # the database is down: say so once a minute
-                    log.error("timers could not use the database: %s", str(err).strip().splitlines()[0][:200])
-                    quiet_until = now + timedelta(minutes=1)
-                connection.close()
+            if task is not None:
+                task.beat()
+            close_old_connections()
+            self.tick(self.clock.now())
             self.wake.wait(every_s)
             self.wake.clear()

@@ -3,6 +3,7 @@ words ("倒地 4 分钟" / "on the floor 4 min"). A test checks that every entry
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 LANGS = ("zh-hans", "en")
@@ -151,24 +152,34 @@ def room(room_id: str, lang: str) -> str:
     return en if lang == "en" else zh
 
 
-def evidence(kind: str, ev: dict[str, Any], room_id: str, sensor: str, lang: str) -> list[str]:
+def _number(ev: dict[str, Any], key: str) -> float | None:
+    """``ev[key]`` if it is a finite number; anything else a box sent is not rendered (a page must
+    never fail on one alert's content)."""
+    v = ev.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or abs(v) > 1e9:
+        return None
+    return float(v)
+
+
+def evidence(kind: str, ev: Any, room_id: str, sensor: str, lang: str) -> list[str]:
     """The numbers that raised an alert, as a grid worker reads them."""
+    ev = ev if isinstance(ev, dict) else {}
     out: list[str] = []
-    if "down_s" in ev and ev["down_s"] is not None:
-        out.append(t("ev_down", lang, m=max(1, round(float(ev["down_s"]) / 60))))
-    if "still_min" in ev:
-        out.append(t("ev_still", lang, m=round(float(ev["still_min"]))))
-    if "out_of_bed_min" in ev:
-        out.append(t("ev_out_of_bed", lang, m=round(float(ev["out_of_bed_min"]))))
-    if "since_door_opened_min" in ev:
-        out.append(t("ev_door", lang, m=round(float(ev["since_door_opened_min"]))))
-    if "hours_unseen" in ev:
-        out.append(t("ev_unseen", lang, h=ev["hours_unseen"]))
-    if "on_floor_s" in ev:
-        out.append(t("ev_down", lang, m=max(1, round(float(ev["on_floor_s"]) / 60))))
+    down = next((v for v in (_number(ev, "down_s"), _number(ev, "on_floor_s")) if v is not None), None)
+    if down is not None:
+        out.append(t("ev_down", lang, m=max(1, round(down / 60))))
+    for key, word in (("still_min", "ev_still"), ("out_of_bed_min", "ev_out_of_bed"),
+                      ("since_door_opened_min", "ev_door")):
+        v = _number(ev, key)
+        if v is not None:
+            out.append(t(word, lang, m=round(v)))
+    hours = _number(ev, "hours_unseen")
+    if hours is not None:
+        out.append(t("ev_unseen", lang, h=int(hours) if hours.is_integer() else round(hours, 1)))
     for key, label in (("heart_rate_bpm", "hr"), ("breathing_rate_bpm", "br")):
-        if ev.get(key) is not None:
-            out.append(f"{t(label, lang)} {round(float(ev[key]))}{t('per_min', lang)}")
+        v = _number(ev, key)
+        if v is not None:
+            out.append(f"{t(label, lang)} {round(v)}{t('per_min', lang)}")
     if kind == "home_offline":
         out.append(t("ev_offline_will" if ev.get("why") == "last will" else "ev_offline_silence", lang))
     if room_id:

@@ -129,22 +129,25 @@ def comment(alert_pk: int, user: User, text: str, now: datetime) -> Comment:
         return c
 
 
-def gateway_state(alert: Alert, state: str, at: datetime, by: str | None) -> bool:
-    """A state the gateway sent (raised, delivered, acknowledged, resolved). True if new."""
+def gateway_state(alert: Alert, state: str, at: datetime, by: str | None, now: datetime | None = None) -> bool:
+    """A state the gateway sent (raised, delivered, acknowledged, resolved) at the gateway's time
+    ``at``, learnt at the server's ``now``. True if new. The history keeps the gateway's time; what
+    the server acts on (response times, retention, the audit) is the server's."""
+    now = now or at
     if state == "acknowledged":
         new = add_state(alert, "acknowledged", at, by or "gateway", "gateway")
         if alert.acknowledged_at is None:
-            alert.acknowledged_at, alert.acknowledged_by = at, by or "gateway"
+            alert.acknowledged_at, alert.acknowledged_by = now, by or "gateway"
             advance(alert, "acknowledged")
-            record(at, "gateway", "acknowledged", alert, by=by or "gateway", source="gateway")
+            record(now, "gateway", "acknowledged", alert, by=by or "gateway", source="gateway")
         return new
     new = add_state(alert, state, at, "gateway", "gateway")
     if new and state == "resolved":
         alert.cleared_at = at
         if alert.resolved_at is None:
-            alert.resolved_at, alert.resolved_by = at, "gateway"
+            alert.resolved_at, alert.resolved_by = now, "gateway"
             advance(alert, "resolved")
-        record(at, "gateway", "cleared", alert)
+        record(now, "gateway", "cleared", alert)
     elif new and state == "raised":
         advance(alert, "raised")
     return new

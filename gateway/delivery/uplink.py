@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -33,6 +34,7 @@ import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ValidationError
 
 from eldergate.config.schema import Config
+from eldergate.contract.bounds import MAX_DETAILS_BYTES, MAX_EVIDENCE_BYTES, MAX_FIGURES_BYTES, clean_bag
 from eldergate.contract.messages import (
     AckAppliedMessage,
     AckMessage,
@@ -76,8 +78,14 @@ def alert_message(a: Alert, site: str, gateway: str, now: float) -> AlertMessage
         site=site, gateway=gateway, sent_at=now, id=a.id, kind=str(a.kind), severity=a.severity.value,
         state=a.state.value, resident=a.resident, room=a.room, sensor=a.sensor, started=a.started,
         raised_at=a.raised_at, resolved_at=a.resolved_at, acknowledged_by=a.acknowledged_by,
-        evidence=a.evidence, title_zh=alert_name(a.kind, "zh"), title_en=alert_name(a.kind, "en"),
+        evidence=clean_bag(a.evidence, MAX_EVIDENCE_BYTES), title_zh=alert_name(a.kind, "zh"),
+        title_en=alert_name(a.kind, "en"),
     )
+
+
+def _finite(value: float | None) -> float | None:
+    """An event's value as the contract takes it: a finite number within its range, or none."""
+    return value if value is not None and math.isfinite(value) and abs(value) <= 1e9 else None
 
 
 class CommunitySink:
@@ -95,12 +103,14 @@ class CommunitySink:
         if isinstance(item, Event):
             msg: BaseModel = EventMessage(site=self.site, gateway=self.gw, sent_at=now, t=item.t, name=str(item.name),
                                           resident=item.resident, room=item.room, sensor=item.sensor,
-                                          value=item.value, details=dict(item.details))
+                                          value=_finite(item.value),
+                                          details=clean_bag(dict(item.details), MAX_DETAILS_BYTES))
             self.outbox.put_lane("events", msg.model_dump())
         elif isinstance(item, DailySummary):
             figures = {k: v for k, v in item.to_json().items() if k not in ("t", "kind", "name", "value", "sensor")}
             msg = SummaryMessage(site=self.site, gateway=self.gw, sent_at=now, resident=item.resident,
-                                 period_start=item.period_start, period_end=item.period_end, figures=figures)
+                                 period_start=item.period_start, period_end=item.period_end,
+                                 figures=clean_bag(figures, MAX_FIGURES_BYTES))
             self.outbox.put_lane("summary", msg.model_dump())
         elif isinstance(item, Observation) and item.name in ("heart_rate_bpm", "breathing_rate_bpm"):
             self._vitals(item)
@@ -114,7 +124,8 @@ class CommunitySink:
         self._last_vitals[o.resident] = o.t
         hr, br = self._hr[o.resident]
         msg = VitalsMessage(site=self.site, gateway=self.gw, sent_at=time.time(), t=o.t, resident=o.resident,
-                            heart_rate_bpm=hr, breathing_rate_bpm=br, quality=o.quality)
+                            heart_rate_bpm=hr, breathing_rate_bpm=br,
+                            quality=None if o.quality is None else min(1.0, max(0.0, o.quality)))
         self.outbox.put_lane("vitals", msg.model_dump())
 
     def close(self) -> None:

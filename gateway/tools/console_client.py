@@ -59,5 +59,5 @@ def render(alerts: list[dict[str, Any]]) -> str:
     for a in sorted(alerts, key=lambda a: (a["severity"] != "critical", -a["age_s"])):
         who = f" — acknowledged by {a['acknowledged_by']}" if a["acknowledged_by"] else ""
         lines.append(f"⚠ {a['severity']:<8} {a['title_zh']} ({a['title_en']}) {a['site']}/{a['gateway']}/"
-                     f"{a['resident']} {a['state']} {int(a['age_s'] // 60)} min{who}  id {a['id']}")
+                     f"{a['resident']} {a['state']} {int(a['age_s'] // 60)} min{who}  id {a.get('ref', a['id'])}")
     return "\n".join(lines)

@@ -182,8 +182,8 @@ class CommunityDemo:
                 return None
             a = min(critical, key=lambda x: x["raised_at"])
             for step in ("acknowledge", "on-the-way", "arrived"):
-                self._api(f"/alerts/{a['id']}/{step}", "POST")
-            self._api(f"/alerts/{a['id']}/resolve", "POST", {"outcome": "helped", "note": "demo: checked on her"})
+                self._api(f"/alerts/{a['ref']}/{step}", "POST")
+            self._api(f"/alerts/{a['ref']}/resolve", "POST", {"outcome": "helped", "note": "demo: checked on her"})
             self.out.write(f"grid worker li.ming: acknowledged, on the way, arrived, resolved "
                            f"“{a['title_zh']}” ({a['title_en']}) at {a['gateway']} — outcome: helped\n")
             return str(a["id"])

@@ -181,13 +181,19 @@ def test_the_admin_is_the_platform_operators_and_opening_a_resident_is_audited(w
     assert c.get(f"/admin/community/resident/{kz.resident.pk}/change/").status_code == 302  # to the login
 
 
-def test_an_unregistered_box_of_a_known_site_is_seen_by_that_community_at_once(world: World, db: Any) -> None:
+def test_an_unregistered_box_is_quarantined_until_adopted(world: World, db: Any) -> None:
+    """A box naming a community's code is not that community's box: its alerts are stored and
+    receipted, seen by the platform operator only, and page nobody until it is adopted (#29)."""
     from eldergate.community.ingest.store import store
+    from eldergate.community.models import EscalationJob
 
-    store("alerts", "kz", "gw-new", alert_payload("kz", "gw-new", "fresh-1"), NOW, db)
+    stored = store("alerts", "kz", "gw-new", alert_payload("kz", "gw-new", "fresh-1"), NOW, db)
+    assert stored.receipt is not None
     kz, other = world.sides["kz"], world.sides["other"]
-    status, a = api(kz.tokens["grid-worker"], "GET", "/alerts/fresh-1")
-    assert status == 200 and a["community"] == "kz" and a["home"] is None
+    assert api(kz.tokens["grid-worker"], "GET", "/alerts/fresh-1")[0] == 404
     assert api(other.tokens["grid-worker"], "GET", "/alerts/fresh-1")[0] == 404
+    status, a = api(world.operator_token, "GET", "/alerts/kz.gw-new.fresh-1")
+    assert status == 200 and a["community"] is None and a["home"] is None
+    assert not EscalationJob.objects.exists()  # pages nobody
     _, unknown = api(world.operator_token, "GET", "/gateways/unknown")
     assert ("kz", "gw-new") in {(g["site"], g["gateway"]) for g in unknown}

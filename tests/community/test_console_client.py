@@ -30,6 +30,11 @@ def test_console_lists_and_acknowledges_through_the_api(tmp_path: Path, mosquitt
                    str(folder / "community.toml"), cwd=tmp_path).stdout.strip().splitlines()[-1]
     stranger = community("create-user", "wu", "--role", "grid-worker", "--community", "elsewhere", "--token",
                          "--config", str(folder / "community.toml"), cwd=tmp_path).stdout.strip().splitlines()[-1]
+    residents = tmp_path / "residents.csv"  # the box is in the registry: kz's staff see its alerts
+    residents.write_text("community,address,site,gateway,resident_id,name,birth_year\n"
+                         "kz,幸福路 1 号,kz,gw1,r1,住户,1938\n", encoding="utf-8")
+    assert community("import-residents", str(residents), "--config", str(folder / "community.toml"),
+                     cwd=tmp_path).returncode == 0
     server = CommunityServer(folder, mosquitto.url).start()
     try:
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -39,7 +44,6 @@ def test_console_lists_and_acknowledges_through_the_api(tmp_path: Path, mosquitt
         pub.disconnect()
         pub.loop_stop()
         assert wait_for(lambda: server.all_alerts(op), 15, 0.2)
-        # a box of site kz not yet in the registry: kz's grid worker sees and answers it
         client = ConsoleClient(server.base, token)
         assert [a["id"] for a in client.open_alerts()] == ["fall-1"]
         out = subprocess.run(eldergate_cmd("console", "--server", server.base, "--json", "--duration", "2",

@@ -53,7 +53,7 @@ def test_the_day_ladder_runs_its_steps_in_order_then_reminds(world: World, db: A
     assert escalation.tick(c.at(1199), db, n) == 0
     assert escalation.tick(c.at(1200), db, n) == 1  # reminders until someone acknowledges
     assert "提醒" in n.sent[-1][1].title
-    assert n.sent[0][1].link.endswith("/console/alerts/a1")
+    assert n.sent[0][1].link.endswith("/console/alerts/kz.gw1.a1")
     assert "杜秀英" in n.sent[0][1].body
 
 
