@@ -31,6 +31,12 @@ def init_server(tmp_path: Path, community_id: str, db: str | None = None) -> Pat
     return folder / "community.toml"
 
 
+def admit_fleet(toml: Path) -> None:
+    """A thousand simulated boxes that are in no registry: let them all into quarantine at once
+    (the server admits 60 unknown gateways a minute by default; docs/contract.md, "Limits")."""
+    toml.write_text(toml.read_text() + "\n[ingest]\nnew_gateways_per_minute = 100000\n")
+
+
 class CommunityServer:
     def __init__(self, folder: Path, broker_url: str, db: str | None = None, extra: tuple[str, ...] = (),
                  env: dict[str, str] | None = None) -> None:

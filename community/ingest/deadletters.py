@@ -76,3 +76,26 @@ def forget(pks: list[int], now: datetime, actor: str) -> int:
         n = DeadLetter.objects.filter(pk__in=pks).delete()[0]
         record(now, actor, "dead_letters_removed", "dead_letters:", count=n)
     return n
+
+
+def replay(pks: list[int] | None, now: datetime, cfg: CommunityConfig) -> tuple[int, int]:
+    """Store the letters again as the ingest would: (stored now and removed, still refused)."""
+    from eldergate.community.ingest.store import Incoming, store_many
+
+    stored = still = 0
+    qs = DeadLetter.objects.order_by("pk")
+    for d in (qs.filter(pk__in=pks) if pks is not None else qs).iterator():
+        try:
+            out = store_many([Incoming(d.leaf, d.site, d.gateway, bytes(d.payload))], now, cfg)[0]
+            why = out.malformed or out.refused
+        except Exception as err:  # noqa: BLE001  (the cause is not fixed yet: keep the letter, say why)
+            why = f"the store failed: {type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]}"
+        if why is None:
+            d.delete()
+            stored += 1
+        else:
+            DeadLetter.objects.filter(pk=d.pk).update(reason=why[:300], last_at=now)
+            still += 1
+    if stored:
+        record(now, "operator", "dead_letters_replayed", "dead_letters:", stored=stored)
+    return stored, still

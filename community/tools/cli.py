@@ -1,4 +1,4 @@
-"""``eldergate community init|serve|check-config|import-residents|create-user|escalate|openapi``."""
+"""``eldergate community init|serve|check-config|import-residents|create-user|escalate|dead-letters|openapi``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eldergate.community.config import CommunityConfig, CommunityConfigError, load, with_overrides
+from eldergate.community.tools import dead_letters
 
 log = logging.getLogger("eldergate.community")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     wu = with_config(sub.add_parser("wall-url", help="print the wall screen's address for a community"))
     wu.add_argument("--community", help="community code (default: the first)")
+
+    dead_letters.add_parser(sub, with_config)
 
     oa = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
     oa.add_argument("--out", type=Path)
@@ -275,6 +278,15 @@ def cmd_wall_url(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"simulate": cmd_simulate, "wall-url": cmd_wall_url,
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    def start() -> CommunityConfig:
+        cfg = _config(args)
+        _django(cfg)
+        return cfg
+
+    return dead_letters.run(args, start)
+
+
+COMMANDS = {"simulate": cmd_simulate, "dead-letters": cmd_dead_letters, "wall-url": cmd_wall_url,
             "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
             "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi}

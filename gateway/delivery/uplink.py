@@ -64,6 +64,11 @@ log = logging.getLogger(__name__)
 RESEND_AFTER_S = 30.0  # the longest wait before an alert message without a receipt is sent again
 RESEND_FIRST_S = 2.0  # the first resend; each further one waits twice as long, up to resend_after
 AUTH_RETRY = (60, 600)  # seconds: slow retries when the broker refuses who we are
+# A live "online" from the server makes every box resend what is unconfirmed. Spread over this
+# many seconds, and at most once per SERVER_BACK_EVERY_S, so that neither a real restart nor a
+# forged "online" (a stolen credential) brings ten thousand boxes back in the same second.
+SERVER_BACK_SPREAD_S = 10.0
+SERVER_BACK_EVERY_S = 60.0
 
 
 def resend_delay(attempts: int, resend_after_s: float, rng: random.Random) -> float:
@@ -156,6 +161,7 @@ class Uplink:
         self._inflight: dict[int, tuple[str, int]] = {}  # mid -> (kind, outbox seq)
         self._lock = threading.Lock()
         self._sender_done = threading.Event()
+        self._server_back_at = -1e18  # monotonic time of the last resend-all the server's "online" caused
         settings = ClientSettings(self.up.broker_url, f"eldergate-{self.cfg.gateway.site}-{self.cfg.gateway.id}",
                                   self.up.protocol, self.up.credentials_file, self.up.ca_file, self.up.cert_file,
                                   self.up.key_file, int(self.up.session_expiry))
@@ -271,6 +277,17 @@ class Uplink:
             timer.daemon = True
             timer.start()
 
+    def _server_back(self) -> None:
+        now = time.monotonic()
+        if now - self._server_back_at < SERVER_BACK_EVERY_S:
+            return
+        self._server_back_at = now
+        delay = self.rng.uniform(0.0, SERVER_BACK_SPREAD_S)
+        log.info("the community server is back: resending every unconfirmed alert in %.1f s", delay)
+        timer = threading.Timer(delay, self.outbox.all_due)
+        timer.daemon = True
+        timer.start()
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self.connected.is_set():
             log.warning("community uplink lost: %s; alerts wait in the outbox", reason)
@@ -297,8 +314,7 @@ class Uplink:
                 # a live "online" (not the retained copy every (re)subscription brings, which the
                 # connection itself already answered): the server has just subscribed again
                 if online and not msg.retain:
-                    log.info("the community server is back: resending every unconfirmed alert now")
-                    self.outbox.all_due()
+                    self._server_back()
                 self.server_online = online
             elif msg.topic == self.topics["ack"]:
                 ack = AckMessage.model_validate_json(msg.payload)

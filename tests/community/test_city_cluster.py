@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from community_proc import CommunityServer, WallStream, community, ingest_worker, init_server
+from community_proc import CommunityServer, WallStream, admit_fleet, community, ingest_worker, init_server
 from contract_gateways import Figures, fleet, percentile, shutdown, until
 from nats_cluster import NatsCluster
 from pg import Postgres
@@ -29,6 +29,7 @@ def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path:
                                                                        cluster: NatsCluster) -> None:
     db = postgres.create_db("city")
     toml = init_server(tmp_path, "load-00", db)
+    admit_fleet(toml)
     folder = toml.parent
     cluster.configure_server(toml)
     cfg = ("--config", str(toml))

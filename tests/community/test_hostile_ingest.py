@@ -184,7 +184,8 @@ def test_unknown_gateways_are_quarantined_at_a_bounded_rate(world: World, db: An
     receipts = Receipts()
     store = _store(db, receipts)
     limit = db.ingest.new_gateways_per_minute
-    batch = [_in("alerts", "kz", f"fake-{i}", alert_payload("kz", f"fake-{i}", "x", t=NOW_T)) for i in range(limit + 20)]
+    batch = [_in("alerts", "kz", f"fake-{i}", alert_payload("kz", f"fake-{i}", "x", t=NOW_T))
+             for i in range(limit + 20)]
     assert store.store_batch(batch)
     assert Gateway.objects.filter(home__isnull=True).count() == limit
     assert Alert.objects.filter(community__isnull=True).count() == limit and not EscalationJob.objects.exists()
@@ -252,7 +253,8 @@ def hostile(draw: Any) -> tuple[str, str, bytes]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(st.lists(hostile(), min_size=1, max_size=12))
-def test_fuzzed_messages_never_cost_an_honest_fall(world: World, db: Any, messages: list[tuple[str, str, bytes]]) -> None:
+def test_fuzzed_messages_never_cost_an_honest_fall(world: World, db: Any,
+                                                    messages: list[tuple[str, str, bytes]]) -> None:
     """Whatever "other"'s boxes send in the same batch, kz's fall is stored once and receipted,
     and its state is not changed by them; every message is stored, dead-lettered or refused."""
     from eldergate.community.models import Alert
@@ -266,3 +268,55 @@ def test_fuzzed_messages_never_cost_an_honest_fall(world: World, db: Any, messag
     assert receipts.receipted("kz", "gw1", "fall-honest") and mine.state == "received" and mine.resolved_at is None
     c = store.counts
     assert c["stored"] + c["duplicate"] + c["dead_lettered"] + c["refused_quarantine"] == len(batch) + 1
+
+
+def test_dead_letters_are_replayed_once_the_cause_is_fixed(world: World, db: Any) -> None:
+    from eldergate.community.ingest import deadletters
+    from eldergate.community.models import DeadLetter, Event
+
+    store = _store(db)
+    old = json.dumps({"v": 1, "site": "kz", "gateway": "gw1", "sent_at": NOW_T, "t": NOW_T - 40 * 86400,
+                      "name": "bed_exit", "resident": "r1"}).encode()
+    assert store.store_batch([_in("events", "kz", "gw1", old), _in("events", "kz", "gw1", old)])
+    letter = DeadLetter.objects.get()
+    assert letter.count == 2 and "window" in letter.reason  # one row for the same bad message
+    assert deadletters.replay(None, store.clock.now(), db) == (0, 1)
+    wider = db.model_copy(update={"ingest": db.ingest.model_copy(update={"past_days": 60})})  # the fix
+    assert deadletters.replay(None, store.clock.now(), wider) == (1, 0)
+    assert Event.objects.count() == 1 and not DeadLetter.objects.exists()
+
+
+def test_a_supervised_task_that_dies_makes_health_fail_within_seconds(world: World, db: Any) -> None:
+    import threading
+
+    from django.test import Client
+
+    from eldergate.community.work import liveness
+
+    stop = threading.Event()
+    clock = [0.0]
+    beating = threading.Event()
+
+    def loop(task: liveness.Task) -> None:
+        while not stop.is_set():
+            task.beat()
+            beating.set()
+            if clock[0] > 0:
+                raise RuntimeError("a bug")
+            stop.wait(0.01)
+
+    liveness.supervise(liveness.Task("eg-test-task", loop, stop, clock=lambda: clock[0]))
+    try:
+        assert beating.wait(5)
+        assert Client().get("/api/v1/health").json()["tasks"]["eg-test-task"]["alive"]
+        clock[0] = 1.0  # the next turn raises: the supervisor logs it and restarts it after a pause
+        from testutil import wait_for
+
+        assert wait_for(lambda: Client().get("/api/v1/health").status_code == 503, 5, 0.05)
+        body = Client().get("/api/v1/health").json()
+        assert "task eg-test-task is not running" in body["problems"]
+        assert body["tasks"]["eg-test-task"]["restarts"] >= 1 and "RuntimeError" in body["tasks"]["eg-test-task"][
+            "last_error"]
+    finally:
+        stop.set()
+        liveness.STATE.tasks.pop("eg-test-task", None)

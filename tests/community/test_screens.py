@@ -133,7 +133,7 @@ def test_the_console_on_a_phone_takes_an_alert_to_resolved_and_the_wall_follows(
     phone.wait_for_selector(f'[data-alert-id="{aid}"]', timeout=10000)
     phone.screenshot(path=str(shots / "console-360x640.png"))
     phone.tap(f'[data-alert-id="{aid}"]')
-    phone.wait_for_url(f"**/console/alerts/{aid}")
+    phone.wait_for_url(f"**/console/alerts/{SITE}.demo-home-30.{aid}")
     phone.wait_for_selector("#state")
     assert "倒地 4 分钟" in phone.content()  # the evidence in plain words
     assert phone.locator('a[href^="tel:"]').count() >= 1

@@ -1,0 +1,156 @@
+"""The poison campaign (#29), counted from the senders' side: 1,000 simulated gateways on a real
+Mosquitto (default settings) and `eldergate community serve` send their normal traffic and one
+fall each, while hostile boxes send fuzzed contract messages (NaN and infinities, huge and unicode
+strings, wrong types, honest boxes' alert ids, back-dated and future times, oversized payloads,
+junk) and ten boxes flood vitals at far beyond the contract's rate.
+
+Every honest alert is receipted and stored exactly once, unchanged by anyone else; every message
+that is not the contract is dead-lettered or refused and counted; no task restarts; health is 200
+at the end and truthful throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker import Mosquitto
+from community_proc import CommunityServer, admit_fleet, community, init_server
+from contract_gateways import Figures, fleet, percentile, shutdown, until
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+HONEST = 1000
+HOSTILE = 20
+FLOODERS = 10
+FLOOD_EACH = 3000  # vitals in seconds from each flooder: 5× its burst, thousands of times the contract's rate
+
+
+def poison(rng: random.Random, site: str, gw: str, victims: list[str]) -> tuple[str, bytes]:
+    """One message no honest box sends (each is off the contract: dead-lettered or refused)."""
+    now = time.time()
+    alert = {"v": 1, "site": site, "gateway": gw, "sent_at": now, "id": f"p{rng.getrandbits(32):x}", "kind": "fall",
+             "severity": "critical", "state": "raised", "resident": "r1", "room": "", "sensor": "",
+             "started": now, "raised_at": now, "title_zh": "跌倒", "title_en": "fall", "evidence": {}}
+    vitals = {"v": 1, "site": site, "gateway": gw, "sent_at": now, "t": now, "resident": "r1",
+              "heart_rate_bpm": 70.0, "breathing_rate_bpm": 14.0, "quality": 0.5}
+    choice = rng.randrange(12)
+    if choice == 0:
+        return "vitals", json.dumps(vitals | {"t": 1e13}).encode()  # finding 1: the year 2286
+    if choice == 1:
+        return "vitals", json.dumps(vitals | {"t": now + 10 * 365 * 86400, "heart_rate_bpm": 71}).encode()
+    if choice == 2:
+        return "vitals", json.dumps(vitals | {"heart_rate_bpm": math.nan}, allow_nan=True).encode()
+    if choice == 3:
+        return "alerts", json.dumps(alert | {"evidence": {"x": math.inf}}, allow_nan=True).encode()
+    if choice == 4:
+        return "alerts", json.dumps(alert | {"kind": "k" * 41}).encode()  # finding 3
+    if choice == 5:
+        return "alerts", json.dumps(alert | {"title_zh": "倒" * 70_000}).encode()  # oversized
+    if choice == 6:
+        return "alerts", json.dumps(alert | {"id": "a/b"}).encode()  # finding 6
+    if choice == 7:
+        return "alerts", json.dumps(alert | {"raised_at": "soon", "started": None}).encode()
+    if choice == 8:
+        return "events", bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 200)))  # junk
+    if choice == 9:
+        return "summary", json.dumps({"v": 1, "site": site, "gateway": gw, "sent_at": now, "resident": "r1",
+                                      "period_start": 1.0, "period_end": 2.0, "figures": {}}).encode()  # 1970
+    if choice == 10:
+        return "alerts", json.dumps(alert | {"site": f"{site}x"}).encode()  # not its topic's site
+    return "alerts", json.dumps(alert | {"evidence": {"a": {"b": {"c": {"d": 1}}}}}).encode()  # too deep
+
+
+def forged(site: str, gw: str, victim: str) -> list[tuple[str, bytes]]:
+    """Well-formed messages about an honest box's alert id, from another box's own topics: they
+    may create the forger's own alert under its own key, never touch the victim's."""
+    now = time.time()
+    body = {"v": 1, "site": site, "gateway": gw, "sent_at": now, "id": victim, "kind": "fall",
+            "severity": "critical", "resident": "r1", "room": "", "sensor": "", "started": now, "raised_at": now,
+            "title_zh": "跌倒", "title_en": "fall"}
+    return [("alerts", json.dumps(body | {"state": "resolved", "resolved_at": 1.0}).encode()),
+            ("alerts", json.dumps(body | {"state": "acknowledged", "acknowledged_by": "li.ming"}).encode()),
+            ("acked", json.dumps({"v": 1, "site": site, "gateway": gw, "sent_at": now, "alert_id": victim,
+                                  "by": "li.ming", "state": "acknowledged"}).encode())]
+
+
+def _health(server: CommunityServer) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"{server.base}/api/v1/health", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_poison_campaign_costs_no_honest_alert(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    toml = init_server(tmp_path, "load-00")
+    admit_fleet(toml)
+    token = community("create-user", "ops", "--role", "platform-operator", "--token", "--config", str(toml),
+                      cwd=tmp_path).stdout.strip().splitlines()[-1]
+    server = CommunityServer(toml.parent, mosquitto.url, extra=("--config", str(toml))).start()
+    fig, hostile_fig = Figures(), Figures()
+    rng = random.Random(29)
+    sent_bad = 0
+    try:
+        async def run() -> list[str]:
+            nonlocal sent_bad
+            honest = fleet(HONEST, [mosquitto.url], fig, vitals_every=10.0, events_every=60.0)
+            bad = fleet(HOSTILE + FLOODERS, [mosquitto.url], hostile_fig, seed=99)
+            for i, g in enumerate(bad):
+                g.gid = f"bad{i:03d}"
+                g.telemetry = False
+            tasks = [asyncio.create_task(g.run(start_within=5.0)) for g in [*honest, *bad]]
+            assert await until(lambda: all(g.connected.is_set() for g in [*honest, *bad]), 90)
+            raised = []
+            for i, g in enumerate(honest):  # every home's fall, while ten boxes flood (QoS 0, as vitals go)
+                raised.append(g.raise_alert("fall", "critical"))
+                if i % 100 == 99:
+                    flooder = bad[HOSTILE + i // 100]
+                    for _ in range(FLOOD_EACH):
+                        flooder._publish("vitals", flooder._msg(t=time.time(), resident="r1", heart_rate_bpm=70.0,
+                                                                breathing_rate_bpm=14.0, quality=0.5), qos=0)
+                    await asyncio.sleep(0.01)
+            ok = await until(lambda: set(raised) <= fig.receipted, 180, 0.5)
+            assert ok, f"{len(set(raised) - fig.receipted)} of {len(raised)} honest alerts never receipted"
+            # then the poison and the forgeries from each hostile box's own topics, paced within the
+            # broker's default queue (what Mosquitto drops on its defaults is #37's, not counted here)
+            victims = raised[:50]
+            for g in bad[:HOSTILE]:
+                for _ in range(25):
+                    leaf, payload = poison(rng, g.site, g.gid, victims)
+                    g._publish(leaf, payload, qos=1)
+                    sent_bad += 1
+                for leaf, payload in forged(g.site, g.gid, rng.choice(victims)):
+                    g._publish(leaf, payload, qos=1)
+                await asyncio.sleep(0.2)
+            await shutdown([*honest, *bad], tasks)
+            return raised
+
+        raised = asyncio.run(run())
+        alerts = server.all_alerts(token)
+        honest_rows = [a for a in alerts if a["gateway"].startswith("gw")]
+        assert sorted(a["id"] for a in honest_rows) == sorted(raised)  # each stored once
+        for a in honest_rows:  # and unchanged by anybody else
+            assert a["state"] == "received" and a["resolved_at"] is None and not a["acknowledged_by"], a
+        from testutil import wait_for
+
+        # the telemetry lane drains after the alerts' own: wait until every poison message was handled
+        assert wait_for(lambda: _health(server)[1]["ingest"].get("dead_lettered", 0) >= sent_bad, 60, 0.5), \
+            f"{sent_bad} poison messages sent; hostile connections {hostile_fig.connects}; {_health(server)}"
+        status, health = _health(server)
+        counts = health["ingest"]
+        refused = sum(v for k, v in counts.items() if k.startswith("refused_"))
+        print(f"\nhonest alerts receipted p50/p99 {percentile(fig.receipt_latency, 0.5):.2f}/"
+              f"{percentile(fig.receipt_latency, 0.99):.2f} s; poison sent {sent_bad}, dead-lettered "
+              f"{counts.get('dead_lettered', 0)}, refused {refused} ({counts})")
+        assert counts.get("refused_telemetry", 0) > 0  # the flood met its quota
+        assert status == 200 and health["ok"], health
+        assert all(t["restarts"] == 0 for t in health["tasks"].values()), health["tasks"]
+    finally:
+        server.stop()
