@@ -52,6 +52,8 @@ UnixTime = Annotated[float, Field(ge=0, le=4_102_444_800, allow_inf_nan=False,
                                   description="Unix seconds, before 2100")]
 Rate = Annotated[float, Field(ge=0, le=400, allow_inf_nan=False)]
 Title = Annotated[str, Field(max_length=200, pattern=_PRINTABLE)]
+# where a reading came from: a room or sensor id, or a sensor and its source ("bed_radar:presence")
+Label = Annotated[str, Field(max_length=64, pattern=_PRINTABLE)]
 
 
 def _bag(limit: int) -> Any:
@@ -72,8 +74,8 @@ class AlertMessage(Message):
     severity: Literal["critical", "warning", "info"]
     state: Literal["raised", "delivered", "acknowledged", "resolved"]
     resident: OptionalId = Field(description="resident id (never the name)")
-    room: OptionalId
-    sensor: OptionalId
+    room: Label
+    sensor: Label
     started: UnixTime
     raised_at: UnixTime
     resolved_at: UnixTime | None = None
@@ -88,8 +90,8 @@ class EventMessage(Message):
     t: UnixTime
     name: Word
     resident: OptionalId
-    room: OptionalId = ""
-    sensor: OptionalId = ""
+    room: Label = ""
+    sensor: Label = ""
     value: Annotated[float, Field(ge=-1e9, le=1e9, allow_inf_nan=False)] | None = None
     details: Annotated[dict[str, Any], _bag(MAX_DETAILS_BYTES)] = Field(default_factory=dict)
 

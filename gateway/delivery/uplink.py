@@ -81,11 +81,16 @@ def resend_delay(attempts: int, resend_after_s: float, rng: random.Random) -> fl
 def alert_message(a: Alert, site: str, gateway: str, now: float) -> AlertMessage:
     return AlertMessage(
         site=site, gateway=gateway, sent_at=now, id=a.id, kind=str(a.kind), severity=a.severity.value,
-        state=a.state.value, resident=a.resident, room=a.room, sensor=a.sensor, started=a.started,
+        state=a.state.value, resident=a.resident, room=_label(a.room), sensor=_label(a.sensor), started=a.started,
         raised_at=a.raised_at, resolved_at=a.resolved_at, acknowledged_by=a.acknowledged_by,
         evidence=clean_bag(a.evidence, MAX_EVIDENCE_BYTES), title_zh=alert_name(a.kind, "zh"),
         title_en=alert_name(a.kind, "en"),
     )
+
+
+def _label(text: str) -> str:
+    """A room or sensor name as the contract takes it: printable, 64 characters at most."""
+    return "".join(c for c in text if c.isprintable())[:64]
 
 
 def _finite(value: float | None) -> float | None:
@@ -102,12 +107,25 @@ class CommunitySink:
         self.vitals_every_s = vitals_every_s
         self._last_vitals: dict[str, float] = {}
         self._hr: dict[str, tuple[float | None, float | None]] = {}
+        self._refused: dict[str, int] = {}  # outputs the contract could not carry, per kind
 
     def emit(self, item: Output) -> None:
+        """Never raises: an output the contract cannot carry is logged once per kind and dropped
+        (the home's own logic has it already; only the server's copy is lost)."""
+        try:
+            self._emit(item)
+        except ValidationError as err:
+            kind = type(item).__name__
+            if kind not in self._refused:
+                log.error("a %s the contract cannot carry was not sent to the community server: %s (further ones "
+                          "are only counted)", kind, str(err).splitlines()[1:3])
+            self._refused[kind] = self._refused.get(kind, 0) + 1
+
+    def _emit(self, item: Output) -> None:
         now = time.time()
         if isinstance(item, Event):
             msg: BaseModel = EventMessage(site=self.site, gateway=self.gw, sent_at=now, t=item.t, name=str(item.name),
-                                          resident=item.resident, room=item.room, sensor=item.sensor,
+                                          resident=item.resident, room=_label(item.room), sensor=_label(item.sensor),
                                           value=_finite(item.value),
                                           details=clean_bag(dict(item.details), MAX_DETAILS_BYTES))
             self.outbox.put_lane("events", msg.model_dump())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from community_proc import CommunityServer, WallStream, admit_fleet, community, ingest_worker, init_server
+from community_proc import CommunityServer, WallStream, admit_fleet, community, ingest_worker, init_server, register
 from contract_gateways import Figures, fleet, percentile, shutdown, until
 from nats_cluster import NatsCluster
 from pg import Postgres
@@ -33,6 +33,7 @@ def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path:
     folder = toml.parent
     cluster.configure_server(toml)
     cfg = ("--config", str(toml))
+    register(toml, "load-00", "gw00000", tmp_path)  # the box whose last alert the wall must show
     checked = community("check-config", str(toml), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     token = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg,

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from broker import Mosquitto
-from community_proc import CommunityServer, WallStream, community
+from community_proc import CommunityServer, WallStream, community, register
 from community_world import alert_payload
 from pg import Postgres
 from testutil import wait_for
@@ -26,6 +26,7 @@ def test_a_web_process_hears_the_ingests_commit_by_notify(tmp_path: Path, mosqui
     folder = tmp_path / "server"
     assert community("init", str(folder), "--community", "kz", "--db", db, cwd=tmp_path).returncode == 0
     cfg = ("--config", str(folder / "community.toml"))
+    register(folder / "community.toml", "kz", "gw1", tmp_path)  # its alerts are the community's (not quarantined)
     url = community("wall-url", *cfg, cwd=tmp_path).stdout.strip()
     key = url.rsplit("key=", 1)[1]
     # the ingest and the web are two processes: only the database connects them
