@@ -267,9 +267,10 @@ def report_margins() -> dict[str, object]:
     walk = fall_margin.walk_heights(WALK)
     if walk is not None:
         sources.insert(0, ("walk.npz (real IWR1443 walking)", walk))
-    print(f"\nfall margins (thresholds: end below {s.low_m} m, drop >= {s.min_drop_m} m at >= {s.min_speed_ms} m/s;"
-          " walk.npz not present: real walking not measured)" if walk is None else
-          f"\nfall margins (thresholds: end below {s.low_m} m, drop >= {s.min_drop_m} m at >= {s.min_speed_ms} m/s):")
+    rule = (f"end below {s.low_m} m, drop >= {s.min_drop_share:g} of the height before (>= {s.min_drop_m} m) at "
+            f">= {s.min_speed_share:g} of it per second; or {s.floor_hold_s:g} s at <= {s.floor_m} m")
+    print(f"\nfall margins ({rule}; walk.npz not present: real walking not measured)" if walk is None else
+          f"\nfall margins ({rule}):")
     out: dict[str, object] = {}
     for name, (t, z) in sources:
         m = fall_margin.measure(name, t, z, s)

@@ -5,7 +5,8 @@ height before, the speed of that drop) are computed over ordinary motion with no
 it, and three margins are reported:
 
 * end height: how far the lowest "now" of any fast-enough drop stays above ``low_m``;
-* drop: how far the largest fast drop (any end height) stays under ``min_drop_m``;
+* drop: how far the largest fast drop (any end height) stays under the drop it needs
+  (``min_drop_share`` of the height before it, at least ``min_drop_m``);
 * sensor offset: how much lower every height may read (a radar mounted lower than its
   configured height, a floor offset) before ordinary motion raises a possible fall.
 
@@ -91,10 +92,11 @@ def measure(source: str, t: np.ndarray, z: np.ndarray, settings: FallSettings | 
         if f is None:
             continue
         now, drop, speed = f
-        if speed >= s.min_speed_ms and drop >= s.min_drop_m:
+        need = s.min_drop(now + drop)
+        if speed >= s.min_speed(now + drop) and drop >= need:
             lows.append(now)
-        if speed >= s.min_speed_ms:
-            drops.append(drop)
+        if speed >= s.min_speed(now + drop):
+            drops.append(drop - need)
     offset_ok = 0.0
     false_at_zero = _possible_falls(t, z, s)
     for off in OFFSETS:
@@ -102,7 +104,7 @@ def measure(source: str, t: np.ndarray, z: np.ndarray, settings: FallSettings | 
             break
         offset_ok = float(off)
     return Margin(source, len(t), (min(lows) - s.low_m) if lows else None,
-                  (s.min_drop_m - max(drops)) if drops else None, offset_ok, false_at_zero)
+                  -max(drops) if drops else None, offset_ok, false_at_zero)
 
 
 def _possible_falls(t: np.ndarray, z: np.ndarray, s: FallSettings) -> int:

@@ -29,7 +29,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from ti_frames import through_ti_driver
 
-import fall_margin
 from eldergate.config.loader import load_config
 from eldergate.config.schema import Box, Config
 from eldergate.gateway.core.home import Home
@@ -37,6 +36,8 @@ from eldergate.gateway.tools.replay import tick_until
 from eldergate.signal.falls import FallDetector, FallSettings
 from eldergate.signal.model import Event
 from eldergate.signal.tracks import Person, Scene
+
+import fall_margin
 
 ROOT = Path(__file__).resolve().parent.parent
 WALK = ROOT.parent / "shared" / "data" / "radar_pointcloud" / "walk.npz"
@@ -158,7 +159,7 @@ def margins(falls: list[tuple[list[float], list[float], float]],
                 quiet.append(float(v))
         out[name] = {"shipped": float(getattr(base, name)),
                      "falls_all_kept_from": min(kept) if name == "floor_m" and kept else (max(kept) if kept else None),
-                     "ordinary_quiet_up_to": max(quiet) if name == "floor_m" and quiet else (min(quiet) if quiet else None)}
+                     "ordinary_quiet_up_to": (max(quiet) if name == "floor_m" else min(quiet)) if quiet else None}
     return out
 
 

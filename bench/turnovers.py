@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import nights
 from eldergate.config.loader import load_config
 from eldergate.drivers import ti_mmwave
 from eldergate.gateway.core.home import Home
 from eldergate.gateway.tools.replay import tick_until
 from eldergate.signal.model import Event
 from eldergate.signal.tracks import BED_CENTRE, Person, Scene
+
+import nights
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")

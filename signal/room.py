@@ -116,6 +116,11 @@ class RoomTracks:
         return any(not p.left for p in self.people.values())
 
     @property
+    def alone(self) -> bool:
+        """At most one person in the view (tracked, or still and untracked): the alone-rules apply."""
+        return sum(1 for p in self.people.values() if not p.left) <= 1
+
+    @property
     def moving(self) -> bool:
         return any(p.track is not None and p.speed > self.settings.moving_ms for p in self.people.values())
 

@@ -34,8 +34,8 @@ def init_server(tmp_path: Path, community_id: str, db: str | None = None) -> Pat
 def register(toml: Path, site: str, gateway: str, cwd: Path) -> None:
     """Put one box in the registry (a home in community ``site`` with resident r1), as an import does."""
     csv = cwd / f"register-{site}-{gateway}.csv"
-    csv.write_text(f"community,address,site,gateway,resident_id,name,birth_year\n{site},幸福路 1 号,{site},{gateway},r1,"
-                   "住户,1938\n", encoding="utf-8")
+    csv.write_text("community,address,site,gateway,resident_id,name,birth_year\n"
+                   f"{site},幸福路 1 号,{site},{gateway},r1,住户,1938\n", encoding="utf-8")
     res = community("import-residents", str(csv), "--config", str(toml), cwd=cwd)
     assert res.returncode == 0, res.stdout + res.stderr
 

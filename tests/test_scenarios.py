@@ -78,8 +78,17 @@ def test_fall_and_get_up(cfg: Config) -> None:
 def test_sitting_down_fast_bending_and_walking_are_not_falls(cfg: Config, seed: int) -> None:
     s = Scene(t0=DAY, seed=seed, noise_m=0.03).walk_about(20).sit_down_fast().walk_about(15).bend_down()
     s.walk_about(15).bend_down().walk_about(20).sit_on_low_stool(90).walk_about(10)
-    s.move(0.5, 1.5).drop(0.2, 3.0).hold(60).drop(1.0, 3.0)  # lying down on the floor slowly, on purpose
+    s.move(0.5, 1.5).drop(0.2, 3.0).hold(6).drop(1.0, 3.0)  # down on the floor a moment (under the bed)
     check(run(cfg, s), [], s.t0)
+
+
+def test_lying_on_the_floor_on_purpose_for_a_minute_alone_is_a_possible_fall(cfg: Config) -> None:
+    """The floor rule's price, on purpose (signal/falls.py): a minute at floor level alone is
+    checked on, like a slide down a wall would be; getting up ends it."""
+    s = Scene(t0=DAY, seed=4, noise_m=0.03).walk_about(20)
+    s.move(0.5, 1.5).drop(0.2, 3.0).hold(60).drop(1.0, 3.0).walk_about(10)
+    falls = [n for _, n in sorted(run(cfg, s)) if "fall" in n]
+    assert falls[:1] == ["possible_fall"] and falls[-1] in ("fall_cancelled", "fall_recovered"), falls
 
 
 def test_two_people_are_said_and_suppress_the_alone_rules(cfg: Config) -> None:

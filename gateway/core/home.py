@@ -332,7 +332,8 @@ class Home:
                 for tg in r.targets:
                     person = room.track_person(tg.id)
                     if tg.z is not None and person is not None:
-                        out += self._fall_detector(s, rs, person).height(r.t, tg.z, room.in_bed_zone(tg.x, tg.y))
+                        out += self._fall_detector(s, rs, person).height(
+                            r.t, tg.z, room.in_bed_zone(tg.x, tg.y), alone=room.alone)
                 out += self._radar_fall_up(s, rs, r)
                 self._forget_fall_detectors(s, rs, room)
             out += self._home_presence(r.t, rs)
@@ -345,7 +346,7 @@ class Home:
                 # a radar that names no target (Seeed's fall radar) has one detector, its own
                 self._height_source[s.id] = "top"
                 in_bed = rs.in_zone.get(s.id, False) and (person is None or person == room.sleeper)
-                out += self._fall_detector(s, rs, person).height(r.t, r.height_m, in_bed)
+                out += self._fall_detector(s, rs, person).height(r.t, r.height_m, in_bed, alone=room.alone)
         elif isinstance(r, DeviceFall):
             out += self._fall_detector(s, rs).device_flag(r.t, r.fallen)
         elif isinstance(r, Presence):
