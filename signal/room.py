@@ -42,6 +42,9 @@ class RoomSettings:
     sleeper_after_s: float = 10.0  # in the bed zone this long: the sleeper
     sleeper_out_s: float = 20.0  # the sleeper tracked outside the zone this long is no longer in bed
     lying_max_m: float = 0.6  # centroid height at or below this in bed: lying (sitting up is above)
+    # ...or within this of the person's own lying height: a roll lifts the centroid 0.08-0.15 m
+    # for a second or two, sitting up 0.3 m or more (a lying centroid is about 0.45 m)
+    sit_up_m: float = 0.22
     settle_s: float = 30.0  # in the bed zone this long before motion counts as turning over
     lie_settle_s: float = 10.0  # and lying this long (lying back down after sitting up is no turnover)
 
@@ -58,6 +61,7 @@ class Person:
     left: bool = False  # the track ended while moving: out of the view
     zone_since: float | None = None  # continuously in the bed zone since
     lying_since: float | None = None  # continuously at a lying height since
+    lying_z: float | None = None  # this person's own lying height (a slow average while lying)
     heights: deque[tuple[float, float]] = field(default_factory=deque)  # the last second of heights
     rejoined_t: float | None = None  # picked up again under a new track: it moved (trackers start on motion)
     outside_since: float | None = None  # tracked outside the bed zone since
@@ -202,8 +206,14 @@ class RoomTracks:
             while p.heights and t - p.heights[0][0] > 1.0:
                 p.heights.popleft()
         zs = sorted(z for _, z in p.heights)
-        if not zs or zs[len(zs) // 2] <= self.settings.lying_max_m:
+        median = zs[len(zs) // 2] if zs else None
+        limit = self.settings.lying_max_m
+        if p.lying_z is not None:
+            limit = max(limit, min(p.lying_z + self.settings.sit_up_m, limit + 0.1))
+        if median is None or median <= limit:
             p.lying_since = p.lying_since if p.lying_since is not None else t
+            if median is not None and p.speed <= self.settings.moving_ms:
+                p.lying_z = median if p.lying_z is None else 0.95 * p.lying_z + 0.05 * min(median, limit)
         else:
             p.lying_since = None
         if self._in_zone(p):
