@@ -4,6 +4,7 @@ one of them with ``--role web|ingest|escalation`` for split processes on Postgre
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -61,6 +62,9 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
             on_change(lambda _aid: timers.wake.set())  # an acknowledgement goes out at once
         clockwork = timers
         liveness.supervise(liveness.Task("eg-timers", lambda task: clockwork.run(stop, task=task), stop))
+
+    stall = max(60.0, 2 * float(os.environ.get("WATCHDOG_USEC", "0") or 0) / 1e6)
+    liveness.supervise(liveness.Task("eg-watchdog", liveness.watchdog, stop, stall_s=stall))
 
     if role in ("all", "web"):
         import uvicorn

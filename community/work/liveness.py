@@ -10,6 +10,8 @@ fed only while health is good, so a wedged process is restarted).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -100,3 +102,36 @@ def problems() -> list[str]:
     if behind > STATE.behind_limit_s:
         out.append(f"ingest is {behind:.0f} s behind")
     return out
+
+
+def sd_notify(*fields: str, address: str | None = None) -> bool:
+    """One datagram of systemd's notify protocol to ``$NOTIFY_SOCKET`` (``@``: the abstract
+    namespace); False when there is no socket (not run by systemd) or it cannot be reached."""
+    addr = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
+    if not addr:
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto("\n".join(fields).encode(), "\0" + addr[1:] if addr.startswith("@") else addr)
+        except OSError:
+            return False
+    return True
+
+
+def watchdog(task: Task, every_s: float | None = None) -> None:
+    """A task: READY=1 once, then WATCHDOG=1 every half of systemd's ``WatchdogSec`` while nothing
+    of this process's own is wrong (``problems()``); a dead or stalled task stops the pings and
+    systemd restarts the server. A database or broker outage does not: a restart would not fix it."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    interval = every_s if every_s is not None else (int(usec) / 2e6 if usec.isdigit() else 10.0)
+    sd_notify("READY=1", "STATUS=serving")
+    said = ""
+    while not task.stop.wait(interval):
+        task.beat()
+        wrong = [p for p in problems() if "eg-watchdog" not in p]
+        if not wrong:
+            sd_notify("WATCHDOG=1", "STATUS=serving")
+        elif "; ".join(wrong) != said:
+            log.critical("watchdog: %s — no more pings, systemd will restart the server", "; ".join(wrong))
+            sd_notify(f"STATUS=unhealthy: {'; '.join(wrong)[:200]}")
+        said = "; ".join(wrong)

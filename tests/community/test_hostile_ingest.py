@@ -7,6 +7,7 @@ Every test counts from the sender's side: what was published, which receipts wen
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -320,3 +321,42 @@ def test_a_supervised_task_that_dies_makes_health_fail_within_seconds(world: Wor
     finally:
         stop.set()
         liveness.STATE.tasks.pop("eg-test-task", None)
+
+
+def test_the_watchdog_pings_systemd_only_while_every_task_runs(tmp_path: Any, monkeypatch: Any) -> None:
+    import socket
+    import threading
+
+    from eldergate.community.work import liveness
+
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    stop = threading.Event()
+
+    def heard(seconds: float) -> list[str]:
+        got: list[str] = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                got += sock.recv(4096).decode().splitlines()
+            except TimeoutError:
+                pass
+        return got
+
+    dog = liveness.Task("eg-watchdog", lambda task: liveness.watchdog(task, every_s=0.05), stop)
+    try:
+        dog.start()
+        first = heard(1.0)
+        assert "READY=1" in first and first.count("WATCHDOG=1") >= 3
+        dead = liveness.Task("eg-dead", lambda task: None, stop)
+        liveness.STATE.tasks["eg-dead"] = dead  # registered, never running: health and watchdog see it
+        turning = heard(0.2)  # a ping already on its way may still arrive
+        later = heard(1.0)
+        assert "WATCHDOG=1" not in later and any(x.startswith("STATUS=unhealthy") for x in turning + later)
+    finally:
+        stop.set()
+        liveness.STATE.tasks.pop("eg-dead", None)
+        sock.close()
