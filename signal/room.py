@@ -47,6 +47,11 @@ class RoomSettings:
     sit_up_m: float = 0.22
     settle_s: float = 30.0  # in the bed zone this long before motion counts as turning over
     lie_settle_s: float = 10.0  # and lying this long (lying back down after sitting up is no turnover)
+    # the sleeper sitting still on the bed's edge, just outside a zone drawn at the mattress: no
+    # opinion for this long (a sit that returns to lying is no exit; standing up is one at once)
+    edge_hold_s: float = 60.0
+    edge_m: float = 0.35  # this close to the zone
+    edge_top_m: float = 0.85  # and no higher than a seated centroid
 
 
 @dataclass(slots=True)
@@ -128,15 +133,18 @@ class RoomTracks:
     def moving(self) -> bool:
         return any(p.track is not None and p.speed > self.settings.moving_ms for p in self.people.values())
 
-    def bed_evidence(self) -> bool | None:
+    def bed_evidence(self, t: float | None = None) -> bool | None:
         """The bed zone's say: True/False, or None when the sleeper is in bed but untracked
-        (the track ended there): then the other sources decide, or the state holds."""
+        (the track ended there), or sits still on the bed's edge for less than ``edge_hold_s``:
+        then the other sources decide, or the state holds."""
         if self.bed_zone is None:
             return None
         sleeper = self.people.get(self.sleeper) if self.sleeper is not None else None
         if sleeper is not None:
             if sleeper.track is None and not sleeper.left:
                 return None if self._in_zone(sleeper) else False
+            if t is not None and self._on_edge(sleeper, t):
+                return None
             return sleeper.track is not None and self._in_zone(sleeper)
         return any(p.track is not None and self._in_zone(p) for p in self.people.values())
 
@@ -234,13 +242,24 @@ class RoomTracks:
         s = self.settings
         sleeper = self.people.get(self.sleeper) if self.sleeper is not None else None
         if sleeper is not None and (sleeper.left or (
-                sleeper.outside_since is not None and t - sleeper.outside_since >= s.sleeper_out_s)):
+                sleeper.outside_since is not None and t - sleeper.outside_since >= s.sleeper_out_s
+                and not self._on_edge(sleeper, t))):
             self.sleeper = sleeper = None
         if sleeper is None and self.bed_zone is not None:
             candidates = [p for p in self.people.values()
                           if p.zone_since is not None and t - p.zone_since >= s.sleeper_after_s]
             if candidates:
                 self.sleeper = min(candidates, key=lambda p: p.zone_since or t).key
+
+    def _on_edge(self, p: Person, t: float) -> bool:
+        s = self.settings
+        if p.outside_since is None or t - p.outside_since > s.edge_hold_s or p.speed > s.moving_ms:
+            return False
+        zs = sorted(z for _, z in p.heights)
+        if not zs or zs[len(zs) // 2] > s.edge_top_m:
+            return False
+        d = s.edge_m
+        return any(self.in_bed_zone(p.x + dx, p.y + dy) for dx, dy in ((d, 0), (-d, 0), (0, d), (0, -d)))
 
     def in_bed_zone(self, x: float, y: float) -> bool:
         return self.bed_zone is not None and self.bed_zone.contains(x, y)

@@ -165,3 +165,25 @@ def test_a_fall_and_getting_up_is_seen_on_a_sparse_noisy_centroid(cfg: Config) -
         events, _ = run(cfg, s)
         assert named(events, "possible_fall") and named(events, "fall_cancelled"), seed
         assert not named(events, "fall"), seed
+
+
+@pytest.mark.parametrize("sit_s", [20.0, 45.0])
+def test_a_sit_on_the_bed_edge_that_returns_to_lying_is_no_exit(cfg: Config, sit_s: float) -> None:
+    """The zone drawn at the mattress's edge: sitting on it is just outside (#30, finding 6)."""
+    s = tracker_scene(at(23, 0))
+    s.walk_about(60).go_to_bed(10 * 60)
+    s.drop(0.7, 1.5).move(-0.4, 1.2, speed=0.3).hold(sit_s)  # sits up and onto the edge, feet on the floor
+    s.move(-1.2, 1.2, speed=0.3).drop(0.45, 1.5).hold(10 * 60)  # and lies back down
+    events, _ = run(cfg, s)
+    assert not named(events, "bed_exit")
+
+
+def test_standing_up_from_the_bed_edge_is_an_exit_at_once(cfg: Config) -> None:
+    s = tracker_scene(at(23, 0))
+    s.walk_about(60).go_to_bed(10 * 60)
+    s.drop(0.7, 1.5).move(-0.4, 1.2, speed=0.3).hold(20)
+    t_up = s.t
+    s.drop(s.people[0].standing_z, 1.5).move(0.6, 1.0).hold(10 * 60)
+    events, _ = run(cfg, s)
+    exits = named(events, "bed_exit")
+    assert len(exits) == 1 and abs(exits[0] - t_up) <= 10.0, (exits, t_up)

@@ -323,7 +323,7 @@ class Home:
             rs.moving = room.moving
             rs.posture = self._posture(room)
             if room.bed_zone is not None:
-                evidence = room.bed_evidence()
+                evidence = room.bed_evidence(r.t)
                 rs.in_zone[s.id] = bool(evidence) if evidence is not None else rs.bed.in_bed
                 bed: list[Output] = list(rs.bed.evidence(r.t, f"{s.id}:zone", evidence))
                 bed += rs.bed.motion(r.t, *room.sleeper_motion(r.t))  # turnovers: the sleeper's only
