@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from ti_frames import through_ti_driver
 
 from eldergate.config.loader import load_config
-from eldergate.config.schema import Box, Config
+from eldergate.config.schema import Config
 from eldergate.gateway.core.home import Home
 from eldergate.gateway.tools.replay import tick_until
 from eldergate.signal.falls import FallDetector, FallSettings
@@ -38,19 +38,17 @@ from eldergate.signal.model import Event
 from eldergate.signal.tracks import Person, Scene
 
 import fall_margin
+import nights
 
 ROOT = Path(__file__).resolve().parent.parent
 WALK = ROOT.parent / "shared" / "data" / "radar_pointcloud" / "walk.npz"
 T0 = 1_795_330_800.0
-CHAIR = Box(x_min=0.6, x_max=1.4, y_min=1.6, y_max=2.4)
 KINDS = ("chair", "bed_edge", "slide", "sparse", "found")
 
 
 def config() -> Config:
-    c = load_config(ROOT / "config" / "demo.toml")
-    room = next(s for s in c.sensors if s.id == "room_radar")
-    placement = room.placement.model_copy(update={"chair_zones": [CHAIR]})
-    return c.model_copy(update={"sensors": [room.model_copy(update={"check_in": None, "placement": placement})]})
+    """The demo home's room radar alone, with an armchair zone (as the nights bench has it)."""
+    return nights.config(load_config(ROOT / "config" / "demo.toml"))
 
 
 def fall_scene(kind: str, seed: int) -> Scene:

@@ -8,25 +8,20 @@ from __future__ import annotations
 import pytest
 from ti_frames import through_ti_driver
 
-from eldergate.config.loader import load_config
-from eldergate.config.schema import Box, Config
+from eldergate.config.schema import Config
 from eldergate.gateway.core.home import Home
 from eldergate.gateway.tools.replay import tick_until
 from eldergate.signal.model import Event
 from eldergate.signal.tracks import Person, Scene
 
-from testutil import ROOT
+from testutil import room_radar_alone
 
 T0 = 1_795_330_800.0  # 10:00 local: daytime
-CHAIR = Box(x_min=0.6, x_max=1.4, y_min=1.6, y_max=2.4)
 
 
 @pytest.fixture(scope="module")
 def cfg() -> Config:
-    c = load_config(ROOT / "config" / "demo.toml")
-    room = next(s for s in c.sensors if s.id == "room_radar")
-    placement = room.placement.model_copy(update={"chair_zones": [CHAIR]})
-    return c.model_copy(update={"sensors": [room.model_copy(update={"check_in": None, "placement": placement})]})
+    return room_radar_alone()  # type: ignore[no-any-return]
 
 
 def events_of(cfg: Config, s: Scene) -> list[Event]:

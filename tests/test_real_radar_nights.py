@@ -14,18 +14,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from ti_frames import through_ti_driver
 
-from eldergate.config.loader import load_config
-from eldergate.config.schema import Box, Config
+from eldergate.config.schema import Config
 from eldergate.gateway.core.home import Home
 from eldergate.gateway.tools.replay import tick_until
 from eldergate.signal.model import Event
 from eldergate.signal.summary import DailySummary
 from eldergate.signal.tracks import Person, Scene
 
-from testutil import ROOT
+from testutil import room_radar_alone
 
 TZ = ZoneInfo("Asia/Shanghai")
-CHAIR = Box(x_min=0.6, x_max=1.4, y_min=1.6, y_max=2.4)
 
 
 def at(hh: int, mm: int, day: int = 21) -> float:
@@ -34,11 +32,8 @@ def at(hh: int, mm: int, day: int = 21) -> float:
 
 @pytest.fixture(scope="module")
 def cfg() -> Config:
-    """The demo home's room radar alone, default supervision (120 s), an armchair zone."""
-    c = load_config(ROOT / "config" / "demo.toml")
-    room = next(s for s in c.sensors if s.id == "room_radar")
-    placement = room.placement.model_copy(update={"chair_zones": [CHAIR]})
-    return c.model_copy(update={"sensors": [room.model_copy(update={"check_in": None, "placement": placement})]})
+    """The demo home's room radar alone, no check-in supervision, an armchair zone."""
+    return room_radar_alone()  # type: ignore[no-any-return]
 
 
 def run(cfg: Config, scene: Scene, until: float | None = None, heights: bool = False,

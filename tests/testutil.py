@@ -81,3 +81,16 @@ def read_lines(stream: IO[str]) -> tuple[list[str], threading.Thread]:
     reader.start()
     return lines, reader
 
+
+
+def room_radar_alone() -> Any:
+    """The demo home's room radar alone (it has the bed zone), no check-in supervision, and an
+    armchair zone: what the behaviour tests on real-radar-like tracks run against."""
+    from eldergate.config.loader import load_config
+    from eldergate.config.schema import Box
+
+    c = load_config(ROOT / "config" / "demo.toml")
+    room = next(s for s in c.sensors if s.id == "room_radar")
+    chair = Box(x_min=0.6, x_max=1.4, y_min=1.6, y_max=2.4)
+    placement = room.placement.model_copy(update={"chair_zones": [chair]})
+    return c.model_copy(update={"sensors": [room.model_copy(update={"check_in": None, "placement": placement})]})
