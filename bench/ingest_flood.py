@@ -63,17 +63,18 @@ async def drive(n: int, phase_s: float, url: str, server: CommunityServer) -> li
         before = counters(server)
         end = time.monotonic() + phase_s
         rate = CONTRACT_VITALS_PER_S * factor
-        next_fall = time.monotonic()
+        start = next_fall = time.monotonic()
         sent = 0
         while time.monotonic() < end:
             if time.monotonic() >= next_fall:
                 probe.raise_alert("fall", "critical")
                 next_fall += 1.0
-            for g in flooders if factor else []:
-                for _ in range(max(1, round(rate * 0.05))):
-                    g._publish("vitals", g._msg(t=time.time(), resident="r1", heart_rate_bpm=70.0,
-                                                breathing_rate_bpm=14.0, quality=0.5), qos=0)
-                    sent += 1
+            due = round(rate * len(flooders) * (time.monotonic() - start)) - sent  # each at `rate` a second
+            for k in range(max(0, due)):
+                g = flooders[k % len(flooders)]
+                g._publish("vitals", g._msg(t=time.time(), resident="r1", heart_rate_bpm=70.0,
+                                            breathing_rate_bpm=14.0, quality=0.5), qos=0)
+                sent += 1
             await asyncio.sleep(0.05)
         await until(lambda: not probe.unreceipted, 30, 0.1)
         after = counters(server)
