@@ -16,6 +16,9 @@
   count error, active-time error.
 * Fall margins (bench/fall_margin.py): how far ordinary motion stays from the fall
   thresholds, and how much lower the heights may read before it raises a possible fall.
+* Held-out falls (bench/fall_scenarios.py: from a chair, the bed's edge, slides, sparse
+  clouds, found on the floor), ordinary low motion, and the margin both ways; held-out rolls
+  (bench/turnovers.py) on two kinds of radar.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from eldergate.signal.model import Event
 from eldergate.signal.tracks import BED, Person, Scene
 
 import fall_margin
+import fall_scenarios
 import nights
+import turnovers
 
 ROOT = Path(__file__).resolve().parent.parent
 WALK = ROOT.parent / "shared" / "data" / "radar_pointcloud" / "walk.npz"
@@ -168,6 +173,7 @@ def main() -> int:
     ap.add_argument("--scenarios", type=int, default=200)
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--nights", type=int, default=3, help="nights of each kind (7 kinds)")
+    ap.add_argument("--held-out", type=int, default=20, help="held-out falls per kind (bench/fall_scenarios.py)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     cfg = config()
@@ -215,6 +221,10 @@ def main() -> int:
           "walk.npz: no false fall")
     result["nights"] = report_nights(args.nights)
     result["fall_margin"] = report_margins()
+    print("\nheld-out falls (bench/fall_scenarios.py):")
+    result["held_out_falls"] = fall_scenarios.report(args.held_out, max(1, args.held_out // 2))
+    print("\nheld-out turnovers (bench/turnovers.py):")
+    result["turnovers"] = turnovers.report(3)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

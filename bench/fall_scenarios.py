@@ -161,25 +161,21 @@ def margins(falls: list[tuple[list[float], list[float], float]],
     return out
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=20, help="held-out scenes per kind of fall")
-    ap.add_argument("--ordinary", type=int, default=10, help="scenes of ordinary low motion")
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+def report(seeds: int = 20, ordinary_scenes: int = 10) -> dict[str, object]:
+    """Print and return the held-out falls, ordinary low motion and the margins."""
     cfg = config()
     rows: dict[str, dict[str, int]] = {}
     falls, ordinary = [], []
     for kind in KINDS:
         found = 0
-        for seed in range(1000, 1000 + args.seeds):
+        for seed in range(1000, 1000 + seeds):
             s = fall_scene(kind, seed + 100 * KINDS.index(kind))
             found += "fall" in home_events(cfg, s)
             falls.append((*heights(s), s.t))
-        rows[kind] = {"falls": args.seeds, "detected": found}
+        rows[kind] = {"falls": seeds, "detected": found}
     false_alerts = false_possible = 0
     hours = 0.0
-    for seed in range(2000, 2000 + args.ordinary):
+    for seed in range(2000, 2000 + ordinary_scenes):
         s = ordinary_scene(seed)
         ev = home_events(cfg, s)
         false_alerts += ev.count("fall")
@@ -190,7 +186,7 @@ def main() -> int:
     if walk is not None:
         ordinary.append((walk[0].tolist(), walk[1].tolist(), float(walk[0][-1])))
     ordinary.append((*(a.tolist() for a in fall_margin.synthetic_heights(7)), 0.0))
-    print(f"held-out falls through the TI driver and the home ({args.seeds} per kind, seeds 1000+):")
+    print(f"held-out falls through the TI driver and the home ({seeds} per kind, seeds 1000+):")
     for kind, r in rows.items():
         print(f"  {kind:<9} {r['detected']:>3}/{r['falls']:<3} detected (goal: all)")
     print(f"ordinary low motion: {hours:.1f} h, {false_possible} possible falls, {false_alerts} fall alerts "
@@ -202,9 +198,19 @@ def main() -> int:
         print(f"  {name}: shipped {r['shipped']}; every held-out fall still found "
               f"{'down to' if name == 'floor_m' else 'up to'} {r['falls_all_kept_from']}; ordinary motion quiet "
               f"{'up to' if name == 'floor_m' else 'down to'} {r['ordinary_quiet_up_to']}")
+    return {"falls": rows, "ordinary_hours": hours, "false_alerts": false_alerts,
+            "false_possible_falls": false_possible, "margins": m}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=20, help="held-out scenes per kind of fall")
+    ap.add_argument("--ordinary", type=int, default=10, help="scenes of ordinary low motion")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    result = report(args.seeds, args.ordinary)
     if args.json:
-        args.json.write_text(json.dumps({"falls": rows, "ordinary_hours": hours, "false_alerts": false_alerts,
-                                         "false_possible_falls": false_possible, "margins": m}, indent=2) + "\n")
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

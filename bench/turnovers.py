@@ -81,24 +81,30 @@ def count(seed: int, lets_go: bool, rolls: bool = True) -> tuple[int, int, int]:
     return len(windows), visible, seen
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nights", type=int, default=6, help="nights per radar kind")
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+def report(per_radar: int = 3) -> dict[str, object]:
+    """Print and return turnovers counted against true, per kind of radar."""
     out: dict[str, object] = {}
     print(f"{'radar':<28} {'true':>5} {'tracked':>8} {'counted':>8} {'error':>7} {'of tracked':>11}  "
           f"{'quiet nights: false':>20}")
     for name, lets_go in RADARS.items():
-        rows = [count(seed, lets_go) for seed in range(args.nights)]
+        rows = [count(seed, lets_go) for seed in range(per_radar)]
         true, visible, seen = (sum(r[i] for r in rows) for i in range(3))
-        quiet = sum(count(seed, lets_go, rolls=False)[2] for seed in range(max(1, args.nights // 3)))
+        quiet = sum(count(seed, lets_go, rolls=False)[2] for seed in range(max(1, per_radar // 3)))
         err, err_visible = (seen - true) / max(true, 1), (seen - visible) / max(visible, 1)
         print(f"{name:<28} {true:>5} {visible:>8} {seen:>8} {100 * err:>+6.0f}% {100 * err_visible:>+10.0f}%  "
               f"{quiet:>20}")
         out[name] = {"true": true, "tracked": visible, "seen": seen, "error": err, "error_of_tracked": err_visible,
                      "false_on_quiet_nights": quiet}
     print("goal: within ±20 % on every radar; no turnover on a night without a roll")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nights", type=int, default=3, help="nights per radar kind")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    out = report(args.nights)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0
