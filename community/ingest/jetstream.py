@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from eldergate.community.clock import Clock
@@ -24,6 +25,7 @@ from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.quota import Quotas
 from eldergate.community.ingest.store import Incoming
+from eldergate.community.work.liveness import Task
 from eldergate.contract.messages import GATEWAY_LEAVES
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,9 @@ class JetStreamIngest(BatchStore):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, supervise: Any = None) -> None:
+    def start(self, supervise: Callable[[Task], Task] | None = None) -> None:
+        """``supervise`` is taken for the same call as the MQTT ingest; this loop keeps itself alive
+        (it binds again after any failure) and is not yet reported by health."""
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="eg-ingest-js", daemon=True)
         self._thread.start()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -59,10 +60,10 @@ class Ingest(BatchStore):
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
-    def start(self, supervise: Any = None) -> None:
+    def start(self, supervise: Callable[[Task], Task] | None = None) -> None:
         """Connect, and run the store loop (under ``supervise`` when given: serve's supervisor)."""
         task = Task("eg-ingest-store", self._drain, self._stop)
-        supervise(task) if supervise is not None else task.start()
+        (supervise or Task.start)(task)
         host, port = self.nodes[0]
         self.client.connect_async(host, port, 30, **connect_kwargs(self.cfg.broker, self.persistent))
         self.client.loop_start()
