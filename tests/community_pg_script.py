@@ -10,6 +10,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from community_seed import community_with_a_home
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -18,16 +20,9 @@ def main() -> None:
     ap.add_argument("--folder", type=Path, required=True)
     args = ap.parse_args()
 
-    from eldergate.community.bootstrap import start_django
-    from eldergate.community.config import parse
+    cfg, home = community_with_a_home(args.db, args.folder)
+    from eldergate.community.models import Gateway
 
-    cfg = parse(f'[server]\ndatabase = "{args.db}"\n', args.folder)
-    start_django(cfg)
-    from eldergate.community.models import Community, Gateway, Home, Street
-
-    street = Street.objects.create(name="新街")
-    c = Community.objects.create(code="s1", name="s1", street=street)
-    home = Home.objects.create(community=c, address="幸福路 1 号")
     now = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
     if args.case == "offline":
         from eldergate.community.work import offline

@@ -7,6 +7,21 @@ import argparse
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+
+def community_with_a_home(db: str, folder: Path) -> tuple[Any, Any]:
+    """Django started on ``db``; a street, community s1 and one home in it: (configuration, home)."""
+    from eldergate.community.bootstrap import start_django
+    from eldergate.community.config import parse
+
+    cfg = parse(f'[server]\ndatabase = "{db}"\n', folder)
+    start_django(cfg)
+    from eldergate.community.models import Community, Home, Street
+
+    street = Street.objects.create(name="新街")
+    c = Community.objects.create(code="s1", name="s1", street=street)
+    return cfg, Home.objects.create(community=c, address="幸福路 1 号")
 
 
 def main() -> None:
@@ -17,18 +32,11 @@ def main() -> None:
     ap.add_argument("--notify", required=True)
     args = ap.parse_args()
 
-    from eldergate.community.bootstrap import start_django
-    from eldergate.community.config import parse
-
-    cfg = parse(f'[server]\ndatabase = "{args.db}"\n', args.folder)
-    start_django(cfg)
+    cfg, home = community_with_a_home(args.db, args.folder)
     from eldergate.community.ingest.store import store
-    from eldergate.community.models import Community, Gateway, Home, Resident, Street
+    from eldergate.community.models import Gateway, Resident
     from eldergate.community.tools.users import create_user
 
-    street = Street.objects.create(name="新街")
-    c = Community.objects.create(code="s1", name="s1", street=street)
-    home = Home.objects.create(community=c, address="幸福路 1 号")
     Gateway.objects.create(site="s1", gateway="gw1", home=home)
     create_user("li", "grid-worker", community="s1", notify_url=args.notify)
     from django.contrib.auth import get_user_model
