@@ -26,6 +26,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.deadletters import Graveyard, Letter
+from eldergate.community.ingest.quota import Quotas
 from eldergate.community.ingest.store import Incoming, Outcome, store_many
 from eldergate.community.work import acks
 from eldergate.community.work.publisher import Publisher
@@ -46,7 +47,7 @@ class BatchStore:
         self.cfg, self.clock, self.publisher = cfg, clock, publisher
         # stored, duplicate, receipts, dead_lettered, refused_*, errors, batches
         self.counts: Counter[str] = Counter()
-        self.last_commit = time.monotonic()  # when a batch was last committed (health: "behind")
+        self.quotas = Quotas(cfg.ingest)
         self._warned: set[tuple[str, str, str]] = set()
         self._graveyard = Graveyard(cfg)
         self._admitted: list[float] = []  # when unknown gateways were quarantined, the last minute's
@@ -64,7 +65,6 @@ class BatchStore:
                 connection.close()  # the next try reconnects
                 return False
             raise
-        self.last_commit = time.monotonic()
         self._receipt(items, outcomes)
         return True
 
@@ -137,11 +137,15 @@ class BatchStore:
         self.counts["receipts"] += receipts
         self.counts["batches"] += 1
 
-    def refuse(self, site: str, gateway: str, leaf: str, why: str) -> None:
-        """A message refused before it was queued (its gateway is over its quota): counted, and
-        logged once per gateway and reason."""
+    def within_quota(self, site: str, gateway: str, leaf: str, size: int) -> bool:
+        """Checked as a message arrives, before it is queued: False (counted, and logged once per
+        gateway) when its gateway is over its quota and the message is to be dropped."""
+        why = self.quotas.allow(site, gateway, leaf, size)
+        if why is None:
+            return True
         self.counts[f"refused_{why}"] += 1
         self._warn_once(Incoming(leaf, site, gateway, b""), "refused", f"over its {why} quota")
+        return False
 
     def _warn_once(self, it: Incoming, what: str, why: str) -> None:
         key = (it.site, it.gateway, what)

@@ -23,7 +23,6 @@ from typing import Any
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
-from eldergate.community.ingest.quota import Quotas
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
 from eldergate.contract.messages import GATEWAY_LEAVES
@@ -64,7 +63,6 @@ class JetStreamIngest(BatchStore):
         self.nats = NatsPublisher()
         super().__init__(cfg, clock, self.nats)
         self.name = f"{cfg.broker.client_id}{client_suffix}"
-        self.quotas = Quotas(cfg.ingest)
         self.connected = threading.Event()  # bound to the consumer: the gateways' messages reach us
         self.wake: threading.Event | None = None
         self._stop = threading.Event()
@@ -147,11 +145,8 @@ class JetStreamIngest(BatchStore):
                 if len(levels) < 4:
                     continue
                 site, gw, leaf = levels[-3], levels[-2], levels[-1]
-                over = self.quotas.allow(site, gw, leaf, len(m.data))
-                if over is None:
+                if self.within_quota(site, gw, leaf, len(m.data)):
                     batch.append(Incoming(leaf, site, gw, m.data))
-                else:
-                    self.refuse(site, gw, leaf, over)
             if not await loop.run_in_executor(None, self.store_batch, batch):
                 for m in msgs:  # the database is down: JetStream keeps them and offers them again
                     await m.nak(delay=5.0)

@@ -27,7 +27,7 @@ from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.lanes import Lanes
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
-from eldergate.community.ingest.quota import ALERT_LEAVES, Quotas
+from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
 from eldergate.contract.messages import GATEWAY_LEAVES
@@ -51,7 +51,6 @@ class Ingest(BatchStore):
         super().__init__(cfg, clock, MqttPublisher(self.client))
         fail_over(self.client, self.nodes)
         self.lanes: Lanes[tuple[Incoming, int | None, int]] = Lanes(cfg.ingest.queue)
-        self.quotas = Quotas(cfg.ingest)
         self._stop = threading.Event()
         self.wake: threading.Event | None = None  # set when the ack sender should look now (the broker came back)
         self.connected = threading.Event()  # subscribed: the gateways' messages reach us
@@ -92,9 +91,7 @@ class Ingest(BatchStore):
             self.client.ack(msg.mid, msg.qos)
             return
         site, gw, leaf = parts[-3], parts[-2], parts[-1]
-        over = self.quotas.allow(site, gw, leaf, len(msg.payload))
-        if over is not None:
-            self.refuse(site, gw, leaf, over)
+        if not self.within_quota(site, gw, leaf, len(msg.payload)):
             self.client.ack(msg.mid, msg.qos)
             return
         item = (Incoming(leaf, site, gw, bytes(msg.payload), bool(msg.retain)), msg.mid, msg.qos)
