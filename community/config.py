@@ -115,6 +115,11 @@ class Broker(Strict):
     client_id: str = "eldergate-community"
     credentials_file: Path | None = None
     ca_file: Path | None = None
+    cert_file: Path | None = Field(None, description="the server's client certificate, where the broker asks for one")
+    key_file: Path | None = None
+    identities: Literal["none", "dynsec"] = Field(
+        "none", description="dynsec: the server gives Mosquitto's dynamic security plugin every box identity "
+                            "(claims, revocations); none: the broker does not check who a box is (loopback, tests)")
     shared: bool = Field(False, description="several ingest processes share the subscription ($share/)")
     protocol: Literal["v5", "v311"] = Field("v5", description="v311 for a NATS cluster's MQTT side")
     fallback_urls: list[str] = Field(default_factory=list,
@@ -142,6 +147,15 @@ class Broker(Strict):
     def _nats_speaks_311(self) -> Broker:
         if self.nats_urls and self.protocol != "v311":
             raise ValueError("protocol: a NATS cluster speaks MQTT 3.1.1 only; set protocol = \"v311\"")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if self.identities == "dynsec" and self.credentials_file is None:
+            raise ValueError("identities: \"dynsec\" needs the server's own credentials_file "
+                             "(eldergate community broker init writes it)")
+        for name in ("credentials_file", "ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: {path} does not exist")
         return self
 
     def mqtt_urls(self) -> list[str]:

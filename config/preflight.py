@@ -61,8 +61,9 @@ def _people(cfg: Config) -> list[Finding]:
 def _files(cfg: Config) -> list[Finding]:
     wanted: list[tuple[str, Path | None]] = [("local_mqtt.credentials_file", cfg.local_mqtt.credentials_file)]
     if cfg.uplink is not None and cfg.uplink.enabled:
-        wanted += [(f"uplink.{k}", getattr(cfg.uplink, k)) for k in ("ca_file", "cert_file", "key_file",
-                                                                    "credentials_file")]
+        wanted += [(f"uplink.{k}", getattr(cfg.uplink, k)) for k in ("ca_file", "cert_file", "key_file")]
+        if not cfg.uplink.server_url:  # with a server_url, a missing credentials file is made by the claim
+            wanted.append(("uplink.credentials_file", cfg.uplink.credentials_file))
     if cfg.telemetry.enabled:
         wanted.append(("telemetry.token_file", cfg.telemetry.token_file))
     wanted += [(f"sensors[{i}].serial.chirp_config", s.serial.chirp_config)

@@ -292,6 +292,9 @@ class Uplink(Strict):
     cert_file: Path | None = None
     key_file: Path | None = None
     credentials_file: Path | None = None
+    # the community server's web address: a box without its credentials_file yet shows a claim code
+    # and collects its credentials there once an installer has claimed it (docs/install.md)
+    server_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     protocol: Literal["v5", "v311"] = "v5"
     heartbeat: Seconds = 60.0
     resend_after: Seconds = 30.0  # an alert without the server's receipt is sent again after this
@@ -302,6 +305,8 @@ class Uplink(Strict):
     def _tls_pairs(self) -> Uplink:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
+        if self.server_url and self.credentials_file is None:
+            raise ValueError("server_url (claiming) needs credentials_file: where the claimed credentials are kept")
         scheme = self.broker_url.split("://", 1)[0]
         if any(u.split("://", 1)[0] != scheme for u in self.fallback_urls):
             raise ValueError(f"fallback_urls: every node must be {scheme}:// like broker_url")

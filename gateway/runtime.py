@@ -31,6 +31,7 @@ from eldergate.gateway.core.sdnotify import SystemdNotifier, Watchdog, watchdog_
 from eldergate.gateway.core.sinks import Fanout, Sink
 from eldergate.gateway.core.supervisor import Supervisor
 from eldergate.gateway.delivery.annunciator import Annunciator
+from eldergate.gateway.delivery.claim import Claimer
 from eldergate.gateway.delivery.notify import Notifier, Send, apprise_send
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.delivery.uplink import CommunitySink, Uplink
@@ -86,6 +87,7 @@ class Gateway:
         self.sinks = Fanout(([store] if store is not None else []) + community + extra + [self.annunciator] + sinks)
         self._next_metrics = 0.0
         self.uplink: Uplink | None = None
+        self.claimer: Claimer | None = None  # a box not claimed yet (uplink.server_url, no credentials)
         self.home = Home(cfg, start=self.clock.now())
         if store is not None:
             restored = self.home.resume(store.open_alerts(), self.clock.now())
@@ -107,6 +109,14 @@ class Gateway:
         self.watchdog: Watchdog | None = None
         self.mqtt_source: MqttSource | None = None
         self.use_mqtt = mqtt  # False: MQTT sensors are fed through self.bus (demo, tests)
+
+    def _start_uplink(self) -> None:
+        assert self.store is not None and self.cfg.uplink is not None
+        self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
+                             resend_after_s=self.cfg.uplink.resend_after, clock_trusted=self.clock_trusted,
+                             guard=self.supervisor.guard)
+        self.supervisor.spawn("uplink_network", self.uplink.run_network)
+        self.supervisor.spawn("uplink", self.uplink.run)
 
     def clock_trusted(self) -> bool:
         return self.clock.now() >= TRUSTED_AFTER
@@ -131,11 +141,18 @@ class Gateway:
             self.telemetry_writer = TelemetryWriter(self.cfg, self.telemetry.spool, self.stop_event)
             self.supervisor.spawn("telemetry", self.telemetry_writer.run)
         if self.store is not None and self.cfg.uplink is not None and self.cfg.uplink.enabled:
-            self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
-                                 resend_after_s=self.cfg.uplink.resend_after, clock_trusted=self.clock_trusted,
-                                 guard=self.supervisor.guard)
-            self.supervisor.spawn("uplink_network", self.uplink.run_network)
-            self.supervisor.spawn("uplink", self.uplink.run)
+            if Claimer.needed(self.cfg):  # a new box: the uplink starts once it is claimed
+                claimer = self.claimer = Claimer(self.cfg)
+                if self.status_model is not None:
+                    self.status_model.claim = claimer.view
+
+                def claim_then_link() -> None:
+                    claimer.run(self.stop_event)
+                    if claimer.done.is_set():
+                        self._start_uplink()
+                self.supervisor.spawn("claim", claim_then_link)
+            else:
+                self._start_uplink()
         mqtt_decoders = [d for d in self.decoders.values() if d.sensor.mqtt is not None]
         if mqtt_decoders and self.use_mqtt:
             lm = self.cfg.local_mqtt

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 
-from eldergate.community.api import alerts, registry
+from eldergate.community.api import alerts, identity, registry
 from eldergate.community.api.auth import BearerToken
 from eldergate.community.api.common import parse_time, user
 from eldergate.community.models import AuditEntry
@@ -20,6 +20,7 @@ api = NinjaAPI(title="eldergate community API", version="1", urls_namespace="api
                            "`eldergate community create-user NAME --role ROLE --token`.")
 api.add_router("", alerts.router)
 api.add_router("", registry.router)
+api.add_router("", identity.router)
 
 
 @api.get("/health", auth=None, tags=["health"],

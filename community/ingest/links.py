@@ -25,7 +25,10 @@ def make_client(b: Broker, client_id: str, persistent: bool,
         user, password = b.credentials_file.read_text().splitlines()[:2]
         client.username_pw_set(user.strip(), password.strip())
     if urlsplit(b.url).scheme == "mqtts":
-        client.tls_set_context(ssl.create_default_context(cafile=str(b.ca_file) if b.ca_file else None))
+        ctx = ssl.create_default_context(cafile=str(b.ca_file) if b.ca_file else None)
+        if b.cert_file is not None and b.key_file is not None:
+            ctx.load_cert_chain(str(b.cert_file), str(b.key_file))
+        client.tls_set_context(ctx)
     client.reconnect_delay_set(1, 30)
     nodes = []
     for url in b.mqtt_urls():

@@ -3,13 +3,14 @@
 from eldergate.community.models.alerts import Alert, AlertState, Comment, EscalationJob, OutgoingAck
 from eldergate.community.models.audit import AuditEntry
 from eldergate.community.models.deadletter import DeadLetter
+from eldergate.community.models.identity import BoxIdentity
 from eldergate.community.models.people import ApiToken, DutyShift, Profile, Snooze, Visit
 from eldergate.community.models.registry import Community, Consent, Contact, Gateway, Home, Resident, Street
 from eldergate.community.models.telemetry import Event, Summary, VitalsLatest, VitalsMinute
 
 __all__ = [
-    "Alert", "AlertState", "ApiToken", "AuditEntry", "Comment", "Community", "Consent", "Contact", "DeadLetter",
-    "DutyShift",
+    "Alert", "AlertState", "ApiToken", "AuditEntry", "BoxIdentity", "Comment", "Community", "Consent", "Contact",
+    "DeadLetter", "DutyShift",
     "EscalationJob", "Event", "Gateway", "Home", "OutgoingAck", "Profile", "Resident", "Snooze", "Street",
     "Summary", "Visit", "VitalsLatest", "VitalsMinute",
 ]

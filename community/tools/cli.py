@@ -1,4 +1,5 @@
-"""``eldergate community init|serve|check-config|import-residents|create-user|escalate|dead-letters|openapi``."""
+"""``eldergate community init|serve|check-config|import-residents|create-user|escalate|dead-letters|identities|
+broker|ca|openapi``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eldergate.community.config import CommunityConfig, CommunityConfigError, load, with_overrides
-from eldergate.community.tools import dead_letters
+from eldergate.community.tools import dead_letters, identities
 
 log = logging.getLogger("eldergate.community")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     wu.add_argument("--community", help="community code (default: the first)")
 
     dead_letters.add_parser(sub, with_config)
+    identities.add_parsers(sub, with_config)
 
     oa = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
     oa.add_argument("--out", type=Path)
@@ -287,6 +289,16 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return dead_letters.run(args, start)
 
 
+def cmd_identities(args: argparse.Namespace) -> int:
+    def start() -> CommunityConfig:
+        cfg = _config(args)
+        _django(cfg)
+        return cfg
+
+    return identities.run_identities(args, start)
+
+
 COMMANDS = {"simulate": cmd_simulate, "dead-letters": cmd_dead_letters, "wall-url": cmd_wall_url,
             "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
-            "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi}
+            "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi,
+            "identities": cmd_identities, "broker": identities.run_broker, "ca": identities.run_ca}

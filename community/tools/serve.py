@@ -29,6 +29,7 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
     ingest: Ingest | JetStreamIngest | None = None
     timers: Timers | None = None
     extra_client: Any = None
+    extra_clients: list[Any] = []
     presence_thread: threading.Thread | None = None
     if role in ("all", "ingest"):
         suffix = "" if role == "all" else f"-ingest-{_pid()}"
@@ -44,6 +45,8 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         presence = ServerPresence(cfg, ingest.connected.is_set, suffix or f"-{_pid()}")
         presence_thread = threading.Thread(target=presence.run, args=(stop,), name="eg-presence", daemon=True)
         presence_thread.start()
+    if role in ("all", "ingest") and cfg.broker.identities == "dynsec":
+        extra_clients.append(_identities(cfg, stop))
     if role in ("all", "escalation"):
         publisher = ingest.publisher if isinstance(ingest, Ingest) else None
         if publisher is None:  # acknowledgements and test commands go out over MQTT, at QoS 1
@@ -85,10 +88,25 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         presence_thread.join(5)  # its last word ("offline") goes out before the process does
     if ingest is not None:
         ingest.stop()
-    if extra_client is not None:
-        extra_client.disconnect()
-        extra_client.loop_stop()
+    for c in [extra_client, *extra_clients]:
+        if c is not None:
+            c.disconnect()
+            c.loop_stop()
     return 0
+
+
+def _identities(cfg: CommunityConfig, stop: threading.Event) -> Any:
+    """The broker learns every box identity from the database (identity/broker.py)."""
+    from eldergate.community.identity.broker import Identities
+
+    client, nodes = make_client(cfg.broker, f"{cfg.broker.client_id}-identities-{_pid()}", persistent=False)
+    fail_over(client, nodes)
+    identities = Identities(client, cfg.broker.prefix)
+    client.on_connect = lambda *_a: identities.subscribe()
+    client.connect_async(*nodes[0], 30, **connect_kwargs(cfg.broker, persistent=False))
+    client.loop_start()
+    liveness.supervise(liveness.Task("eg-identities", lambda task: identities.run(stop, task), stop))
+    return client
 
 
 def _pid() -> int:

@@ -337,6 +337,9 @@ class Uplink:
             elif msg.topic == self.topics["ack"]:
                 ack = AckMessage.model_validate_json(msg.payload)
                 if ack.kind == "received":
+                    if ack.state is None:  # the server always names the state it stored; "all of them"
+                        log.warning("ignored a receipt for %s that names no state", ack.alert_id)  # is a forgery
+                        return
                     self.outbox.received(ack.alert_id, ack.state)
                 self.inbox.put(ack)
             elif msg.topic == self.topics["cmd"]:

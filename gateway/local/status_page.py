@@ -50,6 +50,7 @@ class StatusModel:
         self.alerts: dict[str, dict[str, Any]] = {}
         self.events: deque[dict[str, Any]] = deque(maxlen=20)
         self.said: dict[str, dict[str, str]] = {}  # sensor -> aspect -> its latest state in words
+        self.claim: Callable[[], dict[str, Any]] | None = None  # a box not claimed yet: its code
 
     def reading(self, r: Reading) -> None:
         with self._lock:
@@ -112,7 +113,7 @@ class StatusModel:
                     "community_link": link, "wave_t": self._wave_t, "stale_after_s": STALE_AFTER_S,
                     "sensors": sensors, "vitals": self.vitals, "wave": list(self.wave), "targets": self.targets,
                     "bed_zones": zones, "alerts": list(self.alerts.values()), "events": list(self.events),
-                    "metrics": metrics}
+                    "metrics": metrics, "claim": self.claim() if self.claim is not None else None}
 
 
 class StatusPage:

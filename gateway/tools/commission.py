@@ -35,6 +35,7 @@ from eldergate.config.schema import Config
 from eldergate.drivers.readings import Reading, Targets
 from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.version import version
+from eldergate.gateway.delivery.claim import Claimer
 from eldergate.gateway.delivery.notify import Send, apprise_send, contact_address
 from eldergate.gateway.links.mqtt_link import ClientSettings, make_client
 from eldergate.gateway.runtime import Gateway
@@ -142,6 +143,10 @@ class Commissioning:
         core = threading.Thread(target=gw.run, name="eg-commission-core", daemon=True)
         core.start()
         report = Report(self.cfg.gateway.site, self.cfg.gateway.id)
+        if Claimer.needed(self.cfg):  # the same code the running box shows (kept beside its credentials)
+            c = Claimer(self.cfg).claim
+            self._say(f"认领码 claim code: {c.code} — 在社区控制台认领 {self.cfg.gateway.site}/{self.cfg.gateway.id} / "
+                      "claim this box in the community console (installer)")
         try:
             self._say("1/3 每个传感器是否在线 / are all sensors alive?")
             report.sensors = self._check_sensors(gw)
