@@ -21,12 +21,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from shipped_broker import ShippedMosquitto
 
 from broker import Mosquitto
 from community_path import Injector
 from community_proc import CommunityServer, community, register
 from gateway_proc import GatewayProcess, db_query, write_config
+from shipped_broker import ShippedMosquitto
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker]
