@@ -117,9 +117,10 @@ class Broker(Strict):
     ca_file: Path | None = None
     cert_file: Path | None = Field(None, description="the server's client certificate, where the broker asks for one")
     key_file: Path | None = None
-    identities: Literal["none", "dynsec"] = Field(
+    identities: Literal["none", "dynsec", "nats"] = Field(
         "none", description="dynsec: the server gives Mosquitto's dynamic security plugin every box identity "
-                            "(claims, revocations); none: the broker does not check who a box is (loopback, tests)")
+                            "(claims, revocations); nats: `identities nats-users` writes the NATS cluster's users "
+                            "file; none: the broker does not check who a box is (loopback, tests)")
     shared: bool = Field(False, description="several ingest processes share the subscription ($share/)")
     protocol: Literal["v5", "v311"] = Field("v5", description="v311 for a NATS cluster's MQTT side")
     fallback_urls: list[str] = Field(default_factory=list,

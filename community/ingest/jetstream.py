@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from eldergate.community.clock import Clock
-from eldergate.community.config import CommunityConfig
+from eldergate.community.config import Broker, CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
@@ -56,6 +57,20 @@ class NatsPublisher:
             return False
         asyncio.run_coroutine_threadsafe(self.nc.publish(subject(topic), payload.encode()), self.loop)
         return True
+
+
+def nats_auth(b: Broker) -> dict[str, Any]:
+    """The server's own user (the broker's credentials file) and TLS for tls:// URLs."""
+    kw: dict[str, Any] = {}
+    if b.credentials_file is not None:
+        user, password = b.credentials_file.read_text().splitlines()[:2]
+        kw.update(user=user.strip(), password=password.strip())
+    if any(u.startswith("tls://") for u in b.nats_urls):
+        ctx = ssl.create_default_context(cafile=str(b.ca_file) if b.ca_file else None)
+        if b.cert_file is not None and b.key_file is not None:
+            ctx.load_cert_chain(str(b.cert_file), str(b.key_file))
+        kw["tls"] = ctx
+    return kw
 
 
 class JetStreamIngest(BatchStore):
@@ -95,7 +110,8 @@ class JetStreamIngest(BatchStore):
 
         nc = await nats.connect(servers=self.cfg.broker.nats_urls, name=self.name, max_reconnect_attempts=-1,
                                 reconnect_time_wait=1, allow_reconnect=True, connect_timeout=3,
-                                disconnected_cb=disconnected, reconnected_cb=reconnected, error_cb=error)
+                                disconnected_cb=disconnected, reconnected_cb=reconnected, error_cb=error,
+                                **nats_auth(self.cfg.broker))
         self.nats.loop, self.nats.nc = loop, nc
         try:
             while not self._stop.is_set():

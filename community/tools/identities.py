@@ -4,6 +4,8 @@
   are the installer's way; ``issue`` writes a credentials file for an operator who installs by
   hand, or a site-wide one for a simulator; ``sync`` gives the broker every identity again, after
   its store was lost).
+* ``identities nats-users --out FILE [--on-change CMD]``: the NATS cluster's users file, rewritten
+  only when an identity changed (a timer on each node; identity/nats_users.py).
 * ``broker init``: the dynamic security plugin's first file and the server's own credentials.
 * ``ca init|issue|revoke``: the community's certificate authority in files (``identity/ca.py``).
 """
@@ -23,13 +25,16 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
     ids = with_config(sub.add_parser("identities", help="the boxes' broker identities: list, issue, revoke, sync"))
-    ids.add_argument("action", choices=("list", "issue", "revoke", "sync"), nargs="?", default="list")
+    ids.add_argument("action", choices=("list", "issue", "revoke", "sync", "nats-users"), nargs="?", default="list")
     ids.add_argument("box", nargs="?", help="SITE/GATEWAY (issue, revoke)")
     ids.add_argument("--site-wide", metavar="SITE", help="issue: one identity for every gateway of SITE "
                      "(a contract-level simulator or a test rig, never a box)")
     ids.add_argument("--certificate", action="store_true",
                      help="issue: the box authenticates with a client certificate (CN SITE.GATEWAY), not a password")
-    ids.add_argument("--out", type=Path, help="issue: write the credentials file here (mode 0600)")
+    ids.add_argument("--out", type=Path, help="issue: write the credentials file here (mode 0600); nats-users: "
+                     "the users file the NATS node includes")
+    ids.add_argument("--on-change", metavar="COMMAND", help="nats-users: run this when the file changed "
+                     "(systemctl reload eldergate-nats@n1)")
     ids.add_argument("--reason", default="revoked by the operator")
 
     br = sub.add_parser("broker", help="the broker's identity store: init")
@@ -104,8 +109,40 @@ def run_ca(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _nats_users(args: argparse.Namespace, cfg: Any) -> int:
+    import subprocess
+
+    from eldergate.community.identity import nats_users
+    from eldergate.community.models import BoxIdentity
+    from eldergate.community.models.crypto import decrypt
+
+    if args.out is None or cfg.broker.credentials_file is None:
+        print("eldergate community identities nats-users: needs --out and [broker] credentials_file (the server's "
+              "own user)", file=sys.stderr)
+        return EXIT_USAGE
+    name, password = cfg.broker.credentials_file.read_text().splitlines()[:2]
+    users = [nats_users.User(name.strip(), password.strip(), server=True)]
+    seen = list(BoxIdentity.objects.filter(applied=False).values_list("pk", "revoked_at"))
+    for i in BoxIdentity.objects.filter(revoked_at__isnull=True, kind=BoxIdentity.Kind.PASSWORD):
+        users.append(nats_users.User(i.username, decrypt(i.secret), i.site, i.box_id))
+    old = args.out.read_text() if args.out.exists() else ""
+    text = nats_users.render(cfg.broker.prefix, users, nats_users.digests(old))
+    if text == old:
+        print(f"{args.out}: unchanged ({len(users)} users)")
+    else:
+        _secret_file(args.out, text)
+        args.out.chmod(0o644)  # the node runs as a dynamic user; it holds digests of random tokens only
+        print(f"{args.out}: {len(users)} users written")
+        if args.on_change and subprocess.run(args.on_change, shell=True).returncode != 0:
+            print(f"eldergate community identities nats-users: {args.on_change!r} failed", file=sys.stderr)
+            return EXIT_FAIL
+    for pk, revoked_at in seen:  # what the file now says (a row revoked meanwhile waits for the next run)
+        BoxIdentity.objects.filter(pk=pk, revoked_at=revoked_at).update(applied=True)
+    return EXIT_OK
+
+
 def run_identities(args: argparse.Namespace, start: Callable[[], Any]) -> int:
-    start()
+    cfg = start()
     from eldergate.community.clock import now
     from eldergate.community.identity import issue
     from eldergate.community.models import BoxIdentity
@@ -119,6 +156,8 @@ def run_identities(args: argparse.Namespace, start: Callable[[], Any]) -> int:
                 print(f"{i.username:<40} {i.kind:<11} issued {i.issued_at:%Y-%m-%d %H:%M} by {i.issued_by}  "
                       f"{state}{unsent}{broker}")
             return EXIT_OK
+        if args.action == "nats-users":
+            return _nats_users(args, cfg)
         if args.action == "sync":
             n = BoxIdentity.objects.update(applied=False)
             print(f"{n} identities will be given to the broker again by the running server (their boxes reconnect)")
