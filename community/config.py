@@ -186,6 +186,8 @@ class Server(Strict):
     secret_key_env: str | None = None
     data_key_file: Path | None = Field(None, description="Fernet key that encrypts medical notes")
     data_key_env: str | None = None
+    behind_proxy: bool = Field(False, description="reached only through the reverse proxy that terminates TLS "
+                               "(deploy/nginx-community.conf): trust its X-Forwarded-Proto, send cookies as Secure")
 
     @field_validator("listen")
     @classmethod

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from eldergate.community.config import active
 from eldergate.community.keys import data_key, secret_key
+
+LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl")
 
 
 def database(url: str, data_dir: Path) -> dict[str, Any]:
@@ -30,7 +32,9 @@ def database(url: str, data_dir: Path) -> dict[str, Any]:
     userinfo, _, hostlist = parts.netloc.rpartition("@")
     hosts = [h.rpartition(":") if h.count(":") == 1 else ("", "", h) for h in hostlist.split(",")]
     user, _, password = userinfo.partition(":")
-    options = {"target_session_attrs": "read-write"} if len(hosts) > 1 else {}
+    options: dict[str, str] = {"target_session_attrs": "read-write"} if len(hosts) > 1 else {}
+    # TLS to PostgreSQL: ?sslmode=verify-full&sslrootcert=/etc/eldergate/pki/ca.crt (libpq's names)
+    options |= {k: v for k, v in parse_qsl(parts.query) if k in LIBPQ_TLS}
     return {
         "ENGINE": "django.db.backends.postgresql", "NAME": (parts.path or "/eldergate").lstrip("/"),
         "USER": unquote(user), "PASSWORD": unquote(password),
@@ -63,6 +67,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if _cfg.server.behind_proxy:  # the proxy terminates TLS and sets this header itself, on every request
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+if _cfg.server.public_url:  # a form posted from the public address is this server's own
+    _public = urlsplit(_cfg.server.public_url)
+    CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
 ROOT_URLCONF = "eldergate.community.urls"
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [], "APP_DIRS": True,

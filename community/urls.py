@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, re_path
 
 from eldergate.community.api.app import api
-from eldergate.community.web import console, reports, wall
+from eldergate.community.web import claims, console, reports, wall
 
 
 def home(_request: HttpRequest) -> HttpResponse:
@@ -27,6 +27,7 @@ urlpatterns = [
     path("console/residents/<int:pk>/medical", console.medical_view),
     path("console/residents/<int:pk>/visit", console.visit_view),
     path("console/visits", console.visit_list),
+    path("console/claim", claims.claim_view),
     path("family", console.family_view),
     path("reports", reports.reports_view),
     path("reports.xlsx", reports.reports_xlsx),

@@ -65,7 +65,7 @@ def _files(cfg: Config) -> list[Finding]:
         if not cfg.uplink.server_url:  # with a server_url, a missing credentials file is made by the claim
             wanted.append(("uplink.credentials_file", cfg.uplink.credentials_file))
     if cfg.telemetry.enabled:
-        wanted.append(("telemetry.token_file", cfg.telemetry.token_file))
+        wanted += [("telemetry.token_file", cfg.telemetry.token_file), ("telemetry.ca_file", cfg.telemetry.ca_file)]
     wanted += [(f"sensors[{i}].serial.chirp_config", s.serial.chirp_config)
                for i, s in enumerate(cfg.sensors) if s.serial is not None]
     return [Finding(path, why) for path, file in wanted if file is not None and (why := _readable(file)) is not None]

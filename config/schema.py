@@ -316,6 +316,7 @@ class Uplink(Strict):
 class Telemetry(Strict):
     enabled: bool = False
     url: str = Field("http://127.0.0.1:8086", pattern=r"^https?://")
+    ca_file: Path | None = None  # the CA that signed an https:// InfluxDB's certificate (else the system's)
     org: str = "eldergate"
     bucket: str = "eldergate"
     token_file: Path | None = None

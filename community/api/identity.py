@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from pydantic import Field
@@ -19,6 +19,7 @@ from pydantic import Field
 from eldergate.community.api.common import user
 from eldergate.community.api.schemas import Problem
 from eldergate.community.clock import now
+from eldergate.community.config import active
 from eldergate.community.identity import issue
 from eldergate.community.models import BoxIdentity
 from eldergate.community.work import scoping
@@ -104,7 +105,7 @@ def _may_claim(request: HttpRequest) -> Any:
 
 @router.post("/claims", response={201: IdentityOut, 400: Problem, 403: Problem, 404: Problem},
              summary="claim the box showing this code for a home's gateway (installer)")
-def claim(request: HttpRequest, body: ClaimIn) -> tuple[int, dict[str, Any]]:
+def claim(request: HttpRequest, body: ClaimIn) -> HttpResponse:
     u = _may_claim(request)
     if not scoping.gateways(u).filter(site=body.site, gateway=body.gateway).exists():
         raise HttpError(404, f"no gateway {body.site}/{body.gateway} in your community")
@@ -112,18 +113,20 @@ def claim(request: HttpRequest, body: ClaimIn) -> tuple[int, dict[str, Any]]:
         ident = issue.claim(body.code, body.site, body.gateway, u, now())
     except issue.IdentityError as err:
         raise HttpError(400, str(err)) from None
-    return 201, _out(ident)
+    return JsonResponse(IdentityOut(**_out(ident)).model_dump(mode="json"), status=201)
 
 
 @router.post("/claims/collect", auth=None, response={200: CollectOut, 202: CollectOut, 403: CollectOut,
                                                       429: Problem},
              summary="a box fetches the credentials of its claim (no token: the code and its own key)")
-def collect(request: HttpRequest, body: CollectIn) -> tuple[int, dict[str, Any]]:
+def collect(request: HttpRequest, body: CollectIn) -> HttpResponse:
     if not COLLECT_LIMIT.take(str(request.META.get("REMOTE_ADDR", "?"))):
         raise HttpError(429, "too many requests from this address: poll every few seconds at most")
-    got = issue.collect(body.code, body.box_key, body.site, body.gateway, now())
+    got = issue.collect(body.code, body.box_key, body.site, body.gateway, now(),
+                        broker_checks=active().broker.identities != "none")
     status = {"issued": 200, "pending": 202}.get(got.status, 403)
-    return status, {"status": got.status, "username": got.username, "password": got.password, "why": got.why}
+    return JsonResponse({"status": got.status, "username": got.username, "password": got.password, "why": got.why},
+                        status=status)
 
 
 @router.get("/identities", response={200: list[IdentityOut], 403: Problem},

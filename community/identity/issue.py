@@ -111,9 +111,11 @@ def claim(code: str, site: str, gateway: str, by: Any, now: datetime) -> BoxIden
     return issue(site, gateway, by, now, claim_code=code, reason="the home's box was claimed again").identity
 
 
-def collect(code: str, box_key: str, site: str, gateway: str, now: datetime) -> Collected:
-    """What the box polling with ``code`` gets: its credentials once claimed (again, to the same box
-    key, if the first answer was lost), ``pending`` before, ``refused`` for anyone else."""
+def collect(code: str, box_key: str, site: str, gateway: str, now: datetime, broker_checks: bool = True) -> Collected:
+    """What the box polling with ``code`` gets: its credentials once claimed and, where the broker
+    checks identities, once the broker has them (a box given them earlier would be refused and
+    back off for minutes); again, to the same box key, if the first answer was lost; ``pending``
+    before; ``refused`` for anyone else."""
     if not valid_code(code) or not 16 <= len(box_key) <= 128:
         return Collected("refused", why="malformed claim code or box key")
     with transaction.atomic():
@@ -126,6 +128,8 @@ def collect(code: str, box_key: str, site: str, gateway: str, now: datetime) -> 
         if (ident.site, ident.box_id) != (site, gateway):
             return Collected("refused", why=f"the code was claimed for {ident.site}/{ident.box_id}, but this box "
                                             f"is configured as {site}/{gateway}")
+        if broker_checks and not ident.applied:
+            return Collected("pending", why="claimed; the broker is being given the identity")
         key = _key_digest(box_key)
         if ident.collected_at is not None and ident.box_key_digest != key:
             return Collected("refused", why="another device has collected these credentials: claim the box again")

@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--site", required=True, help="the community's code (the gateways' site)")
     sim.add_argument("--gateways", nargs="+", required=True, help="gateway ids to simulate")
     sim.add_argument("--duration", type=float, help="seconds (default: until interrupted)")
+    sim.add_argument("--credentials", type=Path, help="a site-wide identity's credentials file "
+                     "(eldergate community identities issue --site-wide SITE --out FILE)")
 
     wu = with_config(sub.add_parser("wall-url", help="print the wall screen's address for a community"))
     wu.add_argument("--community", help="community code (default: the first)")
@@ -261,7 +263,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from eldergate.community.tools.simulate import run
 
-    sent = run(args.broker, args.site, args.gateways, args.duration)
+    sent = run(args.broker, args.site, args.gateways, args.duration, args.credentials)
     print(f"{sent} message(s) sent for {len(args.gateways)} simulated home(s)")
     return EXIT_OK
 

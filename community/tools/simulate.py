@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -37,7 +38,7 @@ class SimHome:
 
 class Simulator:
     def __init__(self, broker_url: str, site: str, gateways: list[str], prefix: str = "eldergate/v1",
-                 seed: int = 7) -> None:
+                 seed: int = 7, credentials: Path | None = None) -> None:
         from urllib.parse import urlsplit
 
         parts = urlsplit(broker_url)
@@ -56,6 +57,9 @@ class Simulator:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"eldergate-sim-{site}-{seed}",
                                   protocol=mqtt.MQTTv5)
         self.client.max_queued_messages_set(0)
+        if credentials is not None:  # a site-wide identity (eldergate community identities issue --site-wide)
+            user, password = credentials.read_text().splitlines()[:2]
+            self.client.username_pw_set(user.strip(), password.strip())
         self.stop = threading.Event()
         self.sent = 0
 
@@ -158,8 +162,9 @@ class Simulator:
         self.client.loop_stop()
 
 
-def run(broker_url: str, site: str, gateways: list[str], duration_s: float | None) -> int:
-    sim = Simulator(broker_url, site, gateways)
+def run(broker_url: str, site: str, gateways: list[str], duration_s: float | None,
+        credentials: Path | None = None) -> int:
+    sim = Simulator(broker_url, site, gateways, credentials=credentials)
     sim.start()
     try:
         if duration_s is None:

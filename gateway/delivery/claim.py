@@ -19,6 +19,7 @@ import random
 import secrets
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from eldergate.config.schema import Config
 log = logging.getLogger(__name__)
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L (the server takes the same)
 POLL_S = (5.0, 15.0)  # waiting for the installer: every 5-15 s
+EAGER_POLL_S = (1.0, 3.0)  # ... but every 1-3 s in the first minute, while the installer stands there
+EAGER_FOR_S = 60.0
 REFUSED_POLL_S = 60.0
 
 
@@ -140,11 +143,13 @@ class Claimer:
         if self.claim.state == "unclaimed":
             log.warning("this box is not claimed yet: claim code %s — an installer enters it in the community "
                         "console for %s/%s", self.claim.code, self.cfg.gateway.site, self.cfg.gateway.id)
+        eager_until = time.monotonic() + EAGER_FOR_S
         while not stop.is_set() and not self.done.is_set():
             state = self.poll()
             if state == "claimed":
                 return
-            stop.wait(REFUSED_POLL_S if state == "refused" else self.rng.uniform(*POLL_S))
+            every = EAGER_POLL_S if time.monotonic() < eager_until else POLL_S
+            stop.wait(REFUSED_POLL_S if state == "refused" else self.rng.uniform(*every))
 
 
 def qr_svg(text: str) -> str:

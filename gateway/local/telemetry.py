@@ -218,7 +218,10 @@ class TelemetryWriter:
 
         t = self.cfg.telemetry
         token = read_secret(t.token_file, t.token_env) or ""
-        client = InfluxDBClient(url=t.url, token=token, org=t.org, timeout=10_000)
+        if t.ca_file is not None:  # an https:// InfluxDB signed by the community's own CA
+            client = InfluxDBClient(url=t.url, token=token, org=t.org, timeout=10_000, ssl_ca_cert=str(t.ca_file))
+        else:
+            client = InfluxDBClient(url=t.url, token=token, org=t.org, timeout=10_000)
         api = client.write_api(write_options=SYNCHRONOUS)
 
         def write(lines: list[str]) -> None:

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from eldergate.config.loader import ConfigError, load_config, parse_config
 from eldergate.config.schema import Config
@@ -179,8 +180,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"(the demo runs the home alone: {why})\n", flush=True)
     try:
+        claimed = community is not None and community.identities
         result = run_demo(sys.stdout, speedup=args.speedup, color=args.color, status_port=args.status_port,
-                          uplink_url=community.broker_url if community else None)
+                          uplink_url=community.broker_url if community else None,
+                          server_url=community.base if community is not None and claimed else None,
+                          on_started=(lambda gw: _claim_in_demo(gw, community)) if claimed else None)
         if community is not None:
             community.grid_worker_answers()
             print(f"wall: {community.wall}", flush=True)
@@ -194,6 +198,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if community is not None:
             community.stop()
     return EXIT_OK if result.alerts else EXIT_FAIL
+
+
+def _claim_in_demo(gw: Any, community: Any) -> None:
+    """The installer's part, shown: the box's code, the claim, the credentials it collects."""
+    claimer = gw.claimer
+    if claimer is None:
+        return
+    print(f"this box is not claimed yet — claim code {claimer.claim.code} (also on its status page, with a QR code)",
+          flush=True)
+    print(community.claim(claimer.claim.code), flush=True)
+    if claimer.done.wait(20):
+        user = claimer.credentials.read_text().splitlines()[0]
+        print(f"the box collected its broker credentials ({user}, file mode 0600); its uplink starts\n", flush=True)
+    else:
+        print("(the box has not collected its credentials yet; its alerts wait in its outbox)\n", flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -287,7 +287,9 @@ class PushPreview:
 
 def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEMO_CONFIG,
              color: bool = False, status_port: int | None = 8080,
-             on_started: Callable[[Gateway], None] | None = None, uplink_url: str | None = None) -> DemoResult:
+             on_started: Callable[[Gateway], None] | None = None, uplink_url: str | None = None,
+             server_url: str | None = None) -> DemoResult:
+    """``server_url``: the box starts unclaimed and collects its credentials there once claimed."""
     with tempfile.TemporaryDirectory(prefix="eldergate-demo-") as tmp:
         workdir = Path(tmp)
         pushes: list[tuple[str, str]] = []
@@ -301,7 +303,9 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
         preview = PushPreview(show_push)
         cfg = demo_config(load_config(config), workdir, preview.port)
         if uplink_url is not None:  # the demo's community server is listening on this broker
-            cfg = cfg.model_copy(update={"uplink": Uplink(broker_url=uplink_url, resend_after=2.0, heartbeat=5.0)})
+            claim = {"server_url": server_url, "credentials_file": workdir / "uplink.credentials"} if server_url else {}
+            cfg = cfg.model_copy(update={"uplink": Uplink(broker_url=uplink_url, resend_after=2.0, heartbeat=5.0,
+                                                          **claim)})
         if status_port is not None:  # the installer's page, on loopback, for the demo too
             cfg = cfg.model_copy(update={"status_page": cfg.status_page.model_copy(
                 update={"enabled": True, "port": status_port})})

@@ -44,6 +44,15 @@ def missing() -> str | None:
     return None
 
 
+def _dynsec_plugin() -> str | None:
+    """Debian's dynamic security plugin (the package ships it), or None: the demo then runs open."""
+    for pattern in ("/usr/lib/*/mosquitto_dynamic_security.so", "/usr/lib/mosquitto_dynamic_security.so"):
+        found = sorted(Path("/").glob(pattern.lstrip("/")))
+        if found:
+            return str(found[0])
+    return None
+
+
 def _mosquitto() -> str | None:
     return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
@@ -59,13 +68,16 @@ class CommunityDemo:
         self.wall = ""
         self.console = ""
         self.server: subprocess.Popen[bytes] | None = None
+        self.identities = False  # the broker checks who each box is (dynamic security)
+        self.broker_dir: Path | None = None
+        self.installer = ""
 
     def _eg(self, *args: str) -> list[str]:
         return [str(Path(sys.executable).with_name("eldergate")), *args]
 
     def _run(self, *args: str) -> str:
         r = subprocess.run(self._eg("community", *args, "--config", str(self.dir / "community.toml"))
-                           if args[0] not in ("init",) else self._eg("community", *args),
+                           if args[0] not in ("init", "broker") else self._eg("community", *args),
                            cwd=self.dir, capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
             raise RuntimeError(f"eldergate community {args[0]} failed: {r.stderr.strip()[-500:]}")
@@ -88,10 +100,22 @@ class CommunityDemo:
     def start(self) -> None:
         mosquitto = _mosquitto()
         assert mosquitto is not None
+        # identities as in a real community (deploy/mosquitto-community.conf), on loopback without TLS:
+        # the server's own client first, every box's once it is claimed
+        # started as root, mosquitto drops to its own user, which must reach and save its store: a
+        # folder of its own (self.dir is 0700)
+        store = self.broker_dir = Path(tempfile.mkdtemp(prefix="eldergate-demo-broker-"))
+        store.chmod(0o777)
+        self._run("broker", "init", "--dynsec", str(store / "dynsec.json"), "--credentials",
+                  str(self.dir / "server.credentials"))
+        (store / "dynsec.json").chmod(0o666)
+        plugin = _dynsec_plugin()
         for _ in range(5):  # a port another program takes in between: try another
             port = free_port()
             conf = self.dir / "mosquitto.conf"
-            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            auth = (f"per_listener_settings false\nplugin {plugin}\nplugin_opt_config_file {store}/dynsec.json\n"
+                    "allow_anonymous false\n" if plugin else "allow_anonymous true\n")
+            conf.write_text(f"{auth}listener {port} 127.0.0.1\npersistence false\n"
                             "max_queued_messages 100000\nset_tcp_nodelay true\n")  # nodelay: -35 ms a receipt
             p = self._spawn([mosquitto, "-c", str(conf)], "mosquitto.log")
             if self._listening(p, port):
@@ -102,20 +126,30 @@ class CommunityDemo:
             raise RuntimeError("Mosquitto did not start")
         self._run("init", str(self.dir), "--community", SITE, "--name", "幸福里社区", "--street", "幸福街道")
         cfg = self.dir / "community.toml"  # the demo is short: a home whose will fired 15 s ago is offline
-        cfg.write_text(cfg.read_text(encoding="utf-8").replace("grace_s = 120", "grace_s = 15"), encoding="utf-8")
+        text = cfg.read_text(encoding="utf-8").replace("grace_s = 120", "grace_s = 15")
+        if plugin:
+            text = text.replace('prefix = "eldergate/v1"', 'prefix = "eldergate/v1"\ncredentials_file = '
+                                f'"{self.dir / "server.credentials"}"\nidentities = "dynsec"')
+        cfg.write_text(text, encoding="utf-8")
+        self.identities = bool(plugin)
         pw = self.dir / "demo-password"
         pw.write_text("demo\n")
         token = self._run("create-user", "li.ming", "--role", "grid-worker", "--community", SITE, "--token",
                           "--password-file", str(pw)).strip().splitlines()[-1]
         self.token = token
+        self.installer = self._run("create-user", "zhang.install", "--role", "installer", "--community", SITE,
+                                   "--token").strip().splitlines()[-1]
         self._run("import-residents", str(self._residents_csv()))
         self._serve()
         key = self._run("wall-url").strip().rsplit("key=", 1)[1]
         self.wall = f"{self.base}/wall?key={key}"
         self.console = f"{self.base}/console/login?token={self.token}"
         gateways = [f"demo-home-{i:02d}" for i in range(2, HOMES + 1)]
+        sim = ["--credentials", str(self.dir / "simulator.credentials")] if self.identities else []
+        if self.identities:  # the simulated homes share one site-wide identity (a test rig's, never a box's)
+            self._run("identities", "issue", "--site-wide", SITE, "--out", str(self.dir / "simulator.credentials"))
         self._spawn(self._eg("community", "simulate", "--broker", self.broker_url, "--site", SITE,
-                             "--gateways", *gateways), "simulate.log")
+                             "--gateways", *gateways, *sim), "simulate.log")
         self.out.write(f"community server: {self.base} ({HOMES} homes: this one emulated, "
                        f"{HOMES - 1} simulated at the contract level)\n"
                        f"wall: {self.wall}\nconsole: {self.console}\n"
@@ -165,13 +199,21 @@ class CommunityDemo:
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
         return path
 
-    def _api(self, path: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
+    def _api(self, path: str, method: str = "GET", body: dict[str, Any] | None = None, token: str = "") -> Any:
         req = urllib.request.Request(f"{self.base}/api/v1{path}", method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {self.token}",
+                                     headers={"Authorization": f"Bearer {token or self.token}",
                                               "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
+
+    def claim(self, code: str, gateway: str = HOME, site: str = SITE) -> str:
+        """The demo installer claims the box showing ``code`` for its home, as from the console."""
+        try:
+            got = self._api("/claims", "POST", {"code": code, "site": site, "gateway": gateway}, self.installer)
+            return f"installer zhang.install claimed it for {site}/{gateway}: identity {got['username']} issued"
+        except (urllib.error.URLError, OSError, KeyError) as err:
+            return f"(the claim did not go through: {err})"
 
     def grid_worker_answers(self) -> str | None:
         """The demo grid worker takes the oldest open critical alert through every step."""
@@ -201,3 +243,5 @@ class CommunityDemo:
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.broker_dir is not None:
+            shutil.rmtree(self.broker_dir, ignore_errors=True)

@@ -1,0 +1,45 @@
+"""/console/claim: the installer's page. The box shows a code; the installer types it here and
+picks the home the box is in; the box then collects its broker credentials by itself
+(identity/issue.py). The same scoping as the API: only homes of one's own community."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+
+from eldergate.community.clock import now
+from eldergate.community.identity import issue
+from eldergate.community.models import BoxIdentity
+from eldergate.community.web.common import lang, page
+from eldergate.community.work import scoping
+from eldergate.community.work.words import t
+
+CLAIMING_ROLES = frozenset({"installer", "community-admin", "platform-operator"})
+
+
+@login_required(login_url="/console/login")
+def claim_view(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    language = lang(request)
+    if scoping.role(user) not in CLAIMING_ROLES:
+        return page(request, "claim.html", {"error": t("claim_not_allowed", language), "gateways": [],
+                                            "recent": []}, status=403)
+    gateways = scoping.gateways(user).select_related("home").order_by("site", "gateway")
+    message, error = "", ""
+    if request.method == "POST":
+        chosen = str(request.POST.get("gateway", ""))[:20]
+        gw = gateways.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        try:
+            if gw is None:
+                raise issue.IdentityError("no such home in your community")
+            ident = issue.claim(str(request.POST.get("code", ""))[:40], gw.site, gw.gateway, user, now())
+            message = t("claim_done", language, username=ident.username)
+        except issue.IdentityError as err:
+            error = t("claim_refused", language, why=str(err))
+    recent = BoxIdentity.objects.order_by("-issued_at", "-pk")
+    if scoping.role(user) != "platform-operator":
+        recent = recent.filter(gateway__in=scoping.gateways(user))
+    return page(request, "claim.html", {"gateways": gateways[:2000], "message": message, "error": error,
+                                        "recent": recent[:20]})
