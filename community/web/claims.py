@@ -28,7 +28,16 @@ def claim_view(request: HttpRequest) -> HttpResponse:
                                             "recent": []}, status=403)
     gateways = scoping.gateways(user).select_related("home").order_by("site", "gateway")
     message, error = "", ""
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("revoke"):  # the box was removed, or stolen
+        username = str(request.POST.get("revoke"))[:140]
+        live = BoxIdentity.objects.filter(username=username, revoked_at__isnull=True).first()
+        if live is not None and (scoping.role(user) == "platform-operator" or
+                                 gateways.filter(pk=live.gateway_id or -1).exists()):
+            gone = issue.revoke(username, user, now(), str(request.POST.get("reason", "removed"))[:200] or "removed")
+            message = t("revoked_done", language, username=gone.username, unsent=gone.unsent_at_revoke or 0)
+        else:
+            error = t("claim_refused", language, why="no such live identity in your community")
+    elif request.method == "POST":
         chosen = str(request.POST.get("gateway", ""))[:20]
         gw = gateways.filter(pk=int(chosen)).first() if chosen.isdigit() else None
         try:

@@ -76,6 +76,10 @@ T: dict[str, tuple[str, str]] = {
     "identity_revoked": ("已吊销", "revoked"),
     "identity_collected": ("已取得凭证", "credentials collected"),
     "identity_waiting": ("等待网关取得凭证", "waiting for the box"),
+    "revoke": ("吊销（网关已拆除或丢失）", "Revoke (box removed or lost)"),
+    "revoked_done": ("已吊销 {username}：代理服务器几秒内拒绝它。它上次报告有 {unsent} 条未发送的告警，仍在网关里。",
+                     "Revoked {username}: the broker refuses it within seconds. Its last status listed {unsent} "
+                     "unsent alert(s); they stay on the box."),
     "login": ("登录", "Log in"),
     "logout": ("退出", "Log out"),
     "username": ("用户名", "Username"),

@@ -89,6 +89,16 @@ def test_the_console_claim_page_claims_for_the_installers_homes_only(world: Worl
     assert b'data-claimed="1"' in done.content and b"kz.gw1" in done.content
     foreign = c.post("/console/claim", {"code": "QRSTU-VWX68", "gateway": str(world.sides["other"].gateway.pk)})
     assert b'data-claimed="1"' not in foreign.content
+    # the box is taken out of the home: one tap revokes it (another community's: refused)
+    api(world.sides["other"].tokens["installer"], "POST", "/claims",
+        {"code": "QRSTU-VWX69", "site": "other", "gateway": "gw1"})
+    assert b"other.gw1" not in c.post("/console/claim", {"revoke": "other.gw1"}).content
+    gone = c.post("/console/claim", {"revoke": "kz.gw1"})
+    assert b'data-claimed="1"' in gone.content and "吊销".encode() in gone.content
+    from eldergate.community.models import BoxIdentity
+
+    assert not BoxIdentity.objects.filter(username="kz.gw1", revoked_at__isnull=True).exists()
+    assert BoxIdentity.objects.filter(username="other.gw1", revoked_at__isnull=True).exists()
     c.force_login(world.sides["kz"].users["grid-worker"])
     assert c.get("/console/claim").status_code == 403
 
