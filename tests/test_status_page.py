@@ -114,3 +114,25 @@ def test_old_vitals_are_greyed_with_their_time_and_none_are_shown_out_of_bed(tmp
     model.emit(Event(now[0] - 300, EventName.BED_EXIT, "r1", "bedroom", "bed_radar"))  # she is up
     dom = _page(model, tmp_path)
     assert 'data-state="out"' in dom and "♥ 64" not in dom and "out of bed since" in dom
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="scripts/test installs chromium")
+def test_an_unclaimed_box_shows_its_claim_code_and_qr_code_and_why_it_waits(tmp_path: Path) -> None:
+    from eldergate.config.schema import Uplink
+    from eldergate.gateway.delivery.claim import Claimer
+
+    cfg = load_config(ROOT / "config" / "demo.toml")
+    cfg = cfg.model_copy(update={"uplink": Uplink(broker_url="mqtt://127.0.0.1:9", server_url="http://127.0.0.1:9",
+                                                  credentials_file=tmp_path / "uplink.credentials")})
+    claimer = Claimer(cfg)
+    assert claimer.poll() == "unclaimed"  # nobody listens on port 9: it says so, and waits
+    model = StatusModel(cfg, dict, dict)
+    model.claim = claimer.view
+    dom = _page(model, tmp_path)
+    code = claimer.claim.code
+    assert re.fullmatch(r"[A-Z2-9]{5}-[A-Z2-9]{5}", code)
+    assert f'id="claim-code" class="big" style="letter-spacing:.15em">{code}<' in dom
+    assert "<svg" in dom.split('id="claim-qr"', 1)[1][:200], "no QR code"
+    assert "cannot be reached" in dom and "demo-community/demo-home-01" in dom
+    assert (tmp_path / "uplink.credentials.claim").stat().st_mode & 0o777 == 0o600
+    assert Claimer(cfg).claim.code == code  # a restart shows the same code
