@@ -207,6 +207,11 @@ class CommunityDemo:
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
 
+    @property
+    def site_credentials(self) -> Path | None:
+        """The simulated homes' site-wide identity (None: the broker checks no identities)."""
+        return self.dir / "simulator.credentials" if self.identities else None
+
     def claim(self, code: str, gateway: str = HOME, site: str = SITE) -> str:
         """The demo installer claims the box showing ``code`` for its home, as from the console."""
         try:
