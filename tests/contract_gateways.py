@@ -259,9 +259,10 @@ class Gateway:
 
     # -- alerts --------------------------------------------------------------------------------
 
-    def raise_alert(self, kind: str = "fall", severity: str = "critical") -> str:
+    def raise_alert(self, kind: str = "fall", severity: str = "critical", raised_ago_s: float = 0.0) -> str:
+        """``raised_ago_s``: an alert the outbox kept through an outage, sent now (a replay)."""
         aid = f"{self.gid}-{kind}-{len(self.unreceipted)}-{self.rng.getrandbits(40):x}"
-        now = time.time()
+        now = time.time() - raised_ago_s
         payload = dict(id=aid, kind=kind, severity=severity, state="raised", resident=self.residents[0],
                        room="living", sensor="room", started=now, raised_at=now, title_zh="跌倒", title_en="Fall")
         self.unreceipted[aid] = (json.dumps(payload).encode(), time.monotonic(), 0, 0.0)

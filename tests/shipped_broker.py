@@ -16,6 +16,13 @@ SHIPPED = ROOT / "deploy" / "mosquitto-community.conf"
 SHIPPED_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
 
+def delivery_settings() -> str:
+    """The shipped file's delivery section (persistence, windows, queues): what the load tests
+    run on, TLS and identities aside."""
+    text = SHIPPED.read_text()
+    return text[text.index("# -- delivery"):]
+
+
 def _plugin() -> str:
     if Path(SHIPPED_PLUGIN).exists():
         return SHIPPED_PLUGIN

@@ -1,54 +1,95 @@
-"""The ingest's in-process queue: bounded, with alerts in a lane of their own that is always
-taken first, so a fall never waits behind a home's (or a city's) vitals.
+"""The ingest's in-process queue: bounded, in three lanes taken in order, so that a fall raised now
+never waits behind a city's replay, and no alert waits behind vitals.
 
-Bounded on purpose: when the store falls behind, ``put`` blocks the broker's network thread, the
-broker stops sending (its in-flight window is full) and holds the rest, as it is built to, instead
-of this process growing until the unit's memory limit kills it.
+* ``fresh``: alert messages raised within the last FRESH_S (by their ``raised_at``), and the
+  boxes' ``acked`` confirmations: a person is waiting on these.
+* ``alerts``: the other alert messages (an outbox replaying what it kept through an outage).
+* ``telemetry``: events, vitals, summaries, status.
+
+A batch holds at most ``most`` items and is taken from the first lane that has any, the next lane
+only filling what is left; replayed alerts are taken in smaller batches (REPLAY_BATCH), so a fresh
+fall arriving during a replay waits for one short commit at most.
+
+Bounded on purpose: when the store falls behind, ``put`` blocks the broker's network thread of the
+connection it came from (alerts and telemetry have a connection each), the broker stops sending on
+that connection and holds the rest, as it is built to. Vitals (QoS 0: the box does not resend
+them, and the next one is 10 s away) are shed instead of waited for, and counted.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+LANES = ("fresh", "alerts", "telemetry")
+FRESH_S = 60.0  # an alert raised within this long ago is someone's emergency now, not a replay
+REPLAY_BATCH = 50  # replayed alerts per commit: the wait a fresh fall may have behind them
 
 
 class Lanes(Generic[T]):
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, shed_above: float = 0.5) -> None:
+        """``shed_above``: the share of ``size`` the telemetry lane may hold before vitals are shed."""
         self.size = size
-        self._urgent: deque[tuple[float, T]] = deque()
-        self._rest: deque[tuple[float, T]] = deque()
+        self.shed_at = max(1, int(size * shed_above))
+        self._lanes: dict[str, deque[tuple[float, T]]] = {name: deque() for name in LANES}
         self._cond = threading.Condition()
+        self.shed: Counter[str] = Counter()  # what was dropped, by leaf
+        self.last_shed = 0.0  # monotonic time of the last shed item
 
-    def put(self, item: T, urgent: bool, timeout: float | None = None) -> bool:
+    def put(self, item: T, lane: str, timeout: float | None = None) -> bool:
         """Queue it; blocks while full (up to ``timeout``: False if still full)."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self) < self.size, timeout):
                 return False
-            (self._urgent if urgent else self._rest).append((time.monotonic(), item))
+            self._lanes[lane].append((time.monotonic(), item))
+            self._cond.notify_all()
+            return True
+
+    def offer(self, item: T, leaf: str) -> bool:
+        """Telemetry that may be shed (vitals): queued while the telemetry lane has room, else
+        counted and dropped at once (False). Never blocks."""
+        with self._cond:
+            if len(self._lanes["telemetry"]) >= self.shed_at or len(self) >= self.size:
+                self.shed[leaf] += 1
+                self.last_shed = time.monotonic()
+                return False
+            self._lanes["telemetry"].append((time.monotonic(), item))
             self._cond.notify_all()
             return True
 
     def take(self, most: int, timeout: float) -> list[T]:
-        """Up to ``most`` items, the urgent lane first; waits up to ``timeout`` for the first."""
+        """Up to ``most`` items, lane by lane; waits up to ``timeout`` for the first."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self) > 0, timeout):
                 return []
             out: list[T] = []
-            for lane in (self._urgent, self._rest):
-                while lane and len(out) < most:
+            for name in LANES:
+                lane = self._lanes[name]
+                if not lane:
+                    continue
+                limit = min(most, REPLAY_BATCH) if name == "alerts" and not out else most
+                while lane and len(out) < limit:
                     out.append(lane.popleft()[1])
+                if name != "telemetry" and out:
+                    break  # alerts are committed without telemetry in the same transaction
             self._cond.notify_all()
             return out
+
+    def shedding(self, within_s: float = 300.0) -> bool:
+        return self.last_shed > 0 and time.monotonic() - self.last_shed < within_s
 
     def oldest_age(self) -> float:
         """Seconds the oldest waiting item has waited (0 when empty)."""
         with self._cond:
-            firsts = [lane[0][0] for lane in (self._urgent, self._rest) if lane]
+            firsts = [lane[0][0] for lane in self._lanes.values() if lane]
         return time.monotonic() - min(firsts) if firsts else 0.0
 
+    def depth(self) -> dict[str, int]:
+        with self._cond:
+            return {name: len(lane) for name, lane in self._lanes.items()}
+
     def __len__(self) -> int:
-        return len(self._urgent) + len(self._rest)
+        return sum(len(lane) for lane in self._lanes.values())

@@ -1,23 +1,33 @@
 """The ingest on an MQTT broker (Mosquitto): subscribes to what gateways send, stores it, receipts
 alerts after the commit, and only then PUBACKs (manual acknowledgement).
 
+**Alerts have their own lane end to end.** Two connections, each with its own session, in-flight
+window and broker queue: one subscribes to ``alerts`` and ``acked`` (and sends the receipts and
+acknowledgements), the other to the telemetry leaves. A flood of vitals fills the telemetry
+connection's window and queue, never the alerts'. In process, ``lanes.py`` takes alerts raised in
+the last minute first, then replayed alerts in short batches, then telemetry; vitals are shed
+(counted, reported by health) when the telemetry lane is full rather than waited for.
+
 As a message arrives its gateway's quota is checked (``quota.py``): over it, the message is
 PUBACKed, counted and dropped, so one flooding box costs its own messages only (an alert dropped
-so earns no receipt and comes again). The rest waits in a bounded queue whose alert lane is
-always taken first (``lanes.py``).
+so earns no receipt and comes again).
 
 It subscribes per leaf to ``<prefix>/+/+/<leaf>`` for the gateway→server leaves only, so it never
-receives its own ``ack`` messages back (a ``#`` subscription would). Alone it keeps a persistent
-session; several ingest processes share the subscription (``$share/``) with session expiry 0, and
-the gateways' resend-until-receipt covers any gap while all of them are down. The server's
-presence on ``_server/status`` is not said here but by ``presence.ServerPresence``.
+receives its own ``ack`` messages back (a ``#`` subscription would). Alone it keeps persistent
+sessions; several ingest processes share the subscriptions (``$share/``) with session expiry 0,
+and the gateways' resend-until-receipt covers any gap while all of them are down. The broker's
+own count of messages it dropped (``$SYS/broker/publish/messages/dropped``) is read and reported
+(``broker_dropped``). The server's presence on ``_server/status`` is ``presence.ServerPresence``'s.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,14 +35,19 @@ import paho.mqtt.client as mqtt
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
-from eldergate.community.ingest.lanes import Lanes
+from eldergate.community.ingest.lanes import FRESH_S, Lanes
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
-from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
-from eldergate.contract.messages import GATEWAY_LEAVES
 
 log = logging.getLogger(__name__)
+ALERT_LANE_LEAVES = ("alerts", "acked")
+TELEMETRY_LEAVES = ("events", "vitals", "summary", "status")
+DROPPED = "$SYS/broker/publish/messages/dropped"  # Mosquitto's count (mosquitto(8), "Broker Status")
+# the broker may have many messages in flight to the server at once (it would otherwise wait for
+# each PUBACK, which follows a commit); and the server's own receipts are never held back by
+# paho's default window of 20 (receipts arrived in clumps of 20 under load)
+INFLIGHT = 1000
 
 
 class MqttPublisher:
@@ -43,67 +58,141 @@ class MqttPublisher:
         return self.client.publish(topic, payload, qos=qos, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    incoming: Incoming
+    mid: int | None
+    qos: int
+    client: mqtt.Client | None
+
+
 class Ingest(BatchStore):
     def __init__(self, cfg: CommunityConfig, clock: Clock, client_suffix: str = "") -> None:
         b = cfg.broker
         self.persistent = not b.shared
-        self.client, self.nodes = make_client(b, b.client_id + client_suffix, self.persistent, manual_ack=True)
+        # the alerts' connection; the telemetry's keeps the name of the single connection of before,
+        # so that an upgraded server finds its session (and unsubscribes the alert leaves there)
+        self.client, self.nodes = make_client(b, f"{b.client_id}-alerts{client_suffix}", self.persistent,
+                                              manual_ack=True)
+        self.telemetry, _ = make_client(b, b.client_id + client_suffix, self.persistent, manual_ack=True)
         super().__init__(cfg, clock, MqttPublisher(self.client))
-        fail_over(self.client, self.nodes)
-        self.lanes: Lanes[tuple[Incoming, int | None, int]] = Lanes(cfg.ingest.queue)
+        self.lanes: Lanes[Received] = Lanes(cfg.ingest.queue)
         self._stop = threading.Event()
         self.wake: threading.Event | None = None  # set when the ack sender should look now (the broker came back)
-        self.connected = threading.Event()  # subscribed: the gateways' messages reach us
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *_: self.connected.clear()
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
+        self.connected = threading.Event()  # both connections subscribed: the gateways' messages reach us
+        self._subscribed: set[str] = set()
+        self.broker_dropped: int | None = None  # the broker's own count, when it publishes one
+        self.broker_dropped_since_start = 0
+        self._dropped_first: int | None = None
+        self.broker_dropped_at = 0.0
+        for c, leaves, name in ((self.client, ALERT_LANE_LEAVES, "alerts"),
+                                (self.telemetry, TELEMETRY_LEAVES, "telemetry")):
+            c.max_inflight_messages_set(INFLIGHT)
+            c.max_queued_messages_set(0)
+            fail_over(c, self.nodes)
+            c.on_connect = self._on_connect_for(leaves, name)
+            c.on_disconnect = self._on_disconnect_for(name)
+            c.on_subscribe = self._on_subscribe_for(name)
+            c.on_message = self._on_message
+        self.client.message_callback_add(DROPPED, self._on_dropped)
 
     def start(self, supervise: Callable[[Task], Task] | None = None) -> None:
-        """Connect, and run the store loop (under ``supervise`` when given: serve's supervisor)."""
+        """Connect both, and run the store loop (under ``supervise`` when given: serve's supervisor)."""
         task = Task("eg-ingest-store", self._drain, self._stop)
         (supervise or Task.start)(task)
         host, port = self.nodes[0]
-        self.client.connect_async(host, port, 30, **connect_kwargs(self.cfg.broker, self.persistent))
-        self.client.loop_start()
+        for c in (self.client, self.telemetry):
+            c.connect_async(host, port, 30, **connect_kwargs(self.cfg.broker, self.persistent))
+            c.loop_start()
 
     def stop(self) -> None:
         self._stop.set()
-        self.client.disconnect()
-        self.client.loop_stop()
+        for c in (self.client, self.telemetry):
+            c.disconnect()
+            c.loop_stop()
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-        if getattr(rc, "is_failure", False):
-            log.warning("the broker refused the connection: %s", rc)
+    # -- the connections ------------------------------------------------------------------------
+
+    def _on_connect_for(self, leaves: tuple[str, ...], name: str) -> Callable[..., None]:
+        def on_connect(client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+            if getattr(rc, "is_failure", False):
+                log.warning("the broker refused the %s connection: %s", name, rc)
+                return
+            prefix = self.cfg.broker.prefix
+            share = f"$share/eldergate-ingest-{name}/" if self.cfg.broker.shared else ""
+            topics = [(f"{share}{prefix}/+/+/{leaf}", 1) for leaf in leaves]
+            if name == "alerts":
+                topics.append((DROPPED, 0))
+            else:  # a session from before the lanes were split still holds the alert leaves
+                client.unsubscribe([f"{share}{prefix}/+/+/{leaf}" for leaf in ALERT_LANE_LEAVES])
+            client.subscribe(topics)
+        return on_connect
+
+    def _on_disconnect_for(self, name: str) -> Callable[..., None]:
+        def on_disconnect(*_a: Any) -> None:
+            self._subscribed.discard(name)
+            self.connected.clear()
+        return on_disconnect
+
+    def _on_subscribe_for(self, name: str) -> Callable[..., None]:
+        def on_subscribe(client: mqtt.Client, *_a: Any) -> None:
+            self._subscribed.add(name)
+            log.info("ingest (%s) subscribed on %s:%d", name, client.host, client.port)
+            if {"alerts", "telemetry"} <= self._subscribed:
+                self.connected.set()
+                broker_back(self.clock, self.wake)
+        return on_subscribe
+
+    def _on_dropped(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            n = int(msg.payload)
+        except ValueError:
             return
-        prefix = self.cfg.broker.prefix
-        share = "$share/eldergate-ingest/" if self.cfg.broker.shared else ""
-        client.subscribe([(f"{share}{prefix}/+/+/{leaf}", 1) for leaf in GATEWAY_LEAVES])
+        if self._dropped_first is None:
+            self._dropped_first = n  # what it had dropped before this server listened
+        if self.broker_dropped is not None and n > self.broker_dropped:
+            self.broker_dropped_at = time.monotonic()
+            log.warning("the broker says it dropped %d message(s) it could not deliver (%d in all): check "
+                        "max_queued_messages and the server's load (docs/deploy-city.md)", n - self.broker_dropped, n)
+        self.broker_dropped = n
+        self.broker_dropped_since_start = n - self._dropped_first
 
-    def _on_subscribe(self, client: mqtt.Client, *_: Any) -> None:
-        self.connected.set()
-        broker_back(self.clock, self.wake)
-        log.info("ingest subscribed on %s:%d", client.host, client.port)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
         if len(parts) < 4:
-            self.client.ack(msg.mid, msg.qos)
+            client.ack(msg.mid, msg.qos)
             return
         site, gw, leaf = parts[-3], parts[-2], parts[-1]
         if not self.within_quota(site, gw, leaf, len(msg.payload)):
-            self.client.ack(msg.mid, msg.qos)
+            client.ack(msg.mid, msg.qos)
             return
-        item = (Incoming(leaf, site, gw, bytes(msg.payload), bool(msg.retain)), msg.mid, msg.qos)
-        while not self.lanes.put(item, urgent=leaf in ALERT_LEAVES, timeout=1.0):
+        item = Received(Incoming(leaf, site, gw, bytes(msg.payload), bool(msg.retain)), msg.mid, msg.qos, client)
+        if leaf == "vitals" and msg.qos == 0:
+            self.lanes.offer(item, leaf)  # shed, counted, when the telemetry lane is full
+            return
+        lane = self._lane(leaf, msg.payload)
+        while not self.lanes.put(item, lane, timeout=1.0):
             if self._stop.is_set():  # shutting down: the broker gives it back to the next session
                 return
 
+    def _lane(self, leaf: str, payload: bytes) -> str:
+        if leaf == "acked":
+            return "fresh"
+        if leaf != "alerts":
+            return "telemetry"
+        try:
+            raised = float(json.loads(payload).get("raised_at"))
+        except (ValueError, TypeError, AttributeError):
+            return "alerts"  # the store says what is wrong with it
+        return "fresh" if self.clock.now().timestamp() - raised <= FRESH_S else "alerts"
+
+    # -- the store loop -------------------------------------------------------------------------
+
     def _drain(self, task: Task) -> None:
-        """The store loop: take what has arrived (alerts first, up to BATCH), store and receipt
-        it, then PUBACK (a server killed before its commit gets the batch again from the broker,
-        and from the gateways' resends). A database that cannot be reached keeps the batch here,
-        unacknowledged, and is tried again, backing off to 10 s."""
+        """The store loop: take what has arrived (fresh alerts first, up to BATCH), store and
+        receipt it, then PUBACK (a server killed before its commit gets the batch again from the
+        broker, and from the gateways' resends). A database that cannot be reached keeps the batch
+        here, unacknowledged, and is tried again, backing off to 10 s."""
         while not self._stop.is_set():
             task.beat()
             batch = self.lanes.take(BATCH, timeout=0.2)
@@ -115,13 +204,13 @@ class Ingest(BatchStore):
                 wait = min(10.0, wait * 2)
 
     def handle(self, site: str, gw: str, leaf: str, payload: bytes, retained: bool = False) -> bool:
-        return self.handle_batch([(Incoming(leaf, site, gw, payload, retained), None, 0)])
+        return self.handle_batch([Received(Incoming(leaf, site, gw, payload, retained), None, 0, None)])
 
-    def handle_batch(self, batch: list[tuple[Incoming, int | None, int]]) -> bool:
+    def handle_batch(self, batch: list[Received]) -> bool:
         """Store, receipt, then PUBACK; False (and no PUBACK) when the database cannot be reached."""
-        if not self.store_batch([it for it, _mid, _qos in batch]):
+        if not self.store_batch([r.incoming for r in batch]):
             return False
-        for _it, mid, qos in batch:
-            if mid is not None and qos > 0:
-                self.client.ack(mid, qos)
+        for r in batch:
+            if r.mid is not None and r.qos > 0 and r.client is not None:
+                r.client.ack(r.mid, r.qos)
         return True

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from typing import Any
 
 from eldergate.community.clock import SystemClock
@@ -39,8 +40,14 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         liveness.STATE.counts = lambda: dict(counts)
         liveness.STATE.behind_limit_s = cfg.ingest.behind_s
         if isinstance(ingest, Ingest):
-            lanes = ingest.lanes
+            lanes, mqtt_ingest = ingest.lanes, ingest
             liveness.STATE.behind = lanes.oldest_age
+            liveness.STATE.load = lambda: {
+                "queued": lanes.depth(), "shed": dict(lanes.shed), "shedding": lanes.shedding(),
+                "broker_dropped": mqtt_ingest.broker_dropped,
+                "broker_dropped_since_start": mqtt_ingest.broker_dropped_since_start,
+                "broker_dropping": mqtt_ingest.broker_dropped_at > 0
+                and time.monotonic() - mqtt_ingest.broker_dropped_at < 300}
         ingest.start(liveness.supervise)
         presence = ServerPresence(cfg, ingest.connected.is_set, suffix or f"-{_pid()}")
         presence_thread = threading.Thread(target=presence.run, args=(stop,), name="eg-presence", daemon=True)

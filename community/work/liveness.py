@@ -73,6 +73,8 @@ class _State:
         self.tasks: dict[str, Task] = {}
         self.behind: Callable[[], float] = lambda: 0.0  # seconds the oldest message waiting to be stored has waited
         self.behind_limit_s = 60.0
+        # the ingest's load, as health reports it: what it shed, what the broker says it dropped
+        self.load: Callable[[], dict[str, Any]] = dict
 
 
 STATE = _State()
@@ -95,12 +97,20 @@ def tasks() -> dict[str, dict[str, Any]]:
     return {name: t.report() for name, t in list(STATE.tasks.items())}
 
 
+def load() -> dict[str, Any]:
+    return dict(STATE.load())
+
+
 def problems() -> list[str]:
     """What makes this process unhealthy now, in words; empty when all is well."""
     out = [f"task {name} is not running" for name, t in list(STATE.tasks.items()) if not t.alive()]
     behind = STATE.behind()
     if behind > STATE.behind_limit_s:
         out.append(f"ingest is {behind:.0f} s behind")
+    now = load()
+    if now.get("broker_dropping"):
+        out.append(f"the broker dropped messages it could not deliver ({now.get('broker_dropped_since_start')} "
+                   "since this server started): see docs/deploy-city.md, broker settings")
     return out
 
 
