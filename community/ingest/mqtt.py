@@ -175,7 +175,7 @@ class Ingest(BatchStore):
             if self._stop.is_set():  # shutting down: the broker gives it back to the next session
                 return
 
-    def _lane(self, leaf: str, payload: bytes) -> str:
+    def _lane(self, leaf: str, payload: bytes | bytearray) -> str:
         if leaf == "acked":
             return "fresh"
         if leaf != "alerts":
