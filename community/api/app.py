@@ -36,6 +36,7 @@ def health(request: HttpRequest) -> HttpResponse:
     problems = liveness.problems()
     ok = db and broker is not False and not problems
     body: dict[str, Any] = {"ok": ok, "database": db, "broker": broker, "problems": problems,
+                            "warnings": liveness.warnings(),
                             "tasks": liveness.tasks(), "ingest": liveness.counts(),
                             "ingest_behind_s": round(liveness.STATE.behind(), 1), "load": liveness.load()}
     return JsonResponse(body, status=200 if ok else 503)

@@ -137,7 +137,7 @@ class Ingest(BatchStore):
     def _on_subscribe_for(self, name: str) -> Callable[..., None]:
         def on_subscribe(client: mqtt.Client, *_a: Any) -> None:
             self._subscribed.add(name)
-            log.info("ingest (%s) subscribed on %s:%d", name, client.host, client.port)
+            log.info("ingest subscribed on %s:%d (%s)", client.host, client.port, name)
             if {"alerts", "telemetry"} <= self._subscribed:
                 self.connected.set()
                 broker_back(self.clock, self.wake)

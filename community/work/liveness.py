@@ -101,16 +101,25 @@ def load() -> dict[str, Any]:
     return dict(STATE.load())
 
 
+def warnings() -> list[str]:
+    """What an operator should look at, though this process works: messages lost before they reached
+    it (the broker's drops) or shed by it (vitals under overload)."""
+    out = []
+    now = load()
+    if now.get("broker_dropping"):
+        out.append(f"the broker dropped messages it could not deliver ({now.get('broker_dropped_since_start')} "
+                   "since this server started): see docs/deploy-city.md, broker settings")
+    if now.get("shedding"):
+        out.append(f"the ingest is shedding vitals under load ({sum(now.get('shed', {}).values())} so far)")
+    return out
+
+
 def problems() -> list[str]:
     """What makes this process unhealthy now, in words; empty when all is well."""
     out = [f"task {name} is not running" for name, t in list(STATE.tasks.items()) if not t.alive()]
     behind = STATE.behind()
     if behind > STATE.behind_limit_s:
         out.append(f"ingest is {behind:.0f} s behind")
-    now = load()
-    if now.get("broker_dropping"):
-        out.append(f"the broker dropped messages it could not deliver ({now.get('broker_dropped_since_start')} "
-                   "since this server started): see docs/deploy-city.md, broker settings")
     return out
 
 
