@@ -60,6 +60,11 @@ def cpu_s(pids: list[int]) -> float:
     return total
 
 
+def _ms(xs: list[float], q: float) -> int | None:
+    """A percentile in ms, or None when nothing was measured (shown as "-")."""
+    return round(1000 * percentile(xs, q)) if xs else None
+
+
 def family(pid: int | None) -> list[int]:
     """A process and its children (PostgreSQL's backends are children of the postmaster)."""
     if pid is None:
@@ -220,10 +225,10 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
     cpu_g = cpu_s(me) - cpu_g0
     ingested = stored1 - stored0
     out |= {"offered_msg_s": round((sent1 - sent0) / elapsed), "ingested_msg_s": round(ingested / elapsed),
-            "alert_p50_ms": round(1000 * percentile(probe_fig.receipt_latency, 0.5)),
-            "alert_p99_ms": round(1000 * percentile(probe_fig.receipt_latency, 0.99)),
-            "wall_p50_ms": round(1000 * percentile(wall_lat, 0.5)),
-            "wall_p99_ms": round(1000 * percentile(wall_lat, 0.99)),
+            "alert_p50_ms": _ms(probe_fig.receipt_latency, 0.5),
+            "alert_p99_ms": _ms(probe_fig.receipt_latency, 0.99),
+            "wall_p50_ms": _ms(wall_lat, 0.5),
+            "wall_p99_ms": _ms(wall_lat, 0.99),
             "cpu_workers_s_per_1k": round(1000 * cpu_w / max(1, ingested), 2),
             "cpu_broker_s_per_1k": round(1000 * cpu_b / max(1, ingested), 2),
             "cpu_pg_s_per_1k": round(1000 * cpu_p / max(1, ingested), 2),
@@ -242,10 +247,10 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
     drained = fig.alerts_raised == len(fig.receipted)
     await until(lambda: not probe.unreceipted, 30)
     out |= {"burst_alerts": n, "burst_drain_s": round(time.monotonic() - tb, 1) if drained else None,
-            "burst_p50_ms": round(1000 * percentile(fig.receipt_latency, 0.5)),
-            "burst_p99_ms": round(1000 * percentile(fig.receipt_latency, 0.99)), "resends": fig.resends,
-            "burst_fresh_p50_ms": round(1000 * percentile(probe_fig.receipt_latency, 0.5)),
-            "burst_fresh_p99_ms": round(1000 * percentile(probe_fig.receipt_latency, 0.99))}
+            "burst_p50_ms": _ms(fig.receipt_latency, 0.5),
+            "burst_p99_ms": _ms(fig.receipt_latency, 0.99), "resends": fig.resends,
+            "burst_fresh_p50_ms": _ms(probe_fig.receipt_latency, 0.5),
+            "burst_fresh_p99_ms": _ms(probe_fig.receipt_latency, 0.99)}
 
     # reconnect storm: the broker restarts under every gateway at once
     tr = time.monotonic()
