@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from broker import Mosquitto
-from community_proc import CommunityServer, WallStream, admit_fleet, community, ingest_worker, share_ingest
+from community_proc import CommunityServer, WallStream, admit_fleet, community, ingest_worker, register, share_ingest
 from contract_gateways import Figures, Gateway, brokers_of, fleet, percentile, shutdown, until
 from nats_cluster import NatsCluster
 from pg import Postgres
@@ -147,6 +147,7 @@ def run_case(pg: Postgres, kind: str, n: int, workers: int, steady_s: float, cas
     community("init", str(folder), "--community", "probe", "--db", db, cwd=tmp)
     toml = folder / "community.toml"
     admit_fleet(toml)
+    register(toml, "probe", "probe-gw", tmp)  # the probe's home is in the registry: its alerts move the wall
     broker.configure(toml)
     cfg = ("--config", str(toml))
     key = community("wall-url", *cfg, cwd=tmp).stdout.strip().rsplit("key=", 1)[1]
