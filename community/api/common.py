@@ -25,6 +25,8 @@ def parse_time(value: str | None) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC)
     except ValueError:
         pass
+    except (OverflowError, OSError):  # 1e300, inf: a number, but no time
+        raise HttpError(400, f"not a time: {value!r} (ISO 8601 or Unix seconds)") from None
     try:
         t = datetime.fromisoformat(value)
     except ValueError:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Schema
+from pydantic import Field
 
 
 class HistoryOut(Schema):
@@ -135,7 +136,7 @@ class HomeOut(Schema):
 
 
 class SnoozeIn(Schema):
-    reason: str
+    reason: str = Field(max_length=200)
     until: datetime
 
 

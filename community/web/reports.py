@@ -56,6 +56,15 @@ def reports_view(request: HttpRequest) -> HttpResponse:
                                           "query": request.GET.urlencode()})
 
 
+def _append(ws: Any, row: list[Any]) -> None:
+    """A row of text and numbers, never formulas: openpyxl turns a string that begins with "=" into
+    one, and a spreadsheet would run it (CSV/formula injection; kinds come from the boxes)."""
+    ws.append(row)
+    for cell in ws[ws.max_row]:
+        if cell.data_type == "f":
+            cell.data_type = "s"
+
+
 @login_required(login_url="/console/login")
 def reports_xlsx(request: HttpRequest) -> HttpResponse:
     from openpyxl import Workbook
@@ -67,24 +76,24 @@ def reports_xlsx(request: HttpRequest) -> HttpResponse:
     ws = wb.active
     assert ws is not None
     ws.title = label
-    ws.append([t("reports", language), label])
-    ws.append([])
-    ws.append([t("alerts_by_kind", language)])
+    _append(ws, [t("reports", language), label])
+    _append(ws, [])
+    _append(ws, [t("alerts_by_kind", language)])
     for kind, n in r["by_kind"]:
-        ws.append([kind, n])
-    ws.append([t("outcome", language)])
+        _append(ws, [kind, n])
+    _append(ws, [t("outcome", language)])
     for outcome, n in r["by_outcome"]:
-        ws.append([t(outcome, language), n])
-    ws.append([t("response_times", language), "n", "median s", "p90 s"])
+        _append(ws, [t(outcome, language), n])
+    _append(ws, [t("response_times", language), "n", "median s", "p90 s"])
     for step, v in r["stats"]["times"].items():
-        ws.append([step, v["n"], v["median_s"], v["p90_s"]])
+        _append(ws, [step, v["n"], v["median_s"], v["p90_s"]])
     for step, v in r["stats"]["within_target"].items():
-        ws.append([f"{step} {t('within_target', language)}", v["within"], v["of"], v["share"]])
-    ws.append([t("false_alarm_rate", language)])
+        _append(ws, [f"{step} {t('within_target', language)}", v["within"], v["of"], v["share"]])
+    _append(ws, [t("false_alarm_rate", language)])
     for kind, rate in r["stats"]["false_alarm_rate_by_kind"].items():
-        ws.append([kind, rate])
-    ws.append([t("offline_hours", language), r["offline_hours"]])
-    ws.append([t("visits", language), r["visits"]])
+        _append(ws, [kind, rate])
+    _append(ws, [t("offline_hours", language), r["offline_hours"]])
+    _append(ws, [t("visits", language), r["visits"]])
     buf = io.BytesIO()
     wb.save(buf)
     response = HttpResponse(buf.getvalue(),
