@@ -69,7 +69,9 @@ class Authority:
         return {str(k): str(v) for k, v in data.items()}
 
 
-def _write(path: Path, data: bytes, private: bool = False) -> None:
+def write_file(path: Path, data: bytes, private: bool = False) -> None:
+    """Atomically (a crash leaves the old file or the new one), mode 0600 when ``private``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
     with os.fdopen(fd, "wb") as fh:
@@ -97,9 +99,9 @@ def init(folder: Path, name: str, now: dt.datetime | None = None) -> Authority:
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256()))
-    _write(ca.key_file, _pem_key(key), private=True)
-    _write(ca.cert_file, cert.public_bytes(serialization.Encoding.PEM))
-    _write_crl(ca, now)
+    write_file(ca.key_file, _pem_key(key), private=True)
+    write_file(ca.cert_file, cert.public_bytes(serialization.Encoding.PEM))
+    _write_crl(ca, now, key, cert)
     return ca
 
 
@@ -132,8 +134,8 @@ def issue(folder: Path, common_name: str, out: Path, hosts: list[str] | None = N
     out.mkdir(parents=True, exist_ok=True)
     stem = common_name.replace("/", "_").replace(":", "_")
     crt, k = out / f"{stem}.crt", out / f"{stem}.key"
-    _write(k, _pem_key(key), private=True)
-    _write(crt, cert.public_bytes(serialization.Encoding.PEM))
+    write_file(k, _pem_key(key), private=True)
+    write_file(crt, cert.public_bytes(serialization.Encoding.PEM))
     return crt, k
 
 
@@ -141,7 +143,7 @@ def revoke(folder: Path, cert_file: Path | None = None, serial: str | None = Non
            now: dt.datetime | None = None) -> str:
     """Adds the certificate (by file or serial number in hex) to the CRL; returns the serial."""
     ca = Authority(folder)
-    ca.load()
+    ca_key, ca_cert = ca.load()
     if cert_file is not None:
         try:
             serial = format(x509.load_pem_x509_certificate(cert_file.read_bytes()).serial_number, "x")
@@ -152,16 +154,15 @@ def revoke(folder: Path, cert_file: Path | None = None, serial: str | None = Non
     now = now or dt.datetime.now(dt.UTC)
     gone = ca.revoked()
     gone.setdefault(serial.lower(), now.isoformat())
-    _write(ca.revoked_file, json.dumps(gone, indent=1).encode())
-    _write_crl(ca, now)
+    write_file(ca.revoked_file, json.dumps(gone, indent=1).encode())
+    _write_crl(ca, now, ca_key, ca_cert)
     return serial.lower()
 
 
-def _write_crl(ca: Authority, now: dt.datetime) -> None:
-    key, cert = ca.load()
+def _write_crl(ca: Authority, now: dt.datetime, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
     b = (x509.CertificateRevocationListBuilder().issuer_name(cert.subject).last_update(now)
          .next_update(now + dt.timedelta(days=CRL_DAYS)))
     for serial, at in ca.revoked().items():
         b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(int(serial, 16))
                                       .revocation_date(dt.datetime.fromisoformat(at)).build())
-    _write(ca.crl_file, b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    write_file(ca.crl_file, b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))

@@ -20,17 +20,10 @@ from django.db import IntegrityError, transaction
 from eldergate.community.models import Gateway
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.models.identity import (
-    CLAIM_ALPHABET,
-    BoxIdentity,
-    box_username,
-    code_digest,
-    normal_code,
-    site_username,
-)
+from eldergate.community.models.identity import BoxIdentity, box_username, code_digest, site_username
+from eldergate.contract.claims import valid_code
 
 CLAIM_TTL = timedelta(hours=24)  # a claim not collected by then is void: the box shows a new code
-CODE_LENGTH = (8, 16)
 
 
 class IdentityError(ValueError):
@@ -49,18 +42,6 @@ class Collected:
     username: str = ""
     password: str = ""
     why: str = ""
-
-
-def new_claim_code(rng: secrets.SystemRandom | None = None) -> str:
-    """Ten characters of an unambiguous alphabet (50 bits), shown as XXXXX-XXXXX."""
-    r = rng or secrets.SystemRandom()
-    code = "".join(r.choice(CLAIM_ALPHABET) for _ in range(10))
-    return f"{code[:5]}-{code[5:]}"
-
-
-def valid_code(code: str) -> bool:
-    c = normal_code(code)
-    return CODE_LENGTH[0] <= len(c) <= CODE_LENGTH[1] and all(ch in CLAIM_ALPHABET for ch in c)
 
 
 def _key_digest(box_key: str) -> str:

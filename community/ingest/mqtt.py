@@ -37,12 +37,14 @@ from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.lanes import FRESH_S, Lanes
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
+from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
+from eldergate.contract.messages import GATEWAY_LEAVES
 
 log = logging.getLogger(__name__)
-ALERT_LANE_LEAVES = ("alerts", "acked")
-TELEMETRY_LEAVES = ("events", "vitals", "summary", "status")
+ALERT_LANE_LEAVES = tuple(leaf for leaf in GATEWAY_LEAVES if leaf in ALERT_LEAVES)  # alerts, acked
+TELEMETRY_LEAVES = tuple(leaf for leaf in GATEWAY_LEAVES if leaf not in ALERT_LEAVES)
 DROPPED = "$SYS/broker/publish/messages/dropped"  # Mosquitto's count (mosquitto(8), "Broker Status")
 # the broker may have many messages in flight to the server at once (it would otherwise wait for
 # each PUBACK, which follows a commit); and the server's own receipts are never held back by
@@ -82,8 +84,7 @@ class Ingest(BatchStore):
         self.connected = threading.Event()  # both connections subscribed: the gateways' messages reach us
         self._subscribed: set[str] = set()
         self.broker_dropped: int | None = None  # the broker's own count, when it publishes one
-        self.broker_dropped_since_start = 0
-        self._dropped_first: int | None = None
+        self._dropped_first: int | None = None  # its count when this server first read it
         self.broker_dropped_at = 0.0
         for c, leaves, name in ((self.client, ALERT_LANE_LEAVES, "alerts"),
                                 (self.telemetry, TELEMETRY_LEAVES, "telemetry")):
@@ -155,7 +156,10 @@ class Ingest(BatchStore):
             log.warning("the broker says it dropped %d message(s) it could not deliver (%d in all): check "
                         "max_queued_messages and the server's load (docs/deploy-city.md)", n - self.broker_dropped, n)
         self.broker_dropped = n
-        self.broker_dropped_since_start = n - self._dropped_first
+
+    @property
+    def broker_dropped_since_start(self) -> int:
+        return (self.broker_dropped or 0) - (self._dropped_first or 0)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")

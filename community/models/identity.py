@@ -14,8 +14,7 @@ from django.db import models
 
 from eldergate.community.models.crypto import EncryptedTextField
 from eldergate.community.models.registry import Gateway
-
-CLAIM_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed on a phone
+from eldergate.contract.claims import normal_code
 
 
 def box_username(site: str, gateway: str) -> str:
@@ -26,11 +25,6 @@ def box_username(site: str, gateway: str) -> str:
 def site_username(site: str) -> str:
     """A whole site's identity (a contract-level simulator, a test rig): ``:`` is in no id."""
     return f"{site}:all"
-
-
-def normal_code(code: str) -> str:
-    """What a person typed, as the box printed it: upper case, no spaces or dashes."""
-    return "".join(c for c in code.upper() if c.isalnum())
 
 
 def code_digest(code: str) -> str:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -58,12 +57,9 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], argpa
 
 
 def _secret_file(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    from eldergate.community.identity.ca import write_file
+
+    write_file(path, text.encode(), private=True)
 
 
 def run_broker(args: argparse.Namespace) -> int:

@@ -27,19 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from eldergate.config.schema import Config
+from eldergate.contract.claims import new_claim_code
 
 log = logging.getLogger(__name__)
-ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L (the server takes the same)
 POLL_S = (5.0, 15.0)  # waiting for the installer: every 5-15 s
 EAGER_POLL_S = (1.0, 3.0)  # ... but every 1-3 s in the first minute, while the installer stands there
 EAGER_FOR_S = 60.0
 REFUSED_POLL_S = 60.0
-
-
-def new_code(rng: random.Random | None = None) -> str:
-    r = rng or secrets.SystemRandom()
-    c = "".join(r.choice(ALPHABET) for _ in range(10))
-    return f"{c[:5]}-{c[5:]}"
 
 
 def write_private(path: Path, text: str) -> None:
@@ -88,7 +82,7 @@ class Claimer:
             return self._new()
 
     def _new(self) -> ClaimState:
-        c = ClaimState(new_code(), secrets.token_urlsafe(32))
+        c = ClaimState(new_claim_code(), secrets.token_urlsafe(32))
         write_private(self.file, json.dumps({"code": c.code, "box_key": c.box_key}))
         return c
 
