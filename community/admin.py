@@ -1,4 +1,5 @@
-"""The Django admin for community staff: the registry, users' roles, duty shifts, consents.
+"""The Django admin for the platform operator (admin_site.py): the registry, users' roles, duty shifts,
+consents.
 Medical notes appear decrypted only on a resident's own page, and opening it is an audit entry."""
 
 from __future__ import annotations

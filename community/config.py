@@ -188,6 +188,9 @@ class Server(Strict):
     data_key_env: str | None = None
     behind_proxy: bool = Field(False, description="reached only through the reverse proxy that terminates TLS "
                                "(deploy/nginx-community.conf): trust its X-Forwarded-Proto, send cookies as Secure")
+    allowed_hosts: list[str] = Field(default_factory=list, description="more names the server answers to "
+                                     "(besides public_url's, listen's and loopback), e.g. its LAN address")
+    db_pool_size: int = Field(20, ge=2, le=500, description="PostgreSQL connections this process opens at most")
 
     @field_validator("listen")
     @classmethod

@@ -9,3 +9,4 @@ INSTALLED_APPS = [
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 USE_TZ = True
+AXES_COOLOFF_TIME = __import__("datetime").timedelta(minutes=15)

@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, re_path
 
 from eldergate.community.api.app import api
-from eldergate.community.web import claims, console, reports, wall
+from eldergate.community.web import claims, console, login, reports, wall
 
 
 def home(_request: HttpRequest) -> HttpResponse:
@@ -19,8 +19,9 @@ urlpatterns = [
     path("wall/tiles", wall.wall_tiles),
     path("wall/events", wall.wall_events),
     path("console", console.alerts_view),
-    path("console/login", console.login_view),
-    path("console/logout", console.logout_view),
+    path("console/login", login.login_view),
+    path("console/logout", login.logout_view),
+    path("console/link/<str:secret>", login.link_view),
     path("console/alerts/<str:alert_id>", console.alert_view),
     path("console/alerts/<str:alert_id>/step", console.alert_step),
     path("console/residents/<int:pk>", console.resident_view),

@@ -1,16 +1,37 @@
 """The community server's data (Django models), one module per kind of thing."""
 
 from eldergate.community.models.alerts import Alert, AlertState, Comment, EscalationJob, OutgoingAck
-from eldergate.community.models.audit import AuditEntry
+from eldergate.community.models.audit import AuditEntry, AuditPurge
 from eldergate.community.models.deadletter import DeadLetter
 from eldergate.community.models.identity import BoxIdentity
-from eldergate.community.models.people import ApiToken, DutyShift, Profile, Snooze, Visit
+from eldergate.community.models.people import ApiToken, DutyShift, LoginLink, Profile, Snooze, Visit
 from eldergate.community.models.registry import Community, Consent, Contact, Gateway, Home, Resident, Street
 from eldergate.community.models.telemetry import Event, Summary, VitalsLatest, VitalsMinute
 
 __all__ = [
-    "Alert", "AlertState", "ApiToken", "AuditEntry", "BoxIdentity", "Comment", "Community", "Consent", "Contact",
-    "DeadLetter", "DutyShift",
-    "EscalationJob", "Event", "Gateway", "Home", "OutgoingAck", "Profile", "Resident", "Snooze", "Street",
-    "Summary", "Visit", "VitalsLatest", "VitalsMinute",
+    "Alert",
+    "AlertState",
+    "ApiToken",
+    "AuditEntry", "AuditPurge",
+    "BoxIdentity",
+    "Comment",
+    "Community",
+    "Consent",
+    "Contact",
+    "DeadLetter",
+    "DutyShift",
+    "EscalationJob",
+    "Event",
+    "Gateway",
+    "Home",
+    "LoginLink",
+    "OutgoingAck",
+    "Profile",
+    "Resident",
+    "Snooze",
+    "Street",
+    "Summary",
+    "Visit",
+    "VitalsLatest",
+    "VitalsMinute",
 ]

@@ -1,6 +1,11 @@
 """The append-only audit trail: every transition, comment, assignment, snooze, medical-note read.
-Rows are never updated or deleted by the application; only the retention job removes rows older
-than the retention table allows (and PIPL asks for >= 3 years)."""
+
+Append-only in the database itself, not only here: triggers (migration 0007) refuse any UPDATE of a
+row (save the actor's link set to NULL when a user is deleted) and any DELETE not covered by an
+AuditPurge permit, whatever the path (a queryset update or delete, plain SQL). The one way rows
+leave is the retention job (work/retention.py): it first writes a permit naming the bound, which
+the triggers accept only for rows older than 3 years (PIPL Art. 55-56), and the permits are kept
+for ever, append-only too: who purged what is itself on record."""
 
 from __future__ import annotations
 
@@ -35,6 +40,13 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnly("audit entries are removed only by the retention job")
+
+
+class AuditPurge(models.Model):
+    """A permit the retention job writes before removing audit rows older than ``before``."""
+
+    at = models.DateTimeField()
+    before = models.DateTimeField()
 
 
 def record(at: datetime, actor: Any, action: str, obj: models.Model | str, **details: Any) -> AuditEntry:

@@ -11,52 +11,23 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from eldergate.community.clock import now
-from eldergate.community.models import Alert, ApiToken, Comment, Resident, Summary, Visit
+from eldergate.community.models import Alert, Comment, Resident, Summary, Visit
 from eldergate.community.models.alerts import OUTCOMES
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.web.common import lang, page
+from eldergate.community.web.login import LOGIN
 from eldergate.community.work import scoping, workflow
 from eldergate.community.work.advisories import Night, advisories
 from eldergate.community.work.wall import display_name
 from eldergate.community.work.words import evidence, t
-
-LOGIN = "/console/login"
-
-
-def login_view(request: HttpRequest) -> HttpResponse:
-    nxt = request.GET.get("next") or request.POST.get("next") or "/console"
-    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts=None) or not nxt.startswith("/"):
-        nxt = "/console"  # only a page of this server: never an open redirect (//elsewhere.example)
-    token = request.GET.get("token", "")
-    if token:  # a one-tap link (the demo prints one): an API token opens a session
-        row = ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(token), revoked=False).first()
-        if row is not None and row.user.is_active:
-            login(request, row.user, backend="django.contrib.auth.backends.ModelBackend")
-            return HttpResponseRedirect(nxt)
-    error = ""
-    if request.method == "POST":
-        user = authenticate(request, username=request.POST.get("username", ""),
-                            password=request.POST.get("password", ""))
-        if user is not None:
-            login(request, user)
-            return HttpResponseRedirect(nxt)
-        error = t("login_failed", lang(request))
-    return page(request, "login.html", {"next": nxt, "error": error})
-
-
-def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    return HttpResponseRedirect(LOGIN)
 
 
 def _card(a: Alert, language: str) -> dict[str, Any]:

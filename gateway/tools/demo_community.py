@@ -143,7 +143,10 @@ class CommunityDemo:
         self._serve()
         key = self._run("wall-url").strip().rsplit("key=", 1)[1]
         self.wall = f"{self.base}/wall?key={key}"
-        self.console = f"{self.base}/console/login?token={self.token}"
+        # a one-time login link (valid an hour for the demo): opened once, it becomes li.ming's session
+        # (the path only: the configuration's public address is not the port this demo's server took)
+        link = self._run("login-link", "li.ming", "--minutes", "60").strip().splitlines()[-1]
+        self.console = self.base + "/console/link/" + link.rsplit("/console/link/", 1)[1]
         gateways = [f"demo-home-{i:02d}" for i in range(2, HOMES + 1)]
         sim = ["--credentials", str(self.dir / "simulator.credentials")] if self.identities else []
         if self.identities:  # the simulated homes share one site-wide identity (a test rig's, never a box's)
@@ -153,7 +156,8 @@ class CommunityDemo:
         self.out.write(f"community server: {self.base} ({HOMES} homes: this one emulated, "
                        f"{HOMES - 1} simulated at the contract level)\n"
                        f"wall: {self.wall}\nconsole: {self.console}\n"
-                       "  (the console link logs in the demo grid worker li.ming; password: demo)\n\n")
+                       "  (the console link logs in the demo grid worker li.ming once; then log in at "
+                       f"{self.base}/console/login as li.ming, password: demo)\n\n")
         self.out.flush()
 
     def _serve(self, port: int | None = None) -> None:

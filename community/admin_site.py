@@ -1,0 +1,31 @@
+"""The Django admin is the platform operator's tool only, and only in a session opened with a
+password (a one-time login link or a stolen phone's long session does not open it). Community
+staff work in /console; what they may see is decided in work/scoping.py."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+
+class OperatorAdminSite(admin.AdminSite):
+    site_header = "eldergate · platform operator"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        from eldergate.community.web.login import opened_with_password
+        from eldergate.community.work.scoping import role
+
+        user = request.user
+        return bool(user.is_active and user.is_staff and role(user) == "platform-operator"
+                    and opened_with_password(request))
+
+    def login(self, request: HttpRequest, extra_context: object = None) -> HttpResponse:
+        # one login page for everything, throttled and audited there
+        return HttpResponseRedirect("/console/login?" + urlencode({"next": request.GET.get("next", "/admin/")}))
+
+
+class OperatorAdminConfig(AdminConfig):
+    default_site = "eldergate.community.admin_site.OperatorAdminSite"
