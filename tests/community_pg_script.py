@@ -1,6 +1,7 @@
 """Run as a process on a PostgreSQL database (tests/community/test_postgres_ingest.py):
 ``offline``: two gateways, one silent and one whose will fired, checked twice by the offline timer;
-``poison``: a batch of 300 honest events and a fall with an over-long kind and a NUL in a title.
+``poison``: a batch of 300 honest events and a fall with an over-long kind and a NUL in a title;
+``audit``: every way to rewrite the audit trail (tests/audit_probe.py).
 Prints one line of figures."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from community_seed import community_with_a_home
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=("offline", "poison"))
+    ap.add_argument("case", choices=("offline", "poison", "audit"))
     ap.add_argument("--db", required=True)
     ap.add_argument("--folder", type=Path, required=True)
     args = ap.parse_args()
@@ -24,6 +25,11 @@ def main() -> None:
     from eldergate.community.models import Gateway
 
     now = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
+    if args.case == "audit":
+        from audit_probe import try_to_rewrite
+
+        print(try_to_rewrite())
+        return
     if args.case == "offline":
         from eldergate.community.work import offline
 
