@@ -49,6 +49,8 @@ class Escalation(Strict):
     night: str = Field("22:00-07:00", description="HH:MM-HH:MM, local time")
     remind_every_s: float = Field(900, ge=0, description="after the last step, remind the last target "
                                                            "until someone acknowledges (0: never)")
+    snooze_max_hours: float = Field(24, gt=0, le=24 * 30, description="the longest a home may page nobody "
+                                    "(a snooze: 'in hospital'); a longer absence is the home's installation mode")
 
     @field_validator("ladders", "night_ladders")
     @classmethod

@@ -30,7 +30,6 @@ from eldergate.community.models.crypto import decrypt
 from eldergate.community.work import escalation, scoping
 
 router = Router(tags=["registry"])
-SNOOZE_MAX = timedelta(days=30)
 
 
 def _gateway_out(g: Gateway) -> dict[str, Any]:
@@ -86,8 +85,10 @@ def snooze(request: HttpRequest, home_id: int, body: SnoozeIn) -> dict[str, Any]
     at = now()
     if not body.reason.strip() or body.until <= at:
         raise HttpError(400, "a snooze needs a reason and an expiry in the future")
-    if body.until > at + SNOOZE_MAX:  # a snoozed home's falls page nobody: never for long unnoticed
-        raise HttpError(400, f"a snooze ends within {SNOOZE_MAX.days} days; a longer absence is the home's mode")
+    longest = active().escalation.snooze_max_hours
+    if body.until > at + timedelta(hours=longest):  # a snoozed home's falls page nobody: never for long unnoticed
+        raise HttpError(400, f"a snooze ends within {longest:g} hours (escalation.snooze_max_hours); "
+                        "a longer absence is the home's installation mode")
     with transaction.atomic():
         s = Snooze.objects.create(home=h, reason=body.reason, until=body.until, by=u, created=at)
         record(at, u, "snoozed", h, reason=body.reason, until=body.until.isoformat(), snooze=s.pk)

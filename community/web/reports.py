@@ -56,12 +56,22 @@ def reports_view(request: HttpRequest) -> HttpResponse:
                                           "query": request.GET.urlencode()})
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: Any) -> Any:
+    """A text that a spreadsheet (or the CSV someone saves it as) would read as a formula gets a
+    leading apostrophe, OWASP's advice against formula injection: kinds and titles come from boxes."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _append(ws: Any, row: list[Any]) -> None:
-    """A row of text and numbers, never formulas: openpyxl turns a string that begins with "=" into
-    one, and a spreadsheet would run it (CSV/formula injection; kinds come from the boxes)."""
-    ws.append(row)
+    """A row of text and numbers, never formulas."""
+    ws.append([_text(v) for v in row])
     for cell in ws[ws.max_row]:
-        if cell.data_type == "f":
+        if cell.data_type == "f":  # belt and braces: openpyxl makes any "=..." string a formula
             cell.data_type = "s"
 
 
