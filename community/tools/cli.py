@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eldergate.community.config import CommunityConfig, CommunityConfigError, load, with_overrides
-from eldergate.community.tools import dead_letters, identities, tokens
+from eldergate.community.tools import dead_letters, identities, rotate_keys, tokens
 
 log = logging.getLogger("eldergate.community")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     dead_letters.add_parser(sub, with_config)
     identities.add_parsers(sub, with_config)
     tokens.add_parsers(sub, with_config)
+    rotate_keys.add_parser(sub, with_config)
 
     oa = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
     oa.add_argument("--out", type=Path)
@@ -310,8 +311,19 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return tokens.run_tokens(args, start) if args.command == "tokens" else tokens.run_login_link(args, start)
 
 
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+
+    def start() -> CommunityConfig:
+        _django(cfg)
+        return cfg
+
+    return rotate_keys.run(args, start, cfg)
+
+
 COMMANDS = {"simulate": cmd_simulate, "dead-letters": cmd_dead_letters, "wall-url": cmd_wall_url,
             "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
             "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi,
             "identities": cmd_identities, "tokens": cmd_tokens, "login-link": cmd_tokens,
+            "rotate-keys": cmd_rotate_keys,
             "broker": identities.run_broker, "ca": identities.run_ca}
