@@ -27,6 +27,7 @@ urlpatterns = [
     path("console/residents/<int:pk>", console.resident_view),
     path("console/residents/<int:pk>/medical", console.medical_view),
     path("console/residents/<int:pk>/visit", console.visit_view),
+    path("console/residents/<int:pk>/consent", console.consent_view),
     path("console/visits", console.visit_list),
     path("console/claim", claims.claim_view),
     path("family", console.family_view),

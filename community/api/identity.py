@@ -25,7 +25,6 @@ from eldergate.community.models import BoxIdentity
 from eldergate.community.work import scoping
 
 router = Router(tags=["identities"])
-CLAIMING_ROLES = frozenset({"installer", "community-admin", "platform-operator"})
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -98,7 +97,7 @@ COLLECT_LIMIT = _PerAddress(rate=1.0, burst=30)  # a box polls every 5-30 s; a w
 
 def _may_claim(request: HttpRequest) -> Any:
     u = user(request)
-    if scoping.role(u) not in CLAIMING_ROLES:
+    if not scoping.may_claim(u):
         raise HttpError(403, "installers, community admins and the platform operator claim boxes")
     return u
 

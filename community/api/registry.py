@@ -27,7 +27,7 @@ from eldergate.community.config import active
 from eldergate.community.models import Alert, Gateway, Home, Resident, Snooze, Visit
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.work import escalation, scoping
+from eldergate.community.work import consent, escalation, scoping
 
 router = Router(tags=["registry"])
 
@@ -49,13 +49,16 @@ def _home_out(h: Home) -> dict[str, Any]:
             "open_alerts": Alert.objects.filter(gateway__home=h).exclude(state="resolved").count()}
 
 
-def _resident_out(r: Resident) -> dict[str, Any]:
+def _resident_out(r: Resident, u: Any) -> dict[str, Any]:
+    """Contacts only for the roles that call them (not installers); never medical notes."""
+    contacts = r.contacts.all() if scoping.may_see_contacts(u) else []
     return {"id": r.pk, "resident_id": r.resident_id, "key": r.key(), "name": r.name, "birth_year": r.birth_year,
             "home": r.home_id, "grid_worker": r.grid_worker.get_username() if r.grid_worker else None,
             "volunteer": r.volunteer.get_username() if r.volunteer else None,
             "contacts": [{"order": c.order, "name": c.name, "phone": c.phone, "role": c.role,
                           "consent_to_call": c.consent_to_call, "is_keyholder": c.is_keyholder}
-                         for c in r.contacts.all()],
+                         for c in contacts],
+            "monitoring_consent": consent.monitoring_consent(r, now()),
             "incomplete": r.incomplete()}
 
 
@@ -97,16 +100,18 @@ def snooze(request: HttpRequest, home_id: int, body: SnoozeIn) -> dict[str, Any]
 
 @router.get("/residents", response=list[ResidentOut])
 def residents(request: HttpRequest) -> list[dict[str, Any]]:
-    qs = scoping.residents(user(request)).select_related("home", "grid_worker", "volunteer")
-    return [_resident_out(r) for r in qs.prefetch_related("contacts", "home__gateways").order_by("pk")]
+    u = user(request)
+    qs = scoping.residents(u).select_related("home", "grid_worker", "volunteer")
+    return [_resident_out(r, u) for r in qs.prefetch_related("contacts", "home__gateways").order_by("pk")]
 
 
 @router.get("/residents/{resident_id}", response={200: ResidentOut, 404: Problem})
 def resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
-    r = scoping.residents(user(request)).filter(pk=resident_id).first()
+    u = user(request)
+    r = scoping.residents(u).filter(pk=resident_id).first()
     if r is None:
         raise HttpError(404, "no such resident")
-    return _resident_out(r)
+    return _resident_out(r, u)
 
 
 @router.get("/residents/{resident_id}/medical", response={200: MedicalOut, 403: Problem, 404: Problem},
@@ -137,7 +142,7 @@ def visit(request: HttpRequest, resident_id: int, body: VisitIn) -> dict[str, An
         v = Visit.objects.create(resident=r, by=u, at=now(), kind="call" if body.kind == "call" else "visit",
                                  note=body.note)
         record(now(), u, "visited", r, visit=v.pk, kind=v.kind)
-    return _resident_out(r)
+    return _resident_out(r, u)
 
 
 @router.get("/gateways/unknown", response={200: list[GatewayOut], 403: Problem},

@@ -95,7 +95,8 @@ class ResidentOut(Schema):
     home: int
     grid_worker: str | None
     volunteer: str | None
-    contacts: list[ContactOut]
+    contacts: list[ContactOut] = Field(description="empty for roles that do not call them (installers)")
+    monitoring_consent: bool = Field(description="a live consent to monitoring is recorded: vitals may be shown")
     incomplete: list[str]
 
 

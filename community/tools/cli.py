@@ -199,6 +199,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{report.rows} row(s) checked, all good (dry run: nothing imported)")
     else:
         print(f"{report.rows} row(s) imported: " + ", ".join(f"{v} {k}" for k, v in report.created.items()))
+        missing = report.created.get("residents", 0) - report.created.get("consents", 0)
+        if missing:
+            print(f"{missing} resident(s) without a recorded consent to monitoring (columns 同意人, 同意日期): their "
+                  "vitals and nightly figures stay hidden until it is recorded on their page; alerts work as always")
     return EXIT_OK
 
 

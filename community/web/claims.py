@@ -16,14 +16,12 @@ from eldergate.community.web.common import lang, page
 from eldergate.community.work import scoping
 from eldergate.community.work.words import t
 
-CLAIMING_ROLES = frozenset({"installer", "community-admin", "platform-operator"})
-
 
 @login_required(login_url="/console/login")
 def claim_view(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     language = lang(request)
-    if scoping.role(user) not in CLAIMING_ROLES:
+    if not scoping.may_claim(user):
         return page(request, "claim.html", {"error": t("claim_not_allowed", language), "gateways": [],
                                             "recent": []}, status=403)
     gateways = scoping.gateways(user).select_related("home").order_by("site", "gateway")

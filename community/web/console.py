@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -18,13 +19,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
 from eldergate.community.clock import now
-from eldergate.community.models import Alert, Comment, Resident, Summary, Visit
+from eldergate.community.models import Alert, Comment, Consent, Resident, Summary, Visit
 from eldergate.community.models.alerts import OUTCOMES
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.web.common import lang, page
 from eldergate.community.web.login import LOGIN
-from eldergate.community.work import scoping, workflow
+from eldergate.community.work import consent, scoping, workflow
 from eldergate.community.work.advisories import Night, advisories
 from eldergate.community.work.wall import display_name
 from eldergate.community.work.words import evidence, t
@@ -72,10 +73,11 @@ def alert_view(request: HttpRequest, alert_id: str) -> HttpResponse:
     a = _visible(request, alert_id)
     language = lang(request)
     r = a.resident
-    contacts = list(r.contacts.all()) if r else []
+    see_contacts = scoping.may_see_contacts(request.user)
+    contacts = list(r.contacts.all()) if r and see_contacts else []
     return page(request, "alert.html", {
         "c": _card(a, language), "a": a, "resident": r, "contacts": contacts,
-        "keyholder": r.home.keyholder if r else "", "history": list(a.history.all()),
+        "keyholder": r.home.keyholder if r and see_contacts else "", "history": list(a.history.all()),
         "comments": list(a.comments.select_related("author")),
         "outcomes": [(o, t(o, language)) for o in OUTCOMES], "may_act": scoping.may_act(request.user, a),
         "may_medical": scoping.may_read_medical(request.user),
@@ -149,12 +151,21 @@ def _trend(r: Resident) -> dict[str, Any]:
 @login_required(login_url=LOGIN)
 def resident_view(request: HttpRequest, pk: int) -> HttpResponse:
     r = _resident(request, pk)
+    user: Any = request.user
     language = lang(request)
-    trend = _trend(r)
-    alerts = [_card(a, language) for a in Alert.objects.filter(resident=r).select_related("gateway__home")
+    health = scoping.may_see_health(user, r)
+    trend = _trend(r) if health else {"nights": [], "lines": [], "advisories": []}
+    alerts = [_card(a, language) for a in scoping.alerts(user).filter(resident=r).select_related("gateway__home")
               .order_by("-raised_at")[:30]]
+    consent_lines = [t("consent_given", language, who=c.given_by,
+                       when=c.given_at.astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime("%Y-%m-%d"))
+                     for c in Consent.objects.filter(resident=r, scope=consent.MONITORING, withdrawn_at__isnull=True)
+                     .order_by("-given_at")[:3]]
     return page(request, "resident.html", {
-        "r": r, "name": r.name, "contacts": list(r.contacts.all()), "trend": trend,
+        "r": r, "name": r.name, "contacts": list(r.contacts.all()) if scoping.may_see_contacts(user) else [],
+        "trend": trend, "health": health, "consent_lines": consent_lines,
+        "monitoring": consent.monitoring_consent(r, now()), "may_consent": scoping.may_administer(user)
+        or scoping.role(user) == "grid-worker",
         "advice": [t(x.key, language, now=x.now, base=x.base) + f" ({t('since', language)} "
                    f"{x.since.astimezone().strftime('%m-%d')})" for x in trend["advisories"]],
         "alerts": alerts, "visits": list(r.visits.order_by("-at")[:20]),
@@ -177,6 +188,23 @@ def medical_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required(login_url=LOGIN)
 @require_POST
+def consent_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record or withdraw the resident's consent to monitoring (community admin, grid worker)."""
+    r = _resident(request, pk)
+    user: Any = request.user
+    if not (scoping.may_administer(user) or scoping.role(user) == "grid-worker"):
+        raise Http404("not allowed")
+    if request.POST.get("action") == "withdraw":
+        consent.withdraw(r, consent.MONITORING, user, now())
+    else:
+        given_by = request.POST.get("given_by", "").strip()[:100]
+        if given_by:
+            consent.give(r, consent.MONITORING, given_by, user, now())
+    return HttpResponseRedirect(f"/console/residents/{r.pk}")
+
+
+@login_required(login_url=LOGIN)
+@require_POST
 def visit_view(request: HttpRequest, pk: int) -> HttpResponse:
     r = _resident(request, pk)
     if not scoping.may_act(request.user):
@@ -193,6 +221,9 @@ def visit_view(request: HttpRequest, pk: int) -> HttpResponse:
 def visit_list(request: HttpRequest) -> HttpResponse:
     """My residents ordered by need: open alerts, advisories, offline homes, days since the last visit."""
     user: Any = request.user
+    if not (scoping.may_act(user) or scoping.may_administer(user)):
+        return HttpResponse("Visits are recorded by community staff and volunteers. 探访由社区工作人员与志愿者记录。",
+                            status=403, content_type="text/plain; charset=utf-8")
     qs = scoping.residents(user).select_related("home__community").prefetch_related("home__gateways")
     if scoping.role(user) in ("grid-worker", "volunteer"):
         mine = qs.filter(Q(grid_worker=user) | Q(volunteer=user))
@@ -203,7 +234,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
         last = r.visits.order_by("-at").first()
         open_n = Alert.objects.filter(resident=r).exclude(state="resolved").count()
         offline = any(g.offline for g in r.home.gateways.all())
-        advice = len(_trend(r)["advisories"])
+        advice = len(_trend(r)["advisories"]) if scoping.may_see_health(user, r) else 0
         days = (now() - last.at).days if last else None
         rows.append({"r": r, "name": r.name, "wall_name": display_name(r, r.home.community),
                      "open": open_n, "offline": offline, "advice": advice, "days": days,
@@ -220,16 +251,21 @@ def visit_list(request: HttpRequest) -> HttpResponse:
 def family_view(request: HttpRequest) -> HttpResponse:
     """A relative's page: their elder only — this morning's summary in words, alerts and what was done."""
     user: Any = request.user
+    if scoping.role(user) != "relative":
+        return HttpResponseRedirect("/console")
     residents = list(scoping.residents(user).select_related("home__community"))
     if not residents:
         raise Http404("no resident")
     r = residents[0]
     language = lang(request)
     g = r.home.gateways.first()
+    health = scoping.may_see_health(user, r)
     summary = (Summary.objects.filter(gateway=g, resident_key=r.resident_id).order_by("-period_end").first()
-               if g else None)
+               if g and health else None)
     alerts = [_card(a, language) for a in scoping.alerts(user).select_related("gateway__home", "resident__home")
               .order_by("-raised_at")[:20]]
     return page(request, "family.html", {"r": r, "summary": summary.figures if summary else None,
-                                         "alerts": alerts, "trend": _trend(r),
+                                         "alerts": alerts, "health": health,
+                                         "trend": _trend(r) if health else {"nights": [], "lines": [],
+                                                                            "advisories": []},
                                          "tz": str(settings.TIME_ZONE)})

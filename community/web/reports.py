@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +51,18 @@ def report(user: Any, start: datetime, end: datetime) -> dict[str, Any]:
             "residents_visited": visits.values("resident").distinct().count()}
 
 
+def _for_managers(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    @wraps(view)
+    def checked(request: HttpRequest) -> HttpResponse:
+        if not scoping.may_see_reports(request.user):
+            return HttpResponse("Reports are for community staff. 报表仅限社区工作人员查看。", status=403,
+                                content_type="text/plain; charset=utf-8")
+        return view(request)
+    return checked
+
+
 @login_required(login_url="/console/login")
+@_for_managers
 def reports_view(request: HttpRequest) -> HttpResponse:
     start, end, label = _period(request)
     return page(request, "reports.html", {"label": label, "r": report(request.user, start, end),
@@ -76,6 +89,7 @@ def _append(ws: Any, row: list[Any]) -> None:
 
 
 @login_required(login_url="/console/login")
+@_for_managers
 def reports_xlsx(request: HttpRequest) -> HttpResponse:
     from openpyxl import Workbook
 

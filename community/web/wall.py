@@ -31,7 +31,7 @@ def _community(request: HttpRequest) -> Community | None:
     if key:
         return Community.objects.filter(wall_key=key).first()
     user = request.user
-    if getattr(user, "is_authenticated", False):
+    if getattr(user, "is_authenticated", False) and scoping.may_see_wall(user):  # not relatives, installers
         code = request.GET.get("community")
         qs = scoping.communities(user)
         return (qs.filter(code=code) if code else qs).order_by("pk").first()

@@ -17,18 +17,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from eldergate.community.models import Community, Contact, Gateway, Home, Resident, Street
+from eldergate.community.models import Community, Consent, Contact, Gateway, Home, Resident, Street
 from eldergate.community.models.audit import record
+from eldergate.community.work.consent import MONITORING
 
 HEADERS = {  # Chinese headers as communities write them -> our column names
     "社区": "community", "街道": "street", "地址": "address", "楼栋": "building", "单元": "unit",
     "门牌号": "house_number", "站点": "site", "网关": "gateway", "住户编号": "resident_id", "姓名": "name",
     "性别": "sex", "出生年份": "birth_year", "病史": "medical_history", "用药": "medications", "过敏": "allergies",
     "钥匙保管人": "keyholder", "网格员": "grid_worker",
+    "同意人": "consent_by", "同意日期": "consent_date",  # consent to monitoring (PIPL Art. 29)
 }
 for _i in (1, 2, 3):
     HEADERS |= {f"联系人{_i}姓名": f"contact{_i}_name", f"联系人{_i}电话": f"contact{_i}_phone",
@@ -81,6 +85,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     return [dict(zip(head, r, strict=False)) for r in rows[1:] if any(r)]
 
 
+def _date(text: str) -> datetime | None:
+    """A consent's date as spreadsheets write it (2026-11-03, 2026/11/03, or a cell's datetime)."""
+    text = text.strip().replace("/", "-")[:10]
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(str(settings.TIME_ZONE))) if text else None
+    except ValueError:
+        return None
+
+
 def _check(n: int, row: dict[str, str], seen: set[tuple[str, str, str]]) -> list[str]:
     errs = [f"row {n}: {col} is empty" for col in REQUIRED if not row.get(col)]
     if row.get("community") and not Community.objects.filter(code=row["community"]).exists() and not row.get("street"):
@@ -96,6 +109,10 @@ def _check(n: int, row: dict[str, str], seen: set[tuple[str, str, str]]) -> list
         gw = Gateway.objects.filter(site=key[0], gateway=key[1]).select_related("home").first()
         if gw and gw.home and Resident.objects.filter(home=gw.home, resident_id=key[2]).exists():
             errs.append(f"row {n}: resident {'/'.join(key)} is already registered")
+    if row.get("consent_date") and not row.get("consent_by"):
+        errs.append(f"row {n}: consent_date without consent_by (who gave the consent)")
+    if row.get("consent_by") and _date(row.get("consent_date", "")) is None:
+        errs.append(f"row {n}: consent_date {row.get('consent_date', '')!r} is not a date (YYYY-MM-DD)")
     gw_user = row.get("grid_worker", "")
     if gw_user and not get_user_model().objects.filter(username=gw_user).exists():
         errs.append(f"row {n}: grid_worker {gw_user!r} is not a user")
@@ -127,7 +144,7 @@ def import_residents(path: Path, dry_run: bool, actor: Any = "import") -> Import
         report.errors.extend(_check(n, row, seen))
     if report.errors or dry_run:
         return report
-    counts = {"communities": 0, "homes": 0, "gateways": 0, "residents": 0, "contacts": 0}
+    counts = {"communities": 0, "homes": 0, "gateways": 0, "residents": 0, "contacts": 0, "consents": 0}
     now = datetime.now().astimezone()
     with transaction.atomic():
         for row in rows:
@@ -155,6 +172,10 @@ def import_residents(path: Path, dry_run: bool, actor: Any = "import") -> Import
                 medical_history=row.get("medical_history", ""), medications=row.get("medications", ""),
                 allergies=row.get("allergies", ""), grid_worker=grid)
             counts["residents"] += 1
+            given = _date(row.get("consent_date", ""))
+            if row.get("consent_by") and given is not None:
+                Consent.objects.create(resident=r, scope=MONITORING, given_by=row["consent_by"][:100], given_at=given)
+                counts["consents"] += 1
             for i in (1, 2, 3):
                 if row.get(f"contact{i}_name"):
                     role = row.get(f"contact{i}_role", "")

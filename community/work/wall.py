@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, Q
 
-from eldergate.community.models import Alert, Community, Event, Gateway, Resident, VitalsLatest
+from eldergate.community.models import Alert, AuditEntry, Community, Event, Gateway, Resident, VitalsLatest
+from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
+from eldergate.community.work import consent
 from eldergate.community.work.words import t
 
 STALE = timedelta(minutes=5)
@@ -47,6 +49,19 @@ def fingerprint(community: Community) -> str:
     return f"{alerts}|{g['s']}|{g['o']}|{vit}|{ev}"
 
 
+WALL_MEDICAL_AUDIT_EVERY = timedelta(hours=1)
+
+
+def _audit_medical_on_wall(community: Community, shown: list[int], now: datetime) -> None:
+    """Medical notes on the wall are reads too (PIPL Art. 55): one entry per wall and hour naming
+    the residents shown, not one per refresh (a wall renders every few seconds)."""
+    last = (AuditEntry.objects.filter(action="medical_shown_on_wall", object_type="community",
+                                      object_id=str(community.pk), at__gt=now - WALL_MEDICAL_AUDIT_EVERY)
+            .order_by("-at").first())
+    if last is None or last.details.get("residents") != shown:
+        record(now, "wall", "medical_shown_on_wall", community, residents=shown)
+
+
 def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[str, Any]]:
     residents = list(Resident.objects.filter(home__community=community).select_related("home")
                      .prefetch_related("home__gateways").order_by("home__building", "home__unit", "home__house_number",
@@ -57,6 +72,7 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
         g = gws.get(r.home_id)
         key_of[r.pk] = (g.pk if g else None, r.resident_id)
     vitals = {(v.gateway_id, v.resident_key): v for v in VitalsLatest.objects.filter(gateway__in=gws.values())}
+    consented = consent.live([r.pk for r in residents], consent.MONITORING, now)
     midnight = now - timedelta(hours=24)  # "today" on the wall: the last 24 hours, last night included
     today: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     naps: dict[tuple[int, str], float] = defaultdict(float)
@@ -96,7 +112,8 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
         offline = bool(g and g.offline)
         if offline:
             state = "offline"
-        show_vitals = v is not None and state in IN_BED and not offline
+        health = r.pk in consented  # without consent to monitoring: name, state and alerts only
+        show_vitals = health and v is not None and state in IN_BED and not offline
         alerts = [*open_alerts.get(r.pk, []), *home_alerts.get(r.home_id, [])]
         tile: dict[str, Any] = {
             "key": f"{g.site}/{g.gateway}/{r.resident_id}" if g else f"-/-/{r.resident_id}",
@@ -108,9 +125,11 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
             "br": round(v.breathing_rate_bpm) if show_vitals and v and v.breathing_rate_bpm else None,
             "vitals_at": v.t.astimezone(ZoneInfo(tz)).strftime("%H:%M") if show_vitals and v else None,
             "vitals_stale": bool(show_vitals and v and now - v.t > STALE),
-            "bed_exits": today[k].get("bed_exit", 0), "turnovers": today[k].get("turnover", 0),
-            "nap_min": round(naps.get(k, 0)),
-            "activity": sum(n for name, n in today[k].items() if name in ACTIVE_EVENTS),
+            "health": health,
+            "bed_exits": today[k].get("bed_exit", 0) if health else None,
+            "turnovers": today[k].get("turnover", 0) if health else None,
+            "nap_min": round(naps.get(k, 0)) if health else None,
+            "activity": sum(n for name, n in today[k].items() if name in ACTIVE_EVENTS) if health else None,
             "alerts": [{"id": a.alert_id, "kind": a.kind, "title": a.title_zh if lang != "en" else a.title_en,
                         "severity": a.severity,
                         "age_min": int((now - a.raised_at).total_seconds() // 60),
@@ -120,6 +139,8 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
         if community.wall_medical:
             tile["medical"] = decrypt(r.medical_history)
         out.append(tile)
+    if community.wall_medical:
+        _audit_medical_on_wall(community, [r.pk for r in residents], now)
     # open alerts rise to the top (critical first, oldest first), then offline homes, then the rest
     out.sort(key=lambda x: (not x["alerts"], not any(a["severity"] == "critical" for a in x["alerts"]),
                             not x["offline"], -max((a["age_min"] for a in x["alerts"]), default=0)))

@@ -80,6 +80,15 @@ T: dict[str, tuple[str, str]] = {
     "revoked_done": ("已吊销 {username}：代理服务器几秒内拒绝它。它上次报告有 {unsent} 条未发送的告警，仍在网关里。",
                      "Revoked {username}: the broker refuses it within seconds. Its last status listed {unsent} "
                      "unsent alert(s); they stay on the box."),
+    "no_consent_short": ("未登记监测同意", "no monitoring consent"),
+    "no_consent": ("尚未登记本人（或监护人）对健康监测的同意：生命体征与夜间情况不显示。告警照常处理。",
+                   "No consent to monitoring is recorded: vitals and nightly figures are hidden. Alerts are "
+                   "handled as always."),
+    "consent": ("健康监测同意", "Consent to monitoring"),
+    "consent_given": ("已同意：{who}，{when}", "Given by {who}, {when}"),
+    "consent_record": ("登记同意", "Record consent"),
+    "consent_given_by": ("同意人（本人或监护人）", "Given by (the resident or their guardian)"),
+    "consent_withdraw": ("撤回同意", "Withdraw consent"),
     "login": ("登录", "Log in"),
     "logout": ("退出", "Log out"),
     "username": ("用户名", "Username"),

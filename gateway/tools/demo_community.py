@@ -193,12 +193,13 @@ class CommunityDemo:
 
     def _residents_csv(self) -> Path:
         rows = ["community,address,building,unit,house_number,site,gateway,resident_id,name,sex,birth_year,"
-                "grid_worker,contact1_name,contact1_phone,contact1_role,contact1_consent,keyholder"]
+                "grid_worker,contact1_name,contact1_phone,contact1_role,contact1_consent,keyholder,consent_by,consent_date"]
         for i in range(1, HOMES + 1):
             name = "王奶奶" if i == 1 else NAMES[(i - 2) % len(NAMES)]
             building, unit, room = 1 + (i - 1) // 12, 1 + ((i - 1) // 4) % 3, 101 + (i - 1) % 4 + 100 * ((i - 1) % 6)
             rows.append(f"{SITE},幸福里小区,{building},{unit},{room},{SITE},demo-home-{i:02d},r1,{name},女,"
-                        f"{1930 + (i * 7) % 20},li.ming,{name[0]}先生,1390000{i:04d},child,yes,邻居 {i}")
+                        f"{1930 + (i * 7) % 20},li.ming,{name[0]}先生,1390000{i:04d},child,yes,邻居 {i},"
+                        "本人,2026-11-01")  # consent to monitoring, recorded: the wall shows vitals
         path = self.dir / "residents.csv"
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
         return path

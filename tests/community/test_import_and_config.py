@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,14 +14,15 @@ from community_proc import community
 from testutil import ROOT
 
 HEADER = ("社区,街道,地址,楼栋,单元,门牌号,站点,网关,住户编号,姓名,性别,出生年份,病史,用药,过敏,钥匙保管人,网格员,"
-          "联系人1姓名,联系人1电话,联系人1关系,联系人1同意")
+          "联系人1姓名,联系人1电话,联系人1关系,联系人1同意,同意人,同意日期")
 GOOD = [
-    "kz,新华街道,幸福路 8 号,3,2,301,kz,gw7,r1,杜秀英,女,1941,高血压,阿司匹林,青霉素,王阿姨,,杜明,13900000000,子女,是",
-    "kz,新华街道,幸福路 9 号,3,2,302,kz,gw8,r1,李建国,男,1939,,,,,,李红,13800000000,child,yes",
+    "kz,新华街道,幸福路 8 号,3,2,301,kz,gw7,r1,杜秀英,女,1941,高血压,阿司匹林,青霉素,王阿姨,,杜明,13900000000,子女,是,"
+    "本人,2026/11/03",
+    "kz,新华街道,幸福路 9 号,3,2,302,kz,gw8,r1,李建国,男,1939,,,,,,李红,13800000000,child,yes,,",
 ]
 BAD = [
     ",新华街道,幸福路 10 号,3,2,303,kz,gw9,r1,王桂兰,女,1940,,,,,,,,,",  # no community
-    "kz,新华街道,幸福路 11 号,3,2,304,kz,gw10,r1,赵大爷,男,19x0,,,,,,赵一,1390000abc,表哥,maybe",
+    "kz,新华街道,幸福路 11 号,3,2,304,kz,gw10,r1,赵大爷,男,19x0,,,,,,赵一,1390000abc,表哥,maybe,儿子,上周",
     "kz,新华街道,幸福路 8 号,3,2,301,kz,gw7,r1,杜秀英,女,1941,,,,,,,,,",  # the first row again
 ]
 
@@ -40,6 +42,7 @@ def test_a_dry_run_names_every_bad_row_and_imports_nothing(db: Any, tmp_path: Pa
     assert "row 5: birth_year '19x0' is not a year" in text
     assert "row 5: contact1_phone '1390000abc' is not a phone number" in text
     assert "row 5: contact1_role '表哥'" in text and "row 5: contact1_consent must be yes or no" in text
+    assert "row 5: consent_date '上周' is not a date" in text
     assert "row 6: resident kz/gw7/r1 appears twice in the file" in text
     assert not any(e.startswith(("row 2", "row 3")) for e in report.errors)
     assert not Resident.objects.exists()
@@ -61,6 +64,9 @@ def test_a_clean_list_imports_in_gbk_and_from_excel(db: Any, tmp_path: Path) -> 
     r = Resident.objects.get(resident_id="r1", home__gateways__gateway="gw7")
     assert r.name == "杜秀英" and r.birth_year == 1941 and decrypt(r.allergies) == "青霉素"
     assert Contact.objects.get(resident=r).role == "child" and r.contacts.get().consent_to_call
+    consent = r.consents.get()  # the consent to monitoring, as the list recorded it
+    assert consent.scope == "monitoring" and consent.given_by == "本人"
+    assert f"{consent.given_at.astimezone(ZoneInfo('Asia/Shanghai')):%m-%d}" == "11-03"
     wb = Workbook()
     ws = wb.active
     assert ws is not None
