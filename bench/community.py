@@ -2,6 +2,11 @@
 and 1,000 simulated gateways, on SQLite and on PostgreSQL; peak RSS of ``serve``.
 
     .venv/bin/python bench/community.py [--gateways 1 100 1000] [--db sqlite postgresql] [--json OUT]
+    .venv/bin/python bench/community.py --part screens [--db sqlite postgresql]
+
+``--part screens`` (bench/screens_load.py): `/api/v1/health` p50/p99 with no and with 500 idle wall
+streams open, and on PostgreSQL the connections the server holds under 1,000 concurrent requests
+(goal: at most ``server.db_pool_size`` plus the two dedicated listeners).
 
 A real Mosquitto and (for PostgreSQL) a throw-away cluster, both on loopback; the server is
 ``eldergate community serve`` in its own process (one process: web, ingest and timers). Each
@@ -28,9 +33,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import screens_load
+
 from broker import Mosquitto
 from community_proc import CommunityServer, community
-from pg import Postgres
+from pg import BIN as PG_BIN
+from pg import Postgres, _as_postgres
 
 ALERTS, VITALS = 3, 6
 GOALS = {"throughput": 500.0, "p99_ms": 1000.0}  # msgs/s on this machine (a Pi is 4-8x slower); receipt p99
@@ -127,14 +135,61 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def screens_part(dbs: list[str]) -> int:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="eg-bench-screens-") as tmp:
+        root = Path(tmp)
+        pg = Postgres().start() if "postgresql" in dbs else None
+        try:
+            for db in dbs:
+                broker = Mosquitto(root / f"broker-{db}").start()
+                folder = root / db
+                url = pg.create_db("bench") if db == "postgresql" and pg is not None else None
+                assert community("init", str(folder), "--community", "bench", *(("--db", url) if url else ()),
+                                 cwd=root).returncode == 0
+                toml = folder / "community.toml"
+                # one wall key opens all 500 screens here; a deployment keeps the default of 10 per key
+                toml.write_text(toml.read_text().replace("[server]\n", "[server]\nmax_streams_per_viewer = 1000\n", 1))
+                made = community("create-user", "bench-admin", "--role", "community-admin", "--community", "bench",
+                                 "--token", "--config", str(toml), cwd=root)
+                token = made.stdout.strip().splitlines()[-1]
+                key = community("wall-url", "--config", str(toml), cwd=root).stdout.strip().rsplit("key=", 1)[1]
+                server = CommunityServer(folder, broker.url, extra=("--config", str(toml))).start()
+                try:
+                    row: dict[str, Any] = {"db": db, **screens_load.streams(server.port, f"/wall/events?key={key}")}
+                    if pg is not None and db == "postgresql":
+                        psql = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "bench"]
+                        row |= screens_load.connections_under_burst(server.port, token, _as_postgres(psql))
+                    rows.append(row)
+                    print(json.dumps(row), file=sys.stderr, flush=True)
+                finally:
+                    server.stop()
+                    broker.cleanup()
+        finally:
+            if pg is not None:
+                pg.cleanup()
+    print(f"{'db':<11}{'streams':>8}{'health p50/p99 idle':>21}{'with streams':>15}{'burst ok':>10}{'peak conns':>12}")
+    for r in rows:
+        print(f"{r['db']:<11}{r['streams']:>8}{r['health_p50_ms_idle']:>12}/{r['health_p99_ms_idle']:<7}ms"
+              f"{r['health_p50_ms']:>7}/{r['health_p99_ms']:<6}ms{r.get('ok', '-')!s:>10}"
+              f"{r.get('peak_connections', '-')!s:>12}")
+    print(f"goals: health p99 < {screens_load.GOALS['health_p99_ms']:g} ms with 500 streams open; PostgreSQL "
+          "connections <= db_pool_size (20) + 2 dedicated listeners under 1,000 concurrent requests; baseline "
+          "before #32: 0.9-2.5 s with 200 streams, 195 of 200 connections")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gateways", type=int, nargs="+", default=[1, 100, 1000])
     ap.add_argument("--db", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--part", choices=["ingest", "screens"], default="ingest")
     ap.add_argument("--mosquitto", action="append", default=[], metavar="LINE",
                     help="an extra line for the broker's configuration (repeatable), e.g. 'set_tcp_nodelay true'")
     args = ap.parse_args()
+    if args.part == "screens":
+        return screens_part(args.db)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="eg-bench-community-") as tmp:
         root = Path(tmp)

@@ -192,6 +192,9 @@ class Server(Strict):
                                "(deploy/nginx-community.conf): trust its X-Forwarded-Proto, send cookies as Secure")
     allowed_hosts: list[str] = Field(default_factory=list, description="more names the server answers to "
                                      "(besides public_url's, listen's and loopback), e.g. its LAN address")
+    max_streams: int = Field(500, ge=1, le=100_000, description="open wall screens (live streams) this process "
+                             "serves at most; past it a screen says 'too many screens'")
+    max_streams_per_viewer: int = Field(10, ge=1, le=100_000, description="open streams per wall key or user")
     db_pool_size: int = Field(20, ge=2, le=500, description="PostgreSQL connections this process opens at most")
 
     @field_validator("listen")

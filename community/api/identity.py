@@ -106,7 +106,7 @@ def _may_claim(request: HttpRequest) -> Any:
              summary="claim the box showing this code for a home's gateway (installer)")
 def claim(request: HttpRequest, body: ClaimIn) -> HttpResponse:
     u = _may_claim(request)
-    if not scoping.gateways(u).filter(site=body.site, gateway=body.gateway).exists():
+    if not scoping.claimable_gateways(u).filter(site=body.site, gateway=body.gateway).exists():
         raise HttpError(404, f"no gateway {body.site}/{body.gateway} in your community")
     try:
         ident = issue.claim(body.code, body.site, body.gateway, u, now())
@@ -144,7 +144,7 @@ def identities(request: HttpRequest, live: bool | None = None, limit: int = 200)
              summary="revoke the identity of a removed or stolen box: the broker refuses it within seconds")
 def revoke(request: HttpRequest, gateway_id: int, body: RevokeIn) -> dict[str, Any]:
     u = _may_claim(request)
-    g = scoping.gateways(u).filter(pk=gateway_id).first()
+    g = scoping.claimable_gateways(u).filter(pk=gateway_id).first()  # a removed box: any of the community's
     if g is None:
         raise HttpError(404, "no such gateway in your community")
     try:

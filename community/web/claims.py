@@ -24,7 +24,7 @@ def claim_view(request: HttpRequest) -> HttpResponse:
     if not scoping.may_claim(user):
         return page(request, "claim.html", {"error": t("claim_not_allowed", language), "gateways": [],
                                             "recent": []}, status=403)
-    gateways = scoping.gateways(user).select_related("home").order_by("site", "gateway")
+    gateways = scoping.claimable_gateways(user).select_related("home").order_by("site", "gateway")
     message, error = "", ""
     if request.method == "POST" and request.POST.get("revoke"):  # the box was removed, or stolen
         username = str(request.POST.get("revoke"))[:140]

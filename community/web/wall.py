@@ -5,7 +5,6 @@ the browser's EventSource reconnects by itself after a server restart."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,15 +14,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from eldergate.community.clock import now
+from eldergate.community.config import active
 from eldergate.community.models import Community
 from eldergate.community.web.common import lang, page
-from eldergate.community.web.listen import LISTENER
+from eldergate.community.web.feeds import FEEDS
 from eldergate.community.work import scoping
-from eldergate.community.work.fanout import live_by_notify
-from eldergate.community.work.wall import fingerprint, tiles
-
-POLL_S = 0.25  # SQLite (one process): how often the event stream looks for a change
-NOTIFY_FALLBACK_S = 5.0  # PostgreSQL: woken by NOTIFY; looks anyway this often (ages move, a listener may be down)
+from eldergate.community.work.wall import tiles
 
 
 def _community(request: HttpRequest) -> Community | None:
@@ -51,6 +47,8 @@ def wall(request: HttpRequest) -> HttpResponse:
     if c is None:
         return HttpResponse("This screen needs its address with the wall key (/wall?key=...).", status=403,
                             content_type="text/plain; charset=utf-8")
+    if FEEDS.full(_viewer(request), *_limits()):
+        return too_many_screens(request)
     return page(request, "wall.html", _context(request, c))
 
 
@@ -61,38 +59,49 @@ def wall_tiles(request: HttpRequest) -> HttpResponse:
     return page(request, "wall_tiles.html", _context(request, c))
 
 
+HEARTBEAT_S = 7.5  # a "beat" event this often: the page knows the server is alive (a comment it never sees)
+
+
+def _viewer(request: HttpRequest) -> str:
+    key = request.GET.get("key", "")
+    if key:
+        return "key:" + key[:64]
+    return f"user:{getattr(request.user, 'pk', '')}"
+
+
+def _limits() -> tuple[int, int]:
+    s = active().server
+    return s.max_streams, s.max_streams_per_viewer
+
+
+def too_many_screens(request: HttpRequest) -> HttpResponse:
+    return page(request, "too_many_screens.html", {}, status=503)
+
+
 async def wall_events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     c = await sync_to_async(_community)(request)
     if c is None:
         return HttpResponse(status=403)
-
-    by_notify = live_by_notify()
+    viewer = _viewer(request)
+    if not FEEDS.admit(viewer, *_limits()):
+        # an EventSource does not retry a 503: the page's script reloads later and shows why
+        return HttpResponse("too many screens", status=503, content_type="text/plain; charset=utf-8")
 
     async def stream() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"  # the browser reconnects after 2 s when the server went away
-        loop, woken = asyncio.get_running_loop(), asyncio.Event()
-        if by_notify:
-            LISTENER.register(loop, woken)
-        last, quiet = "", 0.0
+        watch = FEEDS.watch(c)
         try:
+            yield "retry: 2000\n\n"  # the browser reconnects after 2 s when the server went away
+            seen = -1
             while True:
-                fp = await sync_to_async(fingerprint)(c)
-                if fp != last:
-                    last, quiet = fp, 0.0
+                fp, version = await FEEDS.next_change(watch, seen, HEARTBEAT_S)
+                if version != seen:
+                    seen = version
                     yield f"event: change\ndata: {json.dumps(fp)}\n\n"
-                elif quiet >= 7.5:
-                    quiet = 0.0
-                    yield ": still here\n\n"  # keeps proxies from closing an idle stream
-                wait = NOTIFY_FALLBACK_S if by_notify else POLL_S
-                try:
-                    await asyncio.wait_for(woken.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
-                woken.clear()
-                quiet += wait
+                else:  # also keeps proxies from closing an idle stream
+                    yield f"event: beat\ndata: {json.dumps(now().isoformat(timespec='seconds'))}\n\n"
         finally:
-            if by_notify:
-                LISTENER.unregister(loop, woken)
+            FEEDS.unwatch(watch)
+            FEEDS.release(viewer)
 
     return StreamingHttpResponse(stream(), content_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -112,6 +112,15 @@ def gateways(user: Any) -> QuerySet[Gateway]:
     return Gateway.objects.filter(home__in=homes(user))
 
 
+def claimable_gateways(user: Any) -> QuerySet[Gateway]:
+    """The gateways a box may be claimed for, or revoked as removed: an installer's whole community
+    (the code on the box in front of them is the proof; a revocation only ever takes access away),
+    otherwise the gateways in scope."""
+    if role(user) == "installer":
+        return Gateway.objects.filter(home__community__in=communities(user))
+    return gateways(user) if may_claim(user) else Gateway.objects.none()
+
+
 def alerts(user: Any) -> QuerySet[Alert]:
     p, r = profile(user), role(user)
     if r == "platform-operator":

@@ -80,6 +80,11 @@ T: dict[str, tuple[str, str]] = {
     "revoked_done": ("已吊销 {username}：代理服务器几秒内拒绝它。它上次报告有 {unsent} 条未发送的告警，仍在网关里。",
                      "Revoked {username}: the broker refuses it within seconds. Its last status listed {unsent} "
                      "unsent alert(s); they stay on the box."),
+    "too_many_screens": ("同时打开的屏幕太多", "Too many screens open"),
+    "too_many_screens_explain": ("此服务器同时服务的大屏数已达上限（或此地址已在太多屏幕上打开）。"
+                                 "请关闭不用的屏幕；本页 30 秒后自动重试。",
+                                 "This server already serves as many live screens as it may (or this address is "
+                                 "open on too many). Close screens not in use; this page tries again in 30 s."),
     "no_consent_short": ("未登记监测同意", "no monitoring consent"),
     "no_consent": ("尚未登记本人（或监护人）对健康监测的同意：生命体征与夜间情况不显示。告警照常处理。",
                    "No consent to monitoring is recorded: vitals and nightly figures are hidden. Alerts are "

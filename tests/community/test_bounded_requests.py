@@ -20,7 +20,7 @@ def test_a_time_no_calendar_holds_is_a_400_not_a_500(world: World) -> None:
 
 def test_a_home_cannot_be_snoozed_for_ever(world: World) -> None:
     side = world.sides["kz"]
-    token = side.tokens["volunteer"]
+    token = side.tokens["grid-worker"]
     path = f"/homes/{side.home.pk}/snooze"
     for until in (datetime(9999, 12, 31, tzinfo=UTC), datetime.now(UTC) + timedelta(hours=25)):
         status, body = api(token, "POST", path, {"reason": "away", "until": until.isoformat()})
@@ -32,7 +32,7 @@ def test_a_home_cannot_be_snoozed_for_ever(world: World) -> None:
     from eldergate.community.models import AuditEntry
 
     snoozed = AuditEntry.objects.get(action="snoozed", object_id=str(side.home.pk))
-    assert snoozed.actor_name == side.users["volunteer"].username and snoozed.details["reason"] == "in hospital"
+    assert snoozed.actor_name == side.users["grid-worker"].username and snoozed.details["reason"] == "in hospital"
 
 
 def test_the_report_spreadsheet_holds_text_never_formulas(world: World) -> None:
