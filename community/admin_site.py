@@ -1,5 +1,6 @@
 """The Django admin is the platform operator's tool only, and only in a session opened with a
-password (a one-time login link or a stolen phone's long session does not open it). Community
+password and a second factor (a TOTP code, django-otp): a one-time login link, a token or a stolen
+phone's long session does not open it. Community
 staff work in /console; what they may see is decided in work/scoping.py."""
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ class OperatorAdminSite(admin.AdminSite):
 
         user = request.user
         return bool(user.is_active and user.is_staff and role(user) == "platform-operator"
-                    and opened_with_password(request))
+                    and opened_with_password(request) and user.is_verified())  # type: ignore[attr-defined]
 
     def login(self, request: HttpRequest, extra_context: object = None) -> HttpResponse:
         # one login page for everything, throttled and audited there
+        if request.user.is_authenticated:  # logged in, but not as the admin needs: say why, no loop
+            from eldergate.community.web.common import lang
+            from eldergate.community.work.words import t
+
+            return HttpResponse(t("admin_needs_otp", lang(request)), status=403,
+                                content_type="text/plain; charset=utf-8")
         return HttpResponseRedirect("/console/login?" + urlencode({"next": request.GET.get("next", "/admin/")}))
 
 

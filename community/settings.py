@@ -73,7 +73,7 @@ ALLOWED_HOSTS = allowed_hosts(_cfg)
 INSTALLED_APPS = [
     "eldergate.community.admin_site.OperatorAdminConfig", "django.contrib.auth", "django.contrib.contenttypes",
     "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
-    "axes", "csp", "eldergate.community.apps.CommunityConfig",
+    "axes", "csp", "django_otp", "django_otp.plugins.otp_totp", "eldergate.community.apps.CommunityConfig",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second factor was given
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the lockout page

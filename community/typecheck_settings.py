@@ -5,7 +5,7 @@ DATA_KEY = ""
 INSTALLED_APPS = [
     "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
     "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
-    "eldergate.community.apps.CommunityConfig",
+    "django_otp", "django_otp.plugins.otp_totp", "eldergate.community.apps.CommunityConfig",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 USE_TZ = True

@@ -96,3 +96,23 @@ def api(token: str, method: str, path: str, body: dict[str, Any] | None = None) 
         return r.status_code, r.json()
     except ValueError:
         return r.status_code, None
+
+
+def admin_client(user: Any, password: str = "operator-pw-1") -> Any:
+    """A browser session as the admin requires it: the password, then the authenticator's code."""
+    from django.test import Client
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user.set_password(password)
+    user.save()
+    device = TOTPDevice.objects.filter(user=user).first() or TOTPDevice.objects.create(user=user, confirmed=True)
+    # a test may just have tried a wrong code (throttled) or used this window's code (no replays)
+    device.throttling_failure_count, device.last_t = 0, -1
+    device.save()
+    c = Client()
+    first = c.post("/console/login", {"username": user.username, "password": password, "next": "/admin/"})
+    assert first.status_code == 200 and 'name="otp_token"' in first.content.decode()
+    code = f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
+    assert c.post("/console/login", {"otp_token": code, "next": "/admin/"}).status_code == 302
+    return c

@@ -312,7 +312,8 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         _django(cfg)
         return cfg
 
-    return tokens.run_tokens(args, start) if args.command == "tokens" else tokens.run_login_link(args, start)
+    run = {"tokens": tokens.run_tokens, "otp": tokens.run_otp}.get(args.command, tokens.run_login_link)
+    return run(args, start)
 
 
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
@@ -328,6 +329,6 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
 COMMANDS = {"simulate": cmd_simulate, "dead-letters": cmd_dead_letters, "wall-url": cmd_wall_url,
             "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
             "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi,
-            "identities": cmd_identities, "tokens": cmd_tokens, "login-link": cmd_tokens,
+            "identities": cmd_identities, "tokens": cmd_tokens, "login-link": cmd_tokens, "otp": cmd_tokens,
             "rotate-keys": cmd_rotate_keys,
             "broker": identities.run_broker, "ca": identities.run_ca}

@@ -1,4 +1,5 @@
-"""`eldergate community tokens list|issue|revoke` and `login-link`: personal API tokens with a name
+"""`eldergate community tokens list|issue|revoke`, `login-link` and `otp add|remove`: personal API
+tokens with a name
 and an expiry, revoked one by one or all of a user's at once (a lost phone: that also ends every
 browser session of the user and spends their unused login links)."""
 
@@ -22,6 +23,11 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], argpa
                     "tokens, sessions and login links")
     tk.add_argument("--name", default="", help="issue: what the token is for ('reports script')")
     tk.add_argument("--days", type=int, default=90, help="issue: valid for this many days (1-366)")
+
+    otp = with_config(sub.add_parser("otp", help="a user's second factor (TOTP): add prints the authenticator's "
+                                     "QR code; the admin requires one"))
+    otp.add_argument("action", choices=("add", "remove"))
+    otp.add_argument("user")
 
     ll = with_config(sub.add_parser("login-link", help="print a one-time login link for a user (valid 15 minutes "
                                     "unless --minutes; opened once, it becomes a session)"))
@@ -101,6 +107,33 @@ def run_tokens(args: argparse.Namespace, start: Callable[[], CommunityConfig]) -
 
 def _day(t: Any) -> str:
     return t.strftime("%Y-%m-%d %H:%M") if t else f"{'-':<16}"
+
+
+def run_otp(args: argparse.Namespace, start: Callable[[], CommunityConfig]) -> int:
+    start()
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from eldergate.community.clock import now
+    from eldergate.community.models.audit import record
+
+    user = _user(args.user)
+    if user is None:
+        print(f"eldergate community otp: no user {args.user!r}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.action == "remove":
+        n, _ = TOTPDevice.objects.filter(user=user).delete()
+        record(now(), "cli", "second_factor_removed", user, devices=n)
+        print(f"{args.user}: {n} authenticator(s) removed")
+        return EXIT_OK
+    TOTPDevice.objects.filter(user=user).delete()  # one authenticator per user: a new phone replaces the old
+    device = TOTPDevice.objects.create(user=user, name="eldergate", confirmed=True)
+    record(now(), "cli", "second_factor_added", user)
+    import segno
+
+    print("scan this with an authenticator app (or type the address into it); shown once:")
+    segno.make(device.config_url, error="m").terminal(compact=True)
+    print(device.config_url)
+    return EXIT_OK
 
 
 def run_login_link(args: argparse.Namespace, start: Callable[[], CommunityConfig]) -> int:

@@ -101,6 +101,11 @@ T: dict[str, tuple[str, str]] = {
     "login_failed": ("用户名或密码错误", "Wrong username or password"),
     "locked_out": ("登录失败次数过多，请 {minutes} 分钟后再试，或请社区管理员帮助。",
                    "Too many failed logins: try again in {minutes} minutes, or ask the community admin."),
+    "otp_code": ("验证码（身份验证器中的 6 位数字）", "Code (6 digits from your authenticator app)"),
+    "otp_failed": ("验证码不对或已过期", "Wrong or expired code"),
+    "admin_needs_otp": ("管理后台需要平台运维人员以密码加验证码登录（eldergate community otp add 用户名）。",
+                        "The admin needs the platform operator logged in with a password and a code "
+                        "(eldergate community otp add USER)."),
     "link_title": ("一次性登录链接", "One-time login link"),
     "link_continue": ("继续登录", "Continue"),
     "link_explain": ("此链接只能使用一次，用后即失效。", "This link works once and then expires."),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from community_world import World, alert_payload, api
+from community_world import World, admin_client, alert_payload, api
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 
@@ -175,14 +175,10 @@ def test_the_admin_is_the_platform_operators_and_opening_a_resident_is_audited(w
     kz = world.sides["kz"]
     assert not kz.users["community-admin"].is_staff  # the admin pages are not scoped per community
     op = get_user_model().objects.get(username="kz-platform-operator")
-    op.set_password("operator-pw-1")
-    op.save()
     c = Client()
     c.force_login(op)  # a session not opened with the password (a login link's) does not open the admin
     assert c.get(f"/admin/community/resident/{kz.resident.pk}/change/").status_code == 302
-    c = Client()
-    login = {"username": "kz-platform-operator", "password": "operator-pw-1"}
-    assert c.post("/console/login", login).status_code == 302
+    c = admin_client(op)
     page = c.get(f"/admin/community/resident/{kz.resident.pk}/change/")
     assert page.status_code == 200 and "青霉素" in page.content.decode()
     assert AuditEntry.objects.filter(action="medical_read", actor_name="kz-platform-operator").count() == 1

@@ -159,3 +159,34 @@ def test_an_unknown_host_name_is_refused(world: World) -> None:
 
     assert Client(HTTP_HOST="evil.example").get("/console/login").status_code == 400
     assert Client(HTTP_HOST="127.0.0.1:8000").get("/console/login").status_code == 200
+
+
+def test_the_admin_needs_the_operators_password_and_second_factor(world: World) -> None:
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from community_world import admin_client
+
+    op = world.sides["kz"].users["platform-operator"]
+    op.set_password("operator-pw-1")
+    op.save()
+    c = Client()
+    assert c.post("/console/login", {"username": op.username, "password": "operator-pw-1"}).status_code == 302
+    refused = c.get("/admin/", follow=True)  # a password alone: the admin says what it needs
+    assert refused.status_code == 403 and "otp add" in refused.content.decode()
+    TOTPDevice.objects.create(user=op, confirmed=True)
+    c = Client()
+    asked = c.post("/console/login", {"username": op.username, "password": "operator-pw-1"})
+    assert asked.status_code == 200 and 'name="otp_token"' in asked.content.decode()
+    wrong = c.post("/console/login", {"otp_token": "000000"})
+    assert "验证码不对" in wrong.content.decode() and c.get("/console").status_code == 302
+    assert admin_client(op).get("/admin/").status_code == 200
+    # a grid worker with a password and a code is still not the admin's user
+    gw = world.sides["kz"].users["grid-worker"]
+    assert admin_client(gw, "grid-pw-123").get("/admin/", follow=True).status_code == 403
+
+
+def test_otp_add_prints_the_authenticators_address(world: World, db: Any) -> None:
+    out = _eg(db, "otp", "add", world.sides["kz"].users["platform-operator"].username)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1].startswith("otpauth://totp/")
