@@ -26,6 +26,7 @@ urlpatterns = [
     path("console/alerts/<str:alert_id>/step", console.alert_step),
     path("console/residents/<int:pk>", console.resident_view),
     path("console/residents/<int:pk>/medical", console.medical_view),
+    path("console/residents/<int:pk>/access", console.access_view),
     path("console/residents/<int:pk>/visit", console.visit_view),
     path("console/residents/<int:pk>/consent", console.consent_view),
     path("console/visits", console.visit_list),
@@ -36,3 +37,7 @@ urlpatterns = [
     # the admin's own CSS and scripts, for the embedded one-process server (a proxy serves them in production)
     re_path(r"^static/(?P<path>.*)$", static_serve, {"insecure": True}),
 ]
+
+handler404 = "eldergate.community.web.common.not_found"
+handler403 = "eldergate.community.web.common.forbidden"
+handler500 = "eldergate.community.web.common.server_error"

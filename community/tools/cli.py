@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--notify-url", default="", help="Apprise URL for escalation pushes")
     cu.add_argument("--password-file", type=Path, help="a file holding a password for the admin pages (/admin/)")
     cu.add_argument("--token", action="store_true", help="print a new API token on the last line")
+    cu.add_argument("--display-name", default="", help="the name pages show for this person (李明); default: NAME")
 
     esc = with_config(sub.add_parser("escalate", help="run the due escalation steps once (cron, or a test clock)"))
     esc.add_argument("--now", help="ISO 8601 time to run at (default: now)")
@@ -222,7 +223,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     try:
         token = create_user(args.name, args.role, community=args.community, street=args.street,
                             resident=args.resident, notify_url=args.notify_url, token=args.token,
-                            password=password, created_community=new_community)
+                            password=password, created_community=new_community, display_name=args.display_name)
     except UserError as err:
         print(f"eldergate community: {err}", file=sys.stderr)
         return EXIT_CONFIG

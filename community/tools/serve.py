@@ -79,12 +79,18 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
     if role in ("all", "web"):
         import uvicorn
 
+        _Server = _server_class()
         host, port = cfg.server.host_port()
-        server = uvicorn.Server(uvicorn.Config("eldergate.community.asgi:application", host=host, port=port,
-                                               log_level="warning", lifespan="off", access_log=False))
+        server = _Server(uvicorn.Config("eldergate.community.asgi:application", host=host, port=port,
+                                        log_level="warning", lifespan="off", access_log=False,
+                                        timeout_graceful_shutdown=GRACEFUL_S))
         log.info("community server: serving http://%s:%d (database %s, broker %s, role %s)", host, port,
                  _db_name(cfg), cfg.broker.url, role)
-        server.run()  # handles SIGINT/SIGTERM itself
+        # uvicorn handles SIGINT/SIGTERM while it serves, then raises the signal again for the handler
+        # that was there before: this one, so the cleanup below runs (presence's last word, the ingest)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        server.run()
     else:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -100,6 +106,30 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
             c.disconnect()
             c.loop_stop()
     return 0
+
+
+GRACEFUL_S = 3  # then uvicorn cancels what is still running: a stop never waits for a screen
+
+
+def _server_class() -> Any:
+    import asyncio
+
+    import uvicorn
+
+    from eldergate.community.web.feeds import FEEDS
+
+    class Server(uvicorn.Server):
+        """Ends the wall's event streams as soon as the stop signal comes (uvicorn would otherwise wait
+        for them: they never end by themselves)."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            try:
+                asyncio.get_running_loop().call_soon_threadsafe(FEEDS.close_all)
+            except RuntimeError:  # the signal came outside the loop (before it ran): nothing is open
+                pass
+
+    return Server
 
 
 def _identities(cfg: CommunityConfig, stop: threading.Event) -> Any:

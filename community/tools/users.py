@@ -15,7 +15,8 @@ class UserError(Exception):
 
 def create_user(name: str, role: str, community: str | None = None, street: str | None = None,
                 resident: int | None = None, notify_url: str = "", token: bool = False,
-                password: str | None = None, created_community: list[str] | None = None) -> str | None:
+                password: str | None = None, created_community: list[str] | None = None,
+                display_name: str = "") -> str | None:
     """``created_community`` collects the code of a community this call had to create."""
     created_community = created_community if created_community is not None else []
     c = s = r = None
@@ -51,6 +52,9 @@ def create_user(name: str, role: str, community: str | None = None, street: str 
             user.is_staff = role == "platform-operator"
             user.is_superuser = role == "platform-operator"
             user.save()
+        if display_name.strip():  # pages name people by it ("李明 已到达 03:12"), never by the login name
+            user.first_name = display_name.strip()[:150]
+            user.save(update_fields=["first_name"])
         Profile.objects.update_or_create(user=user, defaults={"role": role, "community": c, "street": s,
                                                               "resident": r, "notify_url": notify_url})
         record(timezone.now(), "cli", "user_created" if created else "user_updated", user, role=role)

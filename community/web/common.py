@@ -35,3 +35,23 @@ def page(request: HttpRequest, template: str, context: dict[str, Any], status: i
 
 def word_fn(language: str) -> Callable[..., str]:
     return lambda key, **kw: t(key, language, **kw)
+
+
+def error_page(request: HttpRequest, status: int, heading_key: str, explain_key: str,
+               back: str = "/console") -> HttpResponse:
+    """A page in the viewer's language with a way back, never Django's English one or a bare line."""
+    language = lang(request)
+    return page(request, "error.html", {"status": status, "heading": t(heading_key, language),
+                                        "explain": t(explain_key, language), "back": back}, status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_page(request, 404, "error_404", "error_404_explain")
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_page(request, 403, "error_403", "error_403_explain")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return error_page(request, 500, "error_500", "error_500_explain")

@@ -6,6 +6,7 @@ their elder (/family), with "I'm handling it" where the community allows it."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -23,20 +24,30 @@ from eldergate.community.models import Alert, Comment, Consent, Resident, Summar
 from eldergate.community.models.alerts import OUTCOMES
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.web.common import lang, page
+from eldergate.community.web.common import error_page, lang, page
 from eldergate.community.web.login import LOGIN
 from eldergate.community.work import consent, scoping, workflow
 from eldergate.community.work.advisories import Night, advisories
-from eldergate.community.work.wall import display_name
-from eldergate.community.work.words import evidence, t
+from eldergate.community.work.names import Names
+from eldergate.community.work.wall import display_name, place_label
+from eldergate.community.work.words import T, evidence, since, summary_sentence, t
+from eldergate.contract.alert_kinds import facets
 
 
-def _card(a: Alert, language: str) -> dict[str, Any]:
+def _card(a: Alert, language: str, names: Names | None = None) -> dict[str, Any]:
     r = a.resident
-    return {"a": a, "title": a.title_zh if language != "en" else a.title_en,
-            "who": (r.name if r else (f"{a.gateway}" if a.community_id is None else "")),
+    names = names or Names(language)
+    kind = facets(a.kind)
+    local = a.raised_at.astimezone(ZoneInfo(str(settings.TIME_ZONE)))
+    return {"a": a, "title": (a.title_zh or (kind.zh if kind else a.kind)) if language != "en"
+            else (a.title_en or (kind.en if kind else a.kind)),
+            "who": r.name if r else t("no_resident_home", language),
             "where": str(r.home) if r else (str(a.gateway.home) if a.gateway.home_id else ""),
             "age_min": int((now() - a.raised_at).total_seconds() // 60),
+            "since": since((now() - a.raised_at).total_seconds(), local.strftime("%m-%d %H:%M"), language),
+            "urgency": t(f"sev_{a.severity}", language) if f"sev_{a.severity}" in T else "",
+            "acknowledged_by": names.person(a.acknowledged_by),
+            "outcome": t(a.outcome, language) if a.outcome in OUTCOMES else "",
             "words": evidence(a.kind, a.evidence, a.room, a.sensor, language),
             "state_text": t(f"state_{a.state}", language)}
 
@@ -56,8 +67,9 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
     mine = [_card(a, language) for a in open_qs.filter(mine_q)]
     mine_ids = {c["a"].pk for c in mine}
     others = [_card(a, language) for a in open_qs if a.pk not in mine_ids]
+    unacknowledged = sum(1 for c in [*mine, *others] if not c["a"].acknowledged_at and not c["a"].test)
     return page(request, "console.html", {"mine": mine, "others": others, "user": user,
-                                          "refresh": True, "role": scoping.role(user)})
+                                          "unacknowledged": unacknowledged, "role": scoping.role(user)})
 
 
 def _visible(request: HttpRequest, alert_id: str) -> Alert:
@@ -68,21 +80,59 @@ def _visible(request: HttpRequest, alert_id: str) -> Alert:
     return a
 
 
+PHONE = re.compile(r"\+?\d[\d\- ]{5,}\d")  # a phone number written into free text ("王阿姨 138-0000-0000")
+
+
+def _calls(r: Resident | None, language: str) -> list[dict[str, Any]]:
+    """The resident's contacts in calling order, each with a tel: link; the keyholder named as such."""
+    if r is None:
+        return []
+    out = [{"name": ct.name, "role": t(f"role_{ct.role}", language) if f"role_{ct.role}" in T else ct.role,
+            "phone": ct.phone, "tel": re.sub(r"[^\d+]", "", ct.phone), "keyholder": ct.is_keyholder}
+           for ct in r.contacts.all() if ct.phone]
+    free = r.home.keyholder.strip()
+    m = PHONE.search(free)
+    if free and not any(c["keyholder"] for c in out):  # the home's keyholder, written as "name phone"
+        out.append({"name": PHONE.sub("", free).strip(" ,，:："), "role": t("keyholder", language),
+                    "phone": m.group(0) if m else "", "tel": re.sub(r"[^\d+]", "", m.group(0)) if m else "",
+                    "keyholder": True})
+    return out
+
+
+def _alert_resident(a: Alert) -> Resident | None:
+    """The alert's resident, or for a home's alert (offline, a sensor) the home's first resident:
+    somebody to call all the same."""
+    if a.resident is not None:
+        return a.resident
+    home = a.gateway.home if a.gateway_id and a.gateway.home_id else None
+    return Resident.objects.filter(home=home).select_related("home").order_by("pk").first() if home else None
+
+
 @login_required(login_url=LOGIN)
 def alert_view(request: HttpRequest, alert_id: str) -> HttpResponse:
     a = _visible(request, alert_id)
     language = lang(request)
-    r = a.resident
+    r = _alert_resident(a)
     see_contacts = scoping.may_see_contacts(request.user)
-    contacts = list(r.contacts.all()) if r and see_contacts else []
+    kind = facets(a.kind)
+    names = Names(language)
+    history = [{"at": h.at, "state": t(f"state_{h.state}", language) if f"state_{h.state}" in T else h.state,
+                "by": names.actor(h.by, h.source)} for h in a.history.all()]
     return page(request, "alert.html", {
-        "c": _card(a, language), "a": a, "resident": r, "contacts": contacts,
-        "keyholder": r.home.keyholder if r and see_contacts else "", "history": list(a.history.all()),
-        "comments": list(a.comments.select_related("author")),
+        "c": _card(a, language, names), "a": a, "resident": r, "calls": _calls(r, language) if see_contacts else [],
+        "history": history, "urgency": t(f"sev_{a.severity}", language) if f"sev_{a.severity}" in T else "",
+        "steps": (kind.steps_zh if language != "en" else kind.steps_en) if kind else (),
+        "emergency": kind.emergency if kind else None,
+        "comments": [{"at": cm.at, "by": names.person(cm.author.username if cm.author else ""), "text": cm.text}
+                     for cm in a.comments.select_related("author")],
+        "outcome_text": t(a.outcome, language) if a.outcome in OUTCOMES else "",
         "outcomes": [(o, t(o, language)) for o in OUTCOMES], "may_act": scoping.may_act(request.user, a),
-        "may_medical": scoping.may_read_medical(request.user),
+        "may_medical": scoping.may_read_medical(request.user), "may_access": see_contacts and r is not None
+        and scoping.role(request.user) != "relative",
         "relative": scoping.role(request.user) == "relative",
-        "may_handle": bool(a.community and a.community.relatives_may_handle), "error": request.GET.get("error", ""),
+        "may_handle": bool(a.community and a.community.relatives_may_handle),
+        "error": t("outcome_required", language) if request.GET.get("error") == "outcome" else
+        request.GET.get("error", "")[:200],
     })
 
 
@@ -109,6 +159,8 @@ def alert_step(request: HttpRequest, alert_id: str) -> HttpResponse:
         return HttpResponseRedirect(back)
     if not scoping.may_act(user, a):
         raise Http404("not allowed")
+    if step == "resolve" and request.POST.get("outcome", "") not in OUTCOMES:
+        return HttpResponseRedirect(f"{back}?error=outcome")  # no default outcome: a person chooses one
     try:
         workflow.person_step(a.pk, user, step, now(), outcome=request.POST.get("outcome", ""),
                              note=request.POST.get("note", ""))
@@ -153,24 +205,35 @@ def resident_view(request: HttpRequest, pk: int) -> HttpResponse:
     r = _resident(request, pk)
     user: Any = request.user
     language = lang(request)
+    names = Names(language)
     health = scoping.may_see_health(user, r)
     trend = _trend(r) if health else {"nights": [], "lines": [], "advisories": []}
-    alerts = [_card(a, language) for a in scoping.alerts(user).filter(resident=r).select_related("gateway__home")
-              .order_by("-raised_at")[:30]]
+    alerts = [_card(a, language, names) for a in scoping.alerts(user).filter(resident=r)
+              .select_related("gateway__home").order_by("-raised_at")[:30]]
     consent_lines = [t("consent_given", language, who=c.given_by,
                        when=c.given_at.astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime("%Y-%m-%d"))
                      for c in Consent.objects.filter(resident=r, scope=consent.MONITORING, withdrawn_at__isnull=True)
                      .order_by("-given_at")[:3]]
+    visits = [{"at": v.at, "kind_text": t(f"visit_{v.kind}", language),
+               "by_name": names.person(v.by.username if v.by else "")}
+              for v in r.visits.select_related("by").order_by("-at")[:20]]
+    see_contacts = scoping.may_see_contacts(user)
     return page(request, "resident.html", {
-        "r": r, "name": r.name, "contacts": list(r.contacts.all()) if scoping.may_see_contacts(user) else [],
+        "r": r, "name": r.name, "contacts": _calls(r, language) if see_contacts else [],
+        "age": now().year - r.birth_year if r.birth_year else None, "place": place_label(r, language) or str(r.home),
         "trend": trend, "health": health, "consent_lines": consent_lines,
         "monitoring": consent.monitoring_consent(r, now()), "may_consent": scoping.may_administer(user)
         or scoping.role(user) == "grid-worker",
-        "advice": [t(x.key, language, now=x.now, base=x.base) + f" ({t('since', language)} "
-                   f"{x.since.astimezone().strftime('%m-%d')})" for x in trend["advisories"]],
-        "alerts": alerts, "visits": list(r.visits.order_by("-at")[:20]),
-        "may_medical": scoping.may_read_medical(request.user), "may_act": scoping.may_act(request.user),
-        "relative": scoping.role(request.user) == "relative"})
+        "advice": _advice_lines(trend["advisories"], language),
+        "alerts": alerts, "visits": visits,
+        "may_medical": scoping.may_read_medical(user), "may_act": scoping.may_act(user),
+        "may_access": see_contacts and scoping.role(user) != "relative",
+        "relative": scoping.role(user) == "relative"})
+
+
+def _advice_lines(found: list[Any], language: str) -> list[str]:
+    return [t(x.key, language, now=x.now, base=x.base) + f"（{t('since', language)} "
+            f"{x.since.astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime('%m-%d')}）" for x in found]
 
 
 @login_required(login_url=LOGIN)
@@ -178,12 +241,26 @@ def medical_view(request: HttpRequest, pk: int) -> HttpResponse:
     r = _resident(request, pk)
     if not scoping.may_read_medical(request.user):
         record(now(), request.user, "medical_read_refused", r, via="console")
-        return HttpResponse("Medical notes are for community admins and grid workers. 病史仅限社区管理员与网格员查看。",
-                            status=403, content_type="text/plain; charset=utf-8")
+        return error_page(request, 403, "error_medical", "error_medical_explain", back=f"/console/residents/{r.pk}")
     record(now(), request.user, "medical_read", r, via="console")
     return page(request, "medical.html", {"r": r, "notes": [
         ("medical_history", decrypt(r.medical_history)), ("medications", decrypt(r.medications)),
-        ("allergies", decrypt(r.allergies)), ("key_safe", decrypt(r.home.key_safe))]})
+        ("allergies", decrypt(r.allergies))]})
+
+
+@login_required(login_url=LOGIN)
+def access_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Getting into the home: address, building-unit-room, the keyholders, the key-safe code. Its own
+    page and its own audit entry (a key-safe code is not a medical note, but it opens a door)."""
+    r = _resident(request, pk)
+    user: Any = request.user
+    if not scoping.may_see_contacts(user) or scoping.role(user) == "relative":
+        record(now(), user, "access_read_refused", r)
+        return error_page(request, 403, "error_403", "error_403_explain", back=f"/console/residents/{r.pk}")
+    record(now(), user, "access_read", r)
+    language = lang(request)
+    return page(request, "access.html", {"r": r, "place": place_label(r, language), "calls": _calls(r, language),
+                                         "key_safe": decrypt(r.home.key_safe)})
 
 
 @login_required(login_url=LOGIN)
@@ -222,8 +299,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     """My residents ordered by need: open alerts, advisories, offline homes, days since the last visit."""
     user: Any = request.user
     if not (scoping.may_act(user) or scoping.may_administer(user)):
-        return HttpResponse("Visits are recorded by community staff and volunteers. 探访由社区工作人员与志愿者记录。",
-                            status=403, content_type="text/plain; charset=utf-8")
+        return error_page(request, 403, "error_403", "error_visits_explain")
     qs = scoping.residents(user).select_related("home__community").prefetch_related("home__gateways")
     if scoping.role(user) in ("grid-worker", "volunteer"):
         mine = qs.filter(Q(grid_worker=user) | Q(volunteer=user))
@@ -247,9 +323,19 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     return page(request, "visits.html", {"rows": rows, "done": done, "total": len(rows)})
 
 
+def _progress(a: Alert, names: Names, language: str) -> str:
+    """The latest step a person took, as a relative wants it: "李明 已到达 03:12"."""
+    step = a.history.filter(source="person").order_by("-at", "-pk").first()
+    if step is None:
+        return ""
+    at = step.at.astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime("%H:%M")
+    return f"{names.person(step.by)} {t(f'state_{step.state}', language)} {at}"
+
+
 @login_required(login_url=LOGIN)
 def family_view(request: HttpRequest) -> HttpResponse:
-    """A relative's page: their elder only — this morning's summary in words, alerts and what was done."""
+    """A relative's page: their elder only — whether the box at home is online, the latest summary
+    with its date in sentences, the advisories the grid worker sees, alerts and what was done."""
     user: Any = request.user
     if scoping.role(user) != "relative":
         return HttpResponseRedirect("/console")
@@ -258,14 +344,28 @@ def family_view(request: HttpRequest) -> HttpResponse:
         raise Http404("no resident")
     r = residents[0]
     language = lang(request)
+    names = Names(language)
+    zone = ZoneInfo(str(settings.TIME_ZONE))
     g = r.home.gateways.first()
     health = scoping.may_see_health(user, r)
     summary = (Summary.objects.filter(gateway=g, resident_key=r.resident_id).order_by("-period_end").first()
                if g and health else None)
-    alerts = [_card(a, language) for a in scoping.alerts(user).select_related("gateway__home", "resident__home")
-              .order_by("-raised_at")[:20]]
-    return page(request, "family.html", {"r": r, "summary": summary.figures if summary else None,
-                                         "alerts": alerts, "health": health,
-                                         "trend": _trend(r) if health else {"nights": [], "lines": [],
-                                                                            "advisories": []},
-                                         "tz": str(settings.TIME_ZONE)})
+    alerts = []
+    for a in scoping.alerts(user).select_related("gateway__home", "resident__home").order_by("-raised_at")[:20]:
+        card = _card(a, language, names)
+        card["progress"] = _progress(a, names, language)
+        alerts.append(card)
+    trend = _trend(r) if health else {"nights": [], "lines": [], "advisories": []}
+    box = None
+    if g is not None:
+        seen = g.last_seen or g.status_at
+        seen_text = since((now() - seen).total_seconds(), seen.astimezone(zone).strftime("%m-%d %H:%M"),
+                          language) if seen else t("never", language)
+        offline = bool(g.offline or g.status == "offline")
+        box = {"offline": offline, "text": t("box_offline" if offline else "box_online", language, seen=seen_text)}
+    return page(request, "family.html", {
+        "r": r, "alerts": alerts, "health": health, "trend": trend, "box": box,
+        "summary": summary_sentence(summary.figures, summary.period_end.astimezone(zone), language)
+        if summary else "",
+        "summary_old": bool(summary and now() - summary.period_end > timedelta(hours=36)),
+        "advice": _advice_lines(trend["advisories"], language), "heading": t("family_title", language)})

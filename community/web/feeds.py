@@ -33,6 +33,7 @@ class _Watch:
     viewers: int = 0
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     task: asyncio.Task[None] | None = None
+    closing: bool = False
 
 
 class WallFeeds:
@@ -78,13 +79,26 @@ class WallFeeds:
                 w.task.cancel()
 
     async def next_change(self, w: _Watch, seen: int, timeout: float) -> tuple[str, int]:
-        """The fingerprint and its version once it differs from ``seen``, or the same after ``timeout``."""
+        """The fingerprint and its version once it differs from ``seen``, or the same after ``timeout``
+        (or at once when the server is shutting down: see ``closing``)."""
         async with w.changed:
             try:
-                await asyncio.wait_for(w.changed.wait_for(lambda: w.version != seen), timeout)
+                await asyncio.wait_for(w.changed.wait_for(lambda: w.version != seen or w.closing), timeout)
             except TimeoutError:
                 pass
             return w.fp, w.version
+
+    def close_all(self) -> None:
+        """The server is stopping: every open stream ends now, so the process does not wait for
+        the screens (an endless stream would hold a graceful shutdown forever). Called on the loop."""
+        for w in list(self._watches.values()):
+            w.closing = True
+            asyncio.get_running_loop().create_task(self._wake(w))
+
+    @staticmethod
+    async def _wake(w: _Watch) -> None:
+        async with w.changed:
+            w.changed.notify_all()
 
     async def _run(self, w: _Watch) -> None:
         by_notify = live_by_notify()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from eldergate.community.clock import now
 from eldergate.community.config import active
 from eldergate.community.models import Community
-from eldergate.community.web.common import lang, page
+from eldergate.community.web.common import error_page, lang, page
 from eldergate.community.web.feeds import FEEDS
 from eldergate.community.work import scoping
 from eldergate.community.work.wall import tiles
@@ -39,14 +40,14 @@ def _context(request: HttpRequest, c: Community) -> dict[str, Any]:
     ts = tiles(c, now(), str(settings.TIME_ZONE), language)
     return {"community": c, "tiles": ts, "alert_count": sum(1 for x in ts if x["alerts"]),
             "offline_count": sum(1 for x in ts if x["offline"]),
-            "stamp": now().astimezone().strftime("%H:%M:%S"), "query": request.GET.urlencode()}
+            "stamp": now().astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime("%H:%M:%S"),
+            "tz": str(settings.TIME_ZONE), "query": request.GET.urlencode()}
 
 
 def wall(request: HttpRequest) -> HttpResponse:
     c = _community(request)
     if c is None:
-        return HttpResponse("This screen needs its address with the wall key (/wall?key=...).", status=403,
-                            content_type="text/plain; charset=utf-8")
+        return error_page(request, 403, "error_wall_key", "error_wall_key_explain", back="/console")
     if FEEDS.full(_viewer(request), *_limits()):
         return too_many_screens(request)
     return page(request, "wall.html", _context(request, c))
@@ -91,13 +92,16 @@ async def wall_events(request: HttpRequest) -> HttpResponse | StreamingHttpRespo
         watch = FEEDS.watch(c)
         try:
             yield "retry: 2000\n\n"  # the browser reconnects after 2 s when the server went away
+            yield f"event: beat\ndata: {json.dumps(now().isoformat(timespec='seconds'))}\n\n"
             seen = -1
-            while True:
+            while not watch.closing:
                 fp, version = await FEEDS.next_change(watch, seen, HEARTBEAT_S)
+                if watch.closing:  # the page's watchdog shows the gap; the browser reconnects later
+                    break
                 if version != seen:
                     seen = version
                     yield f"event: change\ndata: {json.dumps(fp)}\n\n"
-                else:  # also keeps proxies from closing an idle stream
+                else:  # the page's watchdog counts on it; it also keeps proxies from closing an idle stream
                     yield f"event: beat\ndata: {json.dumps(now().isoformat(timespec='seconds'))}\n\n"
         finally:
             FEEDS.unwatch(watch)

@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Max, Q
 
-from eldergate.community.models import Alert, AuditEntry, Community, Event, Gateway, Resident, VitalsLatest
+from eldergate.community.models import Alert, AuditEntry, Community, Event, Gateway, Resident, Summary, VitalsLatest
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.work import consent
+from eldergate.community.work.names import Names
+from eldergate.community.work.words import since as since_words
 from eldergate.community.work.words import t
 
 STALE = timedelta(minutes=5)
@@ -37,6 +39,49 @@ def display_name(r: Resident, community: Community) -> str:
         return r.name
     title = "婆婆" if r.sex == "f" else "爷爷" if r.sex == "m" else "老人"
     return f"{r.surname or r.name[:1]}{title} {r.home.house_number}".strip()
+
+
+def place_label(r: Resident, lang: str) -> str:
+    """Building-unit-room ("3栋2单元1101"): house numbers repeat across buildings."""
+    h = r.home
+    if h.building and h.unit:
+        return t("building_unit_room", lang, b=h.building, u=h.unit, r=h.house_number)
+    return "-".join(x for x in (h.building, h.unit, h.house_number) if x)
+
+
+SENSOR_GROUPS = ("gas", "smoke", "door")  # the status names sensors by id: "kitchen_gas", "front_door"
+
+
+def _sensor_states(g: Gateway | None, alerts: list[Alert], door: str | None, lang: str) -> list[dict[str, str]]:
+    """Gas, smoke and door at a glance: an open alarm, a sensor gone quiet, or fine; the door open or
+    shut by its last event. A group the home has no sensor of is left out."""
+    out = []
+    sensors = (g.sensors or {}) if g else {}
+    for group in SENSOR_GROUPS:
+        ids = [sid for sid in sensors if group in sid.lower()]
+        if not ids:
+            continue
+        label = t("smoke_s" if group == "smoke" else group, lang)
+        if group != "door" and any(a.kind in (group, "carbon_monoxide" if group == "gas" else "") for a in alerts):
+            state, text = "alarm", t("sensor_alarm", lang)
+        elif any(sensors[sid] != "ok" for sid in ids):
+            state, text = "off", t("sensor_off", lang)
+        elif group == "door" and door:
+            state, text = door, t(f"door_{door}", lang)
+        else:
+            state, text = "ok", ""  # fine: the label alone, in green (the state is in data-sensor-state too)
+        out.append({"group": group, "state": state, "text": label + text})
+    return out
+
+
+def _hr_reason(offline: bool, state: str, has_value: bool) -> str | None:
+    """Why the wall shows no fresh heart rate: the box is offline, the person is not in bed, or the
+    radar is not sure (it speaks only when it is: about half the time in bed)."""
+    if offline:
+        return "hr_offline"
+    if state not in IN_BED:
+        return "hr_not_in_bed"
+    return None if has_value else "hr_weak"
 
 
 def fingerprint(community: Community) -> str:
@@ -85,6 +130,18 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
             sleeping_since[k] = e.t
         elif e.name == "sleep_end" and k in sleeping_since:
             naps[k] += (e.t - sleeping_since.pop(k)).total_seconds() / 60
+    resting: dict[tuple[int, str], float] = {}
+    for srow in (Summary.objects.filter(gateway__in=gws.values(), period_end__gte=now - timedelta(hours=36))
+                 .order_by("period_end")):
+        rate = (srow.figures or {}).get("resting_heart_rate_bpm")
+        if isinstance(rate, (int, float)):
+            resting[(srow.gateway_id, srow.resident_key)] = float(rate)
+    doors: dict[int, str] = {}
+    for e in (Event.objects.filter(gateway__in=gws.values(), t__gte=now - timedelta(days=7),
+                                   name__in=("door_opened", "door_closed")).order_by("t")):
+        doors[e.gateway_id] = "open" if e.name == "door_opened" else "closed"
+    zone = ZoneInfo(tz)
+    names = Names(lang)
     last_state: dict[tuple[int, str], tuple[str, datetime]] = {}
     latest_events = (Event.objects.filter(gateway__in=gws.values(), t__gte=now - timedelta(days=7),
                                           name__in=[n for n, s in STATE_EVENTS.items() if s])
@@ -115,9 +172,14 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
         health = r.pk in consented  # without consent to monitoring: name, state and alerts only
         show_vitals = health and v is not None and state in IN_BED and not offline
         alerts = [*open_alerts.get(r.pk, []), *home_alerts.get(r.home_id, [])]
+        fresh = bool(show_vitals and v and now - v.t <= STALE and v.heart_rate_bpm)
+        reason = _hr_reason(offline, state, fresh) if health else None
         tile: dict[str, Any] = {
             "key": f"{g.site}/{g.gateway}/{r.resident_id}" if g else f"-/-/{r.resident_id}",
-            "resident": r.pk, "name": display_name(r, community),
+            "resident": r.pk, "name": display_name(r, community), "place": place_label(r, lang),
+            "hr_reason": t(reason, lang) if reason else None,
+            "resting_hr": round(resting[k]) if health and k in resting else None,
+            "sensors": _sensor_states(g, alerts, doors.get(g.pk) if g else None, lang),
             "age": now.year - r.birth_year if r.birth_year else None,
             "state": state, "state_text": t(state, lang),
             "offline": offline,
@@ -133,7 +195,11 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
             "alerts": [{"id": a.alert_id, "kind": a.kind, "title": a.title_zh if lang != "en" else a.title_en,
                         "severity": a.severity,
                         "age_min": int((now - a.raised_at).total_seconds() // 60),
-                        "acknowledged_by": a.acknowledged_by, "state": a.state, "test": a.test}
+                        "since": since_words((now - a.raised_at).total_seconds(),
+                                       a.raised_at.astimezone(zone).strftime("%m-%d %H:%M"), lang),
+                        "urgency": t(f"sev_{a.severity}", lang) if a.severity in ("critical", "warning", "info")
+                        else "",
+                        "acknowledged_by": names.person(a.acknowledged_by), "state": a.state, "test": a.test}
                        for a in alerts],
         }
         if community.wall_medical:

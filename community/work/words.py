@@ -35,6 +35,104 @@ T: dict[str, tuple[str, str]] = {
     "live": ("实时", "live"),
     "reconnecting": ("重新连接中…", "reconnecting…"),
     "updated": ("更新于", "updated"),
+    "sev_critical": ("紧急", "URGENT"),
+    "sev_warning": ("警告", "Warning"),
+    "sev_info": ("提示", "Note"),
+    "more_alerts": ("另有告警", "more alerts:"),
+    "minutes_short": ("分", "m"),
+    "times": ("次", "×"),
+    "error_back": ("返回工作台", "Back to the console"),
+    "error_404": ("页面不存在", "Page not found"),
+    "error_404_explain": ("没有这个页面，或您无权查看它。", "There is no such page, or it is not yours to see."),
+    "error_403": ("无权访问", "Not allowed"),
+    "error_403_explain": ("您的账号不能打开此页面。如需要，请联系社区管理员。",
+                          "Your account cannot open this page. Ask the community admin if you need it."),
+    "error_500": ("服务器出错", "Server error"),
+    "error_500_explain": ("出了点问题，已记录。请稍后再试；紧急情况请直接打电话。",
+                          "Something went wrong and was logged. Try again shortly; in an emergency, call."),
+    "error_wall_key": ("大屏地址无效", "This screen's address is not valid"),
+    "error_wall_key_explain": ("此地址缺少大屏密钥或密钥已更换。"
+                               "请社区管理员运行 eldergate community wall-url 获取新地址。",
+                               "The address lacks the wall key, or the key was changed: the community admin gets the "
+                               "new address with eldergate community wall-url."),
+    "error_medical": ("仅限社区管理员与网格员", "For community admins and grid workers"),
+    "error_medical_explain": ("病史与用药仅限社区管理员与网格员查看，本次尝试已记录。",
+                              "Medical notes are for community admins and grid workers; this attempt was logged."),
+    "error_visits_explain": ("探访由社区工作人员与志愿者记录。",
+                             "Visits are recorded by community staff and volunteers."),
+    "by_gateway": ("家中网关", "the home's box"),
+    "by_server": ("服务器", "the server"),
+    "role_child": ("子女", "child"),
+    "role_relative": ("亲属", "relative"),
+    "role_neighbour": ("邻居", "neighbour"),
+    "role_volunteer": ("志愿者", "volunteer"),
+    "role_grid-worker": ("网格员", "grid worker"),
+    "role_doctor": ("家庭医生", "family doctor"),
+    "visit_visit": ("上门探访", "visit"),
+    "visit_call": ("电话", "call"),
+    "what_to_do": ("处置流程", "What to do"),
+    "call_119": ("拨打 119 火警", "Call 119 (fire)"),
+    "call_120": ("拨打 120 急救", "Call 120 (ambulance)"),
+    "call_in_order": ("按顺序拨打", "Call in this order"),
+    "is_keyholder": ("有钥匙", "has a key"),
+    "access": ("入户信息（钥匙盒、单元门）", "Getting in (key safe, entrance)"),
+    "access_logged": ("查看将被记录", "reading is logged"),
+    "access_title": ("入户信息", "Getting in"),
+    "address": ("地址", "Address"),
+    "choose_outcome": ("请选择处理结果", "Choose the outcome"),
+    "outcome_required": ("请先选择处理结果", "Choose an outcome first"),
+    "resolved_as": ("处理结果：{outcome}", "Outcome: {outcome}"),
+    "no_resident_home": ("此告警针对整户设备，未指定老人", "This alert is about the home's box, not one resident"),
+    "tone_on": ("开启提示音", "Turn the alarm tone on"),
+    "tone_off": ("关闭提示音", "Turn the alarm tone off"),
+    "tone_explain": ("有未确认的告警时持续响铃（浏览器要求先点一下才能出声）",
+                     "Rings while an alert is unacknowledged (browsers need a tap first)"),
+    "family_title": ("家人看护", "Family"),
+    "box_online": ("家中设备在线，最后消息：{seen}", "The box at home is online; last message {seen}"),
+    "box_offline": ("家中设备离线（最后消息：{seen}）：此时跌倒等告警无法送出。"
+                    "社区网格员已收到提醒；请打电话问候老人，并检查电源和网络。",
+                    "The box at home is offline (last message {seen}): a fall cannot be reported now. The grid "
+                    "worker has been told; please call your relative and check the power and the network."),
+    "summary_old": ("这是最近一次的报告，已不是今天的：家中设备可能没有正常工作。",
+                    "This is the latest summary, and it is not today's: the box may not be working."),
+    "no_summary": ("还没有夜间报告。", "No nightly summary yet."),
+    "sum_night_of": ("{date} 夜间", "Night to {date}"),
+    "sum_sleep": ("睡了 {h} 小时 {m} 分钟", "slept {h} h {m} min"),
+    "sum_exits": ("夜间离床 {n} 次", "got up {n} times"),
+    "sum_turnovers": ("翻身 {n} 次", "turned over {n} times"),
+    "sum_hr": ("静息心率每分钟 {n} 次", "resting heart rate {n} a minute"),
+    "sum_br": ("静息呼吸每分钟 {n} 次", "resting breathing {n} a minute"),
+    "error_reports_explain": ("报表仅限社区工作人员查看。", "Reports are for community staff."),
+    "step_receipt": ("送达服务器", "reached the server"),
+    "step_acknowledge": ("确认", "acknowledged"),
+    "step_arrive": ("到达现场", "arrived"),
+    "step_resolve": ("处理完毕", "resolved"),
+    "count": ("次数", "count"),
+    "median_s": ("中位数（秒）", "median (s)"),
+    "p90_s": ("九成以内（秒）", "90% within (s)"),
+    "data_gap": ("数据中断", "no data for"),
+    "last_update": ("最后更新", "last update"),
+    "seconds": ("秒", "s"),
+    "just_now": ("刚刚", "just now"),
+    "min_ago": ("{n} 分钟前", "{n} min ago"),
+    "hours_ago": ("{n} 小时前", "{n} h ago"),
+    "hr_not_in_bed": ("不在床", "not in bed"),
+    "hr_weak": ("信号弱", "weak signal"),
+    "hr_offline": ("设备离线", "box offline"),
+    "resting_short": ("静息", "resting"),
+    "activity_level": ("活动", "activity"),
+    "activity_low": ("少", "low"),
+    "activity_usual": ("正常", "usual"),
+    "activity_high": ("多", "high"),
+    "gas": ("燃气", "gas"),
+    "smoke_s": ("烟感", "smoke"),
+    "door": ("门", "door"),
+    "sensor_ok": ("正常", "ok"),
+    "sensor_alarm": ("报警", "ALARM"),
+    "sensor_off": ("离线", "offline"),
+    "door_open": ("开", "open"),
+    "door_closed": ("关", "closed"),
+    "building_unit_room": ("{b}栋{u}单元{r}", "bldg {b} unit {u} #{r}"),
     "ago": ("前", "ago"),
     "console_title": ("网格员工作台", "Grid worker console"),
     "my_alerts": ("我的告警", "My alerts"),
@@ -186,6 +284,39 @@ ROOMS = {"kitchen": ("厨房", "kitchen"), "bedroom": ("卧室", "bedroom"), "li
          "bathroom": ("卫生间", "bathroom"), "hall": ("门厅", "hall"), "entrance": ("门口", "entrance")}
 
 
+def since(delta_s: float, at_local: str, lang: str) -> str:
+    """How long ago, as a person says it: "刚刚", "12 分钟前", "3 小时前", then the date and time
+    ("12-05 03:12") once it is a day old (never "20079 分钟")."""
+    m = int(max(0.0, delta_s) // 60)
+    if m < 1:
+        return t("just_now", lang)
+    if m < 60:
+        return t("min_ago", lang, n=m)
+    if m < 24 * 60:
+        return t("hours_ago", lang, n=m // 60)
+    return at_local
+
+
+def summary_sentence(figures: dict[str, Any], period_end: Any, lang: str) -> str:
+    """A night's summary as a sentence with its date: "12月06日 夜间：睡了 7 小时 9 分钟，夜间离床
+    2 次，翻身 14 次，静息心率每分钟 64 次。" A zero is said ("0 次"); a figure the box lacks is left out."""
+    figures = figures if isinstance(figures, dict) else {}
+    parts = []
+    sleep = _number(figures, "sleep_min")
+    if sleep is not None:
+        parts.append(t("sum_sleep", lang, h=int(sleep // 60), m=round(sleep % 60)))
+    for key, word in (("night_bed_exits", "sum_exits"), ("turnovers", "sum_turnovers"),
+                      ("resting_heart_rate_bpm", "sum_hr"), ("resting_breathing_rate_bpm", "sum_br")):
+        v = _number(figures, key)
+        if v is not None:
+            parts.append(t(word, lang, n=round(v)))
+    date = period_end.strftime("%m月%d日") if lang != "en" else period_end.strftime("%d %b")
+    head = t("sum_night_of", lang, date=date)
+    if lang == "en":
+        return f"{head}: " + ", ".join(parts) + "." if parts else head
+    return f"{head}：" + "，".join(parts) + "。" if parts else head
+
+
 def t(key: str, lang: str, **kw: Any) -> str:
     zh, en = T[key]
     text = en if lang == "en" else zh
@@ -230,5 +361,20 @@ def evidence(kind: str, ev: Any, room_id: str, sensor: str, lang: str) -> list[s
     if room_id:
         out.append(t("ev_in", lang, room=room(room_id, lang)))
     if sensor and not out:
-        out.append(t("ev_sensor", lang, sensor=sensor))
+        out.append(t("ev_sensor", lang, sensor=sensor_word(sensor, lang)))
     return out
+
+
+SENSOR_WORDS = (("gas", ("燃气探测器", "gas detector")), ("smoke", ("烟感", "smoke alarm")),
+                ("door", ("门磁", "door sensor")), ("sos", ("紧急按钮", "SOS button")),
+                ("water", ("水浸探测器", "water sensor")), ("bed", ("床旁雷达", "bed radar")),
+                ("fall", ("跌倒雷达", "fall radar")), ("radar", ("雷达", "radar")))
+
+
+def sensor_word(sensor_id: str, lang: str) -> str:
+    """A box names its sensors by id ("kitchen_gas"): the page names the kind of device."""
+    low = sensor_id.lower()
+    for part, (zh, en) in SENSOR_WORDS:
+        if part in low:
+            return en if lang == "en" else zh
+    return sensor_id if lang == "en" else "传感器"

@@ -135,10 +135,10 @@ class CommunityDemo:
         pw = self.dir / "demo-password"
         pw.write_text("demo\n")
         token = self._run("create-user", "li.ming", "--role", "grid-worker", "--community", SITE, "--token",
-                          "--password-file", str(pw)).strip().splitlines()[-1]
+                          "--password-file", str(pw), "--display-name", "李明").strip().splitlines()[-1]
         self.token = token
         self.installer = self._run("create-user", "zhang.install", "--role", "installer", "--community", SITE,
-                                   "--token").strip().splitlines()[-1]
+                                   "--token", "--display-name", "张师傅").strip().splitlines()[-1]
         self._run("import-residents", str(self._residents_csv()))
         self._serve()
         key = self._run("wall-url").strip().rsplit("key=", 1)[1]
@@ -198,7 +198,8 @@ class CommunityDemo:
             name = "王奶奶" if i == 1 else NAMES[(i - 2) % len(NAMES)]
             building, unit, room = 1 + (i - 1) // 12, 1 + ((i - 1) // 4) % 3, 101 + (i - 1) % 4 + 100 * ((i - 1) % 6)
             rows.append(f"{SITE},幸福里小区,{building},{unit},{room},{SITE},demo-home-{i:02d},r1,{name},女,"
-                        f"{1930 + (i * 7) % 20},li.ming,{name[0]}先生,1390000{i:04d},child,yes,邻居 {i},"
+                        f"{1930 + (i * 7) % 20},li.ming,{name[0]}先生,1390000{i:04d},child,yes,"
+                        f"邻居赵阿姨 1380000{i:04d},"
                         "本人,2026-11-01")  # consent to monitoring, recorded: the wall shows vitals
         path = self.dir / "residents.csv"
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")

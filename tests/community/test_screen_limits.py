@@ -124,3 +124,33 @@ def test_on_postgresql_a_burst_of_requests_stays_within_the_pool(tmp_path: Path,
     assert codes.count(200) == 300
     # the pool's 4, plus this process's two dedicated connections (LISTEN for the walls, presence)
     assert 1 <= peak[0] <= 4 + 2, peak[0]
+
+
+def test_sigterm_with_walls_open_exits_within_five_seconds(tmp_path: Path) -> None:
+    """An endless event stream must not hold a stop: the streams end at the signal (the pages show
+    the gap and reconnect to the next server), and uvicorn's graceful wait is bounded."""
+    import signal
+
+    broker = Mosquitto(tmp_path / "broker").start()
+    toml = init_server(tmp_path, "term")
+    key = community("wall-url", "--config", str(toml), cwd=tmp_path).stdout.strip().rsplit("key=", 1)[1]
+    server = CommunityServer(toml.parent, broker.url, extra=("--config", str(toml))).start()
+    sockets = []
+    try:
+        for _ in range(3):
+            s, head = _open_stream(server.port, f"/wall/events?key={key}")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            sockets.append(s)
+        assert server.proc is not None
+        t0 = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        print(f"\nserve exited {took:.2f} s after SIGTERM with 3 wall streams open (code {code})")
+        assert took <= 5.0, took
+        assert code == 0, "the server's own cleanup ran (not killed by the re-raised signal)"
+    finally:
+        for s in sockets:
+            s.close()
+        server.kill()
+        broker.cleanup()

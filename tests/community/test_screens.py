@@ -183,3 +183,85 @@ def test_a_relative_cannot_open_another_residents_page(community: Any, browser: 
     assert page.goto(f"{community.base}/console/residents/{other['id']}").status == 404
     assert page.goto(f"{community.base}/console/residents/{mine['id']}/medical").status == 403
     ctx.close()
+
+
+LATIN = "[...document.body.querySelectorAll('*')].filter(e => !e.closest('[lang=en],script,style'))" \
+        ".flatMap(e => [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent))" \
+        ".join(' ').match(/[A-Za-z]{2,}/g) || []"
+
+
+def test_the_wall_says_when_it_cannot_vouch_for_its_data(community: Any, browser: Any, shots: Path) -> None:
+    """SIGSTOP the server: within 30 s the wall carries data-stale="1", a full-width banner says how
+    long and since when, and the tiles dim; SIGCONT: it is live again by itself."""
+    import signal
+
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(community.wall)
+    page.wait_for_selector("#live:not(.down)", timeout=5000)
+    assert page.get_attribute("body", "data-stale") is None
+    assert "更新于" in page.inner_text("header")
+    pid = community.server.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        page.wait_for_selector('body[data-stale="1"]', timeout=30000)
+        print(f"stale shown {time.monotonic() - t0:.1f} s after the server stopped")
+        banner = page.inner_text("#gap")
+        assert "数据中断" in banner and "最后更新" in banner, banner
+        assert "实时" not in page.inner_text("#live")
+        assert float(page.evaluate("getComputedStyle(document.getElementById('tiles')).opacity")) < 0.6
+        page.screenshot(path=str(shots / "wall-stale-1920x1080.png"))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    page.wait_for_selector("body:not([data-stale])", timeout=20000)
+    assert "实时" in page.inner_text("#live")
+    page.close()
+
+
+def test_resolving_needs_an_outcome_and_the_page_says_what_to_do(community: Any, browser: Any, shots: Path) -> None:
+    aid = _publish_alert(community, "demo-home-31")
+    ctx = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    phone = ctx.new_page()
+    phone.goto(f"{community.base}/console/login")
+    phone.fill('input[name="username"]', "li.ming")
+    phone.fill('input[name="password"]', "demo")
+    phone.click("button[type=submit]")
+    phone.wait_for_url("**/console")
+    phone.goto(f"{community.base}/console/alerts/{SITE}.demo-home-31.{aid}")
+    # urgency in words, the ambulance and the contacts in calling order above the fold, the first steps
+    assert phone.inner_text("#urgency") == "紧急"
+    for sel in ("#emergency", "#calls a"):
+        box = phone.locator(sel).first.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 640, sel
+    assert phone.get_attribute("#emergency", "href") == "tel:120"
+    assert "不要" in phone.inner_text("#steps")  # do not lift them
+    phone.screenshot(path=str(shots / "alert-procedure-360x640.png"), full_page=True)
+    # the browser refuses a resolve with no outcome chosen, and so does the server
+    phone.tap("button.green")
+    assert phone.locator('#state[data-state="resolved"]').count() == 0
+    assert "/console/alerts/" in phone.url
+    token = phone.evaluate("document.querySelector('input[name=csrfmiddlewaretoken]').value")
+    r = phone.request.post(f"{community.base}/console/alerts/{SITE}.demo-home-31.{aid}/step",
+                           form={"step": "resolve", "note": "x", "csrfmiddlewaretoken": token})
+    assert "请先选择处理结果" in r.text()
+    assert community._api(f"/alerts/{aid}")["state"] != "resolved"
+    # Chinese pages in Chinese: no Latin-letter codes on any of them
+    for path in ("/console", f"/console/alerts/{SITE}.demo-home-31.{aid}", "/reports", "/console/visits"):
+        phone.goto(community.base + path)
+        found = phone.evaluate(LATIN)
+        assert not found, (path, found)
+    phone.goto(community.base + "/reports")
+    phone.screenshot(path=str(shots / "reports-360x640.png"), full_page=True)
+    ctx.close()
+
+
+def test_the_wall_has_no_latin_codes_and_error_pages_speak_chinese(community: Any, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(community.wall)
+    assert not page.evaluate(LATIN)
+    r = page.goto(f"{community.base}/wall?key=wrong")
+    assert r is not None and r.status == 403 and "大屏地址无效" in page.inner_text("body")
+    r = page.goto(f"{community.base}/no/such/page")
+    assert r is not None and r.status == 404 and "页面不存在" in page.inner_text("body")
+    assert page.locator('a[href="/console"]').count() >= 1  # a way back
+    page.close()
