@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, re_path
 
 from eldergate.community.api.app import api
-from eldergate.community.web import claims, console, login, reports, wall
+from eldergate.community.web import claims, console, finder, login, lost_pages, reports, wall
 
 
 def home(_request: HttpRequest) -> HttpResponse:
@@ -27,6 +27,8 @@ urlpatterns = [
     path("console/residents/<int:pk>", console.resident_view),
     path("console/residents/<int:pk>/medical", console.medical_view),
     path("console/residents/<int:pk>/access", console.access_view),
+    path("console/residents/<int:pk>/badge", lost_pages.badge_view),
+    path("f/<str:code>", finder.finder_view),
     path("console/residents/<int:pk>/visit", console.visit_view),
     path("console/residents/<int:pk>/consent", console.consent_view),
     path("console/visits", console.visit_list),

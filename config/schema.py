@@ -128,6 +128,12 @@ class Thresholds(Strict):
     night_end: time = time(6, 30)
     out_of_bed_at_night: Seconds = 30 * 60.0
     wandering_after: Seconds = 15 * 60.0  # front door opened at night, nobody back inside
+    # out by day (signal/outings.py): the usual length is learned per part of the day from the
+    # resident's own outings, between a floor and a ceiling; this until there are five to learn from
+    outing_usual: Seconds = 2 * 3600.0
+    outing_floor: Seconds = 30 * 60.0
+    outing_ceiling: Seconds = 4 * 3600.0
+    cold_below_c: float = Field(0.0, ge=-50, le=40)  # outdoors colder than this: not back sooner, urgent
     fall_confirm_after: Seconds = 45.0
     fall_cancel_window: Seconds = 30.0
     long_lie_after: Seconds = 20 * 60.0  # present, motionless, outside the bed
@@ -140,6 +146,8 @@ class Thresholds(Strict):
             raise ValueError("heart_rate_min_bpm must be below heart_rate_max_bpm")
         if self.breathing_rate_min_bpm >= self.breathing_rate_max_bpm:
             raise ValueError("breathing_rate_min_bpm must be below breathing_rate_max_bpm")
+        if not self.outing_floor <= self.outing_usual <= self.outing_ceiling:
+            raise ValueError("outing_floor <= outing_usual <= outing_ceiling is required")
         return self
 
 
@@ -149,6 +157,7 @@ class Resident(Strict):
     birth_year: int = Field(ge=1900, le=2100)
     medical_notes: str = ""
     bedroom: Identifier | None = None
+    at_risk_of_getting_lost: bool = False  # dementia, a past episode: "not back" in half the time, urgent
     contacts: list[Contact] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
 

@@ -149,9 +149,11 @@ class ServerStatusMessage(BaseModel):
 
 class CommandMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    command: Literal["status", "test_alert", "acknowledge"]
+    command: Literal["status", "test_alert", "acknowledge", "outdoor_temperature"]
     alert_id: Id | None = None
     by: Person | None = None
+    # outdoor_temperature: the community's outdoors now (None: unknown again); outings run short in the cold
+    temperature_c: float | None = Field(None, ge=-80, le=70, allow_inf_nan=False)
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {

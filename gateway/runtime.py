@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 50_000  # readings; a full queue makes the drivers wait (bounded memory)
 USUAL_HEART_KEPT_S = 7 * 86_400.0  # a resting rate older than a week is no longer "usual" after a restart
+OUTINGS_KEPT_S = 30 * 86_400.0  # the outings the usual length is learned from after a restart
 
 
 class Gateway:
@@ -92,6 +93,7 @@ class Gateway:
         if store is not None:
             restored = self.home.resume(store.open_alerts(), self.clock.now())
             self.home.remember_usual_heart(store.resting_heart_rates(self.clock.now() - USUAL_HEART_KEPT_S))
+            self.home.remember_outings(store.outings(self.clock.now() - OUTINGS_KEPT_S))
             if self.notifier is not None:
                 self.notifier.resume(restored, self.clock.now())
         self.decoders: dict[str, SensorDecoder] = decoders_for(cfg)
@@ -345,6 +347,10 @@ class Gateway:
                 m = AckMessage(alert_id=m.alert_id, kind="acknowledged", by=m.by)
             elif m.command == "test_alert":
                 self._emit_all(self.home.alerts.test_alert(now))
+                return
+            elif m.command == "outdoor_temperature":
+                self.home.outdoor_temperature(m.temperature_c)
+                log.info("outdoor temperature from the community: %s", m.temperature_c)
                 return
             else:
                 return

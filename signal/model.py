@@ -33,6 +33,9 @@ class EventName(enum.StrEnum):
     OUT_OF_BED_AT_NIGHT = "out_of_bed_at_night"
     WANDERING = "wandering"
     RETURNED_HOME = "returned_home"
+    WENT_OUT = "went_out"  # the front door, then nobody inside (signal/outings.py)
+    NOT_BACK = "not_back"  # out longer than usual
+    CAME_BACK = "came_back"  # presence inside again after an outing
     STAYED_UP_ALL_NIGHT = "stayed_up_all_night"  # at home all night, never in bed (armchair)
     # vitals
     ABNORMAL_HEART_RATE = "abnormal_heart_rate"

@@ -113,6 +113,7 @@ def test_door_opened_at_night_and_nobody_back(cfg: Config) -> None:
     s.hold(40 * 60)  # nobody in the room: no targets at all
     s.mark("door_opened", at=opened).mark("door_closed", at=opened + 20)
     s.mark("wandering", at=s.frames[-1].t - 40 * 60 + 15 * 60 + 5)  # 15 min after the home went empty
+    s.mark("went_out", at=s.frames[-1].t - 40 * 60 + 120 + 5)  # out: nobody inside 2 min after the door
     s.mark("out_of_bed_at_night", at=exit_t + 30 * 60)
     got = run(cfg, s, door)
     check(got, s.truth, s.t0, tol=30)

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError
 
-from eldergate.community.api import alerts, identity, registry
+from eldergate.community.api import alerts, identity, positions, registry
 from eldergate.community.api.auth import BearerToken
 from eldergate.community.api.common import parse_time, user
 from eldergate.community.models import AuditEntry
@@ -21,6 +21,7 @@ api = NinjaAPI(title="eldergate community API", version="1", urls_namespace="api
 api.add_router("", alerts.router)
 api.add_router("", registry.router)
 api.add_router("", identity.router)
+api.add_router("", positions.router)
 
 
 @api.get("/health", auth=None, tags=["health"],

@@ -4,6 +4,7 @@ from eldergate.community.models.alerts import Alert, AlertState, Comment, Escala
 from eldergate.community.models.audit import AuditEntry, AuditPurge
 from eldergate.community.models.deadletter import DeadLetter
 from eldergate.community.models.identity import BoxIdentity
+from eldergate.community.models.lost import Badge, Locator, Position
 from eldergate.community.models.people import ApiToken, DutyShift, LoginLink, Profile, Snooze, Visit
 from eldergate.community.models.registry import Community, Consent, Contact, Gateway, Home, Resident, Street
 from eldergate.community.models.telemetry import Event, Summary, VitalsLatest, VitalsMinute
@@ -13,6 +14,7 @@ __all__ = [
     "AlertState",
     "ApiToken",
     "AuditEntry", "AuditPurge",
+    "Badge",
     "BoxIdentity",
     "Comment",
     "Community",
@@ -24,8 +26,10 @@ __all__ = [
     "Event",
     "Gateway",
     "Home",
+    "Locator",
     "LoginLink",
     "OutgoingAck",
+    "Position",
     "Profile",
     "Resident",
     "Snooze",

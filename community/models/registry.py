@@ -37,6 +37,12 @@ class Community(models.Model):
     relatives_may_handle = models.BooleanField(default=True)
     wall_key = models.CharField(max_length=64, default=_wall_key, help_text="the wall screen's address carries it: "
                                 "/wall?key=... (change it to revoke a screen)")
+    hotline = models.CharField(max_length=30, blank=True, help_text="the community's phone, shown to a finder")
+    outdoor_temperature_c = models.FloatField(null=True, blank=True,
+                                              help_text="outdoors now (eldergate community weather): outings run "
+                                              "short in the cold")
+    outdoor_temperature_at = models.DateTimeField(null=True, blank=True)
+    outdoor_sent_at = models.DateTimeField(null=True, blank=True, help_text="when the homes were last told")
 
     class Meta:
         verbose_name_plural = "communities"
@@ -100,6 +106,10 @@ class Resident(models.Model):
     medical_history = EncryptedTextField(blank=True)
     medications = EncryptedTextField(blank=True)
     allergies = EncryptedTextField(blank=True)
+    # for finding a resident who is lost (a finder's scan, not back): shown on that alert's page only
+    appearance = EncryptedTextField(blank=True, help_text="how they look: height, hair, usual clothes, a walking aid")
+    calming = EncryptedTextField(blank=True, help_text="what calms them, what to avoid, the dialect they speak")
+    at_risk_of_getting_lost = models.BooleanField(default=False)
     grid_worker = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     volunteer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

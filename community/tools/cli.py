@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eldergate.community.config import CommunityConfig, CommunityConfigError, load, with_overrides
-from eldergate.community.tools import dead_letters, identities, rotate_keys, tokens
+from eldergate.community.tools import dead_letters, identities, lost_cli, rotate_keys, tokens
 
 log = logging.getLogger("eldergate.community")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     dead_letters.add_parser(sub, with_config)
     identities.add_parsers(sub, with_config)
     tokens.add_parsers(sub, with_config)
+    lost_cli.add_parsers(sub, with_config)
     rotate_keys.add_parser(sub, with_config)
 
     oa = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
@@ -307,13 +308,15 @@ def cmd_identities(args: argparse.Namespace) -> int:
     return identities.run_identities(args, start)
 
 
-def cmd_tokens(args: argparse.Namespace) -> int:
+def cmd_django_tool(args: argparse.Namespace) -> int:
+    """The commands that need only the database: tokens, login links, second factors, badges, weather."""
     def start() -> CommunityConfig:
         cfg = _config(args)
         _django(cfg)
         return cfg
 
-    run = {"tokens": tokens.run_tokens, "otp": tokens.run_otp}.get(args.command, tokens.run_login_link)
+    run = {"tokens": tokens.run_tokens, "otp": tokens.run_otp, "badge": lost_cli.run, "locator": lost_cli.run,
+           "weather": lost_cli.run}.get(args.command, tokens.run_login_link)
     return run(args, start)
 
 
@@ -330,6 +333,6 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
 COMMANDS = {"simulate": cmd_simulate, "dead-letters": cmd_dead_letters, "wall-url": cmd_wall_url,
             "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
             "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi,
-            "identities": cmd_identities, "tokens": cmd_tokens, "login-link": cmd_tokens, "otp": cmd_tokens,
-            "rotate-keys": cmd_rotate_keys,
+            "identities": cmd_identities, "rotate-keys": cmd_rotate_keys,
+            **dict.fromkeys(("tokens", "login-link", "otp", "badge", "locator", "weather"), cmd_django_tool),
             "broker": identities.run_broker, "ca": identities.run_ca}

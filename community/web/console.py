@@ -20,17 +20,19 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
 from eldergate.community.clock import now
-from eldergate.community.models import Alert, Comment, Consent, Resident, Summary, Visit
+from eldergate.community.models import Alert, Comment, Consent, Event, Resident, Summary, Visit
 from eldergate.community.models.alerts import OUTCOMES
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.web.common import error_page, lang, page
 from eldergate.community.web.login import LOGIN
+from eldergate.community.web.lost_pages import lost_panel
 from eldergate.community.work import consent, scoping, workflow
 from eldergate.community.work.advisories import Night, advisories
+from eldergate.community.work.lost import LOST_KINDS
 from eldergate.community.work.names import Names
 from eldergate.community.work.wall import display_name, place_label
-from eldergate.community.work.words import T, evidence, since, summary_sentence, t
+from eldergate.community.work.words import T, duration, evidence, since, summary_sentence, t
 from eldergate.contract.alert_kinds import facets
 
 
@@ -69,7 +71,8 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
     others = [_card(a, language) for a in open_qs if a.pk not in mine_ids]
     unacknowledged = sum(1 for c in [*mine, *others] if not c["a"].acknowledged_at and not c["a"].test)
     return page(request, "console.html", {"mine": mine, "others": others, "user": user,
-                                          "unacknowledged": unacknowledged, "role": scoping.role(user)})
+                                          "unacknowledged": unacknowledged, "role": scoping.role(user),
+                                          "live": scoping.may_see_wall(user)})
 
 
 def _visible(request: HttpRequest, alert_id: str) -> Alert:
@@ -126,6 +129,7 @@ def alert_view(request: HttpRequest, alert_id: str) -> HttpResponse:
         "comments": [{"at": cm.at, "by": names.person(cm.author.username if cm.author else ""), "text": cm.text}
                      for cm in a.comments.select_related("author")],
         "outcome_text": t(a.outcome, language) if a.outcome in OUTCOMES else "",
+        "lost": lost_panel(a, r, request.user, language),
         "outcomes": [(o, t(o, language)) for o in OUTCOMES], "may_act": scoping.may_act(request.user, a),
         "may_medical": scoping.may_read_medical(request.user), "may_access": see_contacts and r is not None
         and scoping.role(request.user) != "relative",
@@ -332,6 +336,17 @@ def _progress(a: Alert, names: Names, language: str) -> str:
     return f"{names.person(step.by)} {t(f'state_{step.state}', language)} {at}"
 
 
+def _outing(r: Resident, language: str) -> str:
+    """"外出 1 小时 20 分钟，已通知网格员" while the box says the resident is out."""
+    g = r.home.gateways.first()
+    last = (Event.objects.filter(gateway=g, resident_key=r.resident_id, name__in=("went_out", "came_back"))
+            .order_by("-t").first()) if g else None
+    if last is None or last.name != "went_out":
+        return ""
+    told = Alert.objects.filter(resident=r, kind__in=LOST_KINDS, resolved_at__isnull=True).exists()
+    return t("out_told" if told else "out_for", language, t=duration((now() - last.t).total_seconds(), language))
+
+
 @login_required(login_url=LOGIN)
 def family_view(request: HttpRequest) -> HttpResponse:
     """A relative's page: their elder only — whether the box at home is online, the latest summary
@@ -364,7 +379,7 @@ def family_view(request: HttpRequest) -> HttpResponse:
         offline = bool(g.offline or g.status == "offline")
         box = {"offline": offline, "text": t("box_offline" if offline else "box_online", language, seen=seen_text)}
     return page(request, "family.html", {
-        "r": r, "alerts": alerts, "health": health, "trend": trend, "box": box,
+        "r": r, "alerts": alerts, "health": health, "trend": trend, "box": box, "outing": _outing(r, language),
         "summary": summary_sentence(summary.figures, summary.period_end.astimezone(zone), language)
         if summary else "",
         "summary_old": bool(summary and now() - summary.period_end > timedelta(hours=36)),

@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
-from eldergate.community.work import acks, escalation, offline, retention
+from eldergate.community.work import acks, escalation, lost, offline, retention
 from eldergate.community.work.liveness import Task
 from eldergate.community.work.notify import Notifier
 from eldergate.community.work.publisher import Publisher
@@ -42,11 +42,14 @@ class Timers:
         if self._last_offline is None or now - self._last_offline >= timedelta(seconds=2):
             self._last_offline = now
             self._job(done, "offline", now, lambda: offline.check(now, self.cfg))
+            if publisher is not None:  # a new outdoor temperature reaches the homes within seconds
+                self._job(done, "outdoor", now, lambda: lost.send_outdoor_temperatures(now, self.cfg, publisher))
         if self._last_daily is None or now - self._last_daily >= timedelta(hours=1):
             self._last_daily = now
             if publisher is not None:
                 self._job(done, "tests", now, lambda: offline.test_round(now, self.cfg, publisher))
             self._job(done, "retention", now, lambda: sum(retention.enforce(now, self.cfg.retention).values()))
+            self._job(done, "positions", now, lambda: lost.prune(now))  # a search's positions, not a history
         return done
 
     def _job(self, done: dict[str, int], name: str, now: datetime, job: Callable[[], int]) -> None:

@@ -20,8 +20,8 @@ from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.work import consent
 from eldergate.community.work.names import Names
+from eldergate.community.work.words import duration, t
 from eldergate.community.work.words import since as since_words
-from eldergate.community.work.words import t
 
 STALE = timedelta(minutes=5)
 UNSEEN = timedelta(hours=6)
@@ -29,6 +29,7 @@ STATE_EVENTS = {
     "sleep_start": "asleep", "sleep_end": "awake_in_bed", "bed_entry": "awake_in_bed", "bed_return": "awake_in_bed",
     "bed_exit": "up", "activity_resumed": "up", "fall_recovered": "up", "returned_home": "up",
     "wandering": "out", "door_opened": None, "door_closed": None,
+    "went_out": "out", "came_back": "up",
 }
 IN_BED = {"asleep", "awake_in_bed"}
 ACTIVE_EVENTS = ("bed_exit", "door_opened", "activity_resumed")
@@ -181,7 +182,9 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
             "resting_hr": round(resting[k]) if health and k in resting else None,
             "sensors": _sensor_states(g, alerts, doors.get(g.pk) if g else None, lang),
             "age": now.year - r.birth_year if r.birth_year else None,
-            "state": state, "state_text": t(state, lang),
+            "state": state,
+            "state_text": t("out_for", lang, t=duration((now - since).total_seconds(), lang))
+            if state == "out" and since is not None else t(state, lang),
             "offline": offline,
             "hr": round(v.heart_rate_bpm) if show_vitals and v and v.heart_rate_bpm else None,
             "br": round(v.breathing_rate_bpm) if show_vitals and v and v.breathing_rate_bpm else None,

@@ -110,6 +110,44 @@ T: dict[str, tuple[str, str]] = {
     "count": ("次数", "count"),
     "median_s": ("中位数（秒）", "median (s)"),
     "p90_s": ("九成以内（秒）", "90% within (s)"),
+    "finder_title": ("您发现了一位可能走失的老人", "You have found an elder who may be lost"),
+    "finder_explain": ("谢谢您停下来帮忙。请点下面的按钮，社区工作人员会马上收到通知并赶来。"
+                       "如果可以，请陪老人在原地等候，留下您的电话，方便我们联系您。",
+                       "Thank you for stopping. Tap the button: the community's staff are told at once and come. "
+                       "If you can, stay with them and leave a number we can call you back on."),
+    "finder_phone": ("您的电话（可不填）", "Your phone (optional)"),
+    "finder_button": ("通知社区：我在老人身边", "Tell the community: I am with them"),
+    "finder_privacy": ("此页不显示老人的姓名、住址和健康信息。您的位置仅在您允许时发送给社区。",
+                       "This page shows nothing about the elder. Your location is sent only if you allow it."),
+    "finder_thanks": ("已通知社区，谢谢您！", "The community has been told. Thank you!"),
+    "finder_coming": ("社区工作人员已收到通知，正在赶来。",
+                      "The community's staff have been told and are on their way."),
+    "finder_stay": ("如方便，请陪老人在原地等候，不要让老人独自离开。",
+                    "If you can, stay with them; do not let them walk off alone."),
+    "finder_call_hotline": ("拨打社区电话", "Call the community"),
+    "finder_call_110": ("拨打 110 报警求助", "Call 110 (police)"),
+    "finder_revoked": ("此防走失码已停用。如老人需要帮助，请拨打下面的电话。",
+                       "This badge is no longer in use. If the elder needs help, call the number below."),
+    "lost_title": ("走失寻找", "Finding them"),
+    "finder_where": ("发现者位置", "Where the finder is"),
+    "finder_callback": ("回电发现者", "Call the finder back"),
+    "open_map": ("在地图中打开", "Open in a map"),
+    "appearance": ("外貌特征", "How they look"),
+    "calming": ("安抚方式", "What calms them"),
+    "last_left": ("网关最后看到外出", "Last seen going out"),
+    "positions": ("定位器最近位置", "The locator's latest positions"),
+    "photo": ("照片", "Photo"),
+    "badge": ("防走失码", "Anti-lost badge"),
+    "badge_issue": ("生成新码（旧码作废）", "Issue a new code (the old one stops working)"),
+    "badge_revoke": ("停用", "Revoke"),
+    "badge_print": ("打印后贴在衣物或随身物品上。扫码的人只看到社区电话，看不到老人的任何信息。",
+                    "Print it for clothing or a bag. Whoever scans it sees the community's phone, "
+                    "nothing about the elder."),
+    "badge_none": ("尚未生成防走失码", "No badge issued yet"),
+    "out_for": ("外出 {t}", "out {t}"),
+    "out_told": ("外出 {t}，已通知网格员", "out {t}; the grid worker has been told"),
+    "duration_hm": ("{h} 小时 {m} 分钟", "{h} h {m} min"),
+    "duration_m": ("{m} 分钟", "{m} min"),
     "data_gap": ("数据中断", "no data for"),
     "last_update": ("最后更新", "last update"),
     "seconds": ("秒", "s"),
@@ -268,6 +306,15 @@ T: dict[str, tuple[str, str]] = {
     "ev_sensor": ("传感器：{sensor}", "sensor {sensor}"),
     "ev_offline_will": ("网关断线", "the gateway's connection dropped"),
     "ev_offline_silence": ("网关长时间无消息", "no message from the gateway"),
+    "ev_out": ("外出 {m} 分钟未归", "out {m} min, not back"),
+    "ev_usual": ("平时约 {m} 分钟", "usually about {m} min"),
+    "ev_why_night": ("夜间", "at night"),
+    "ev_why_cold": ("天冷", "cold outside"),
+    "ev_why_at_risk": ("有走失风险", "at risk of getting lost"),
+    "ev_outdoor": ("室外 {c}°C", "outdoors {c} °C"),
+    "ev_found": ("路人扫防走失码发现", "a passer-by scanned the badge"),
+    "ev_found_located": ("发现者已发送位置", "the finder sent their location"),
+    "ev_found_phone": ("发现者留有电话", "the finder left a phone number"),
     # advisories
     "adv_night_exits": ("夜间离床次数翻倍：近 3 晚平均 {now}，以往 {base}", "night-time exits doubled: {now} a night "
                         "over the last 3 nights, usually {base}"),
@@ -282,6 +329,12 @@ T: dict[str, tuple[str, str]] = {
 
 ROOMS = {"kitchen": ("厨房", "kitchen"), "bedroom": ("卧室", "bedroom"), "living_room": ("客厅", "living room"),
          "bathroom": ("卫生间", "bathroom"), "hall": ("门厅", "hall"), "entrance": ("门口", "entrance")}
+
+
+def duration(seconds: float, lang: str) -> str:
+    """"1 小时 20 分钟", "45 分钟"."""
+    m = int(max(0.0, seconds) // 60)
+    return t("duration_hm", lang, h=m // 60, m=m % 60) if m >= 60 else t("duration_m", lang, m=m)
 
 
 def since(delta_s: float, at_local: str, lang: str) -> str:
@@ -356,6 +409,24 @@ def evidence(kind: str, ev: Any, room_id: str, sensor: str, lang: str) -> list[s
         v = _number(ev, key)
         if v is not None:
             out.append(f"{t(label, lang)} {round(v)}{t('per_min', lang)}")
+    out_min = _number(ev, "out_min")
+    if out_min is not None and kind == "not_back":
+        out.append(t("ev_out", lang, m=round(out_min)))
+        usual = _number(ev, "usual_min")
+        if usual is not None:
+            out.append(t("ev_usual", lang, m=round(usual)))
+        for why in str(ev.get("why", ""))[:60].split(","):
+            if f"ev_why_{why}" in T:
+                out.append(t(f"ev_why_{why}", lang))
+        c = _number(ev, "outdoor_c")
+        if c is not None:
+            out.append(t("ev_outdoor", lang, c=round(c)))
+    if kind == "found_by_passerby":
+        out.append(t("ev_found", lang))
+        if _number(ev, "latitude") is not None:
+            out.append(t("ev_found_located", lang))
+        if ev.get("finder_phone"):
+            out.append(t("ev_found_phone", lang))
     if kind == "home_offline":
         out.append(t("ev_offline_will" if ev.get("why") == "last will" else "ev_offline_silence", lang))
     if room_id:

@@ -35,6 +35,7 @@ class AlertKind(enum.StrEnum):
     LONG_LIE = "long_lie"
     OUT_OF_BED_AT_NIGHT = "out_of_bed_at_night"
     WANDERING = "wandering"
+    NOT_BACK = "not_back"  # out by day longer than usual (signal/outings.py); urgent in the cold or at risk
     DID_NOT_GO_TO_BED = "did_not_go_to_bed"  # at home all night and never in bed: one morning warning
     INACTIVITY = "inactivity"
     SENSOR_OFFLINE = "sensor_offline"
@@ -66,6 +67,7 @@ RAISES: dict[EventName, tuple[AlertKind, Severity]] = {
     EventName.LONG_LIE: (AlertKind.LONG_LIE, Severity.CRITICAL),
     EventName.OUT_OF_BED_AT_NIGHT: (AlertKind.OUT_OF_BED_AT_NIGHT, Severity.WARNING),
     EventName.WANDERING: (AlertKind.WANDERING, Severity.CRITICAL),
+    EventName.NOT_BACK: (AlertKind.NOT_BACK, Severity.WARNING),  # critical when the event says urgent
     EventName.STAYED_UP_ALL_NIGHT: (AlertKind.DID_NOT_GO_TO_BED, Severity.WARNING),
     EventName.INACTIVITY: (AlertKind.INACTIVITY, Severity.WARNING),
     EventName.SENSOR_SILENT: (AlertKind.SENSOR_OFFLINE, Severity.WARNING),
@@ -85,6 +87,7 @@ CLEARS: dict[EventName, AlertKind] = {
     EventName.BED_RETURN: AlertKind.OUT_OF_BED_AT_NIGHT,
     EventName.BED_ENTRY: AlertKind.OUT_OF_BED_AT_NIGHT,  # after a restart the bed knows no exit: any entry ends it
     EventName.RETURNED_HOME: AlertKind.WANDERING,
+    EventName.CAME_BACK: AlertKind.NOT_BACK,
     EventName.ACTIVITY_RESUMED: AlertKind.INACTIVITY,
     EventName.SENSOR_RECOVERED: AlertKind.SENSOR_OFFLINE,
     EventName.BRIDGE_ONLINE: AlertKind.SENSOR_OFFLINE,
@@ -96,6 +99,7 @@ _PER_SENSOR = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER
 # momentary alerts: no sensor state clears them, a person answering does (docs/alert-lifecycle.md)
 # home-wide alarms that several sensors may report at once: the alert ends when the last one clears
 _SHARED = frozenset({AlertKind.GAS, AlertKind.SMOKE, AlertKind.CARBON_MONOXIDE})
+URGENT_WHEN_SAID = frozenset({AlertKind.NOT_BACK})  # the event's details["urgent"] raises its severity
 CLOSED_BY_ACK = frozenset({AlertKind.SOS, AlertKind.TEST, AlertKind.STORAGE_FAULT, AlertKind.DID_NOT_GO_TO_BED})
 
 
@@ -197,6 +201,8 @@ class AlertEngine:
         evidence: dict[str, Any] = {"event": str(e.name), **dict(e.details)}
         if e.value is not None:
             evidence["value"] = round(e.value, 2)
+        if kind in URGENT_WHEN_SAID and e.details.get("urgent") is True:
+            severity = Severity.CRITICAL
         a = Alert(alert_id(self.gateway_id, kind, e.resident, key[2], e.t), kind, severity,
                   e.resident, e.room, e.sensor, e.t, evidence, raised_at=e.t)
         self.open[key] = a

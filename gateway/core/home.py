@@ -38,6 +38,7 @@ from eldergate.signal.falls import FallDetector, FallSettings
 from eldergate.signal.home import HomeSensorEvents
 from eldergate.signal.model import Event, EventName, Observation
 from eldergate.signal.night import NightSettings, NightWatch
+from eldergate.signal.outings import OutingSettings, OutingWatch
 from eldergate.signal.room import RoomTracks
 from eldergate.signal.summary import DailySummary, SummaryBuilder
 from eldergate.signal.vital_limits import VitalLimits, VitalLimitWatch
@@ -61,6 +62,7 @@ class ResidentState:
     night: NightWatch
     activity: ActivityMonitor
     summary: SummaryBuilder
+    outings: OutingWatch
     falls: dict[str, FallDetector] = field(default_factory=dict)
     limits: dict[str, VitalLimitWatch] = field(default_factory=dict)
     presence: dict[str, bool] = field(default_factory=dict)  # source -> someone seen
@@ -111,8 +113,11 @@ class Home:
         night = NightSettings(th.night_start, th.night_end, self.cfg.gateway.timezone,
                               th.out_of_bed_at_night, th.wandering_after)
         activity = ActivitySettings(long_lie_after_s=th.long_lie_after, inactivity_after_s=th.inactivity_after)
+        outing = OutingSettings(self.cfg.gateway.timezone, th.night_start, th.night_end, th.outing_usual,
+                                th.outing_floor, th.outing_ceiling, night_after_s=th.wandering_after,
+                                at_risk=r.at_risk_of_getting_lost, cold_below_c=th.cold_below_c)
         return ResidentState(r, BedMonitor(r.id, bedroom), NightWatch(r.id, night),
-                             ActivityMonitor(r.id, activity), SummaryBuilder(r.id, start))
+                             ActivityMonitor(r.id, activity), SummaryBuilder(r.id, start), OutingWatch(r.id, outing))
 
     # -- entry points -------------------------------------------------------------------
 
@@ -160,6 +165,8 @@ class Home:
                 out += det.tick(t)
             rs.night.suppressed = rs.activity.several
             out += rs.night.tick(t)
+            rs.outings.suppressed = rs.activity.several
+            out += rs.outings.tick(t)
             out += self._activity(t, rs)
         out += self._maybe_summary(t)
         return out
@@ -193,6 +200,8 @@ class Home:
             self._limit_watch(rs, a.sensor).resume(raised_by)
         elif a.kind in (AlertKind.LONG_LIE, AlertKind.INACTIVITY):
             rs.activity.resume(t, long_lie=a.kind == AlertKind.LONG_LIE, inactive=a.kind == AlertKind.INACTIVITY)
+        elif a.kind == AlertKind.NOT_BACK:
+            rs.outings.resume(t)
         elif a.kind in (AlertKind.WANDERING, AlertKind.OUT_OF_BED_AT_NIGHT):
             rs.night.resume(t, wandering=a.kind == AlertKind.WANDERING,
                             out_of_bed=a.kind == AlertKind.OUT_OF_BED_AT_NIGHT)
@@ -238,6 +247,7 @@ class Home:
             if isinstance(e, Event) and e.name == EventName.DOOR_OPENED:
                 rs.last_door_open = e.t
                 out += rs.night.door_opened(e.t, s.placement.front_door)
+                out += rs.outings.door_opened(e.t, s.placement.front_door)
         return out
 
     def _availability(self, r: Availability, s: Sensor, rs: ResidentState) -> list[Output]:
@@ -427,7 +437,7 @@ class Home:
 
     def _home_presence(self, t: float, rs: ResidentState) -> list[Output]:
         occupied = any(rs.presence.values()) or rs.bed.in_bed
-        return list(rs.night.home_presence(t, occupied))
+        return [*rs.night.home_presence(t, occupied), *rs.outings.home_presence(t, occupied)]
 
     def _activity(self, t: float, rs: ResidentState) -> list[Output]:
         if rs.last_activity is not None and t - rs.last_activity < 1.0:
@@ -462,6 +472,17 @@ class Home:
     def _remember_resting_heart(self, summaries: list[DailySummary]) -> None:
         self.remember_usual_heart({s.resident: s.resting_heart_rate_bpm for s in summaries
                                    if s.resting_heart_rate_bpm is not None})
+
+    def remember_outings(self, outings: dict[str, list[tuple[float, float]]]) -> None:
+        """After a restart: each resident's outings from the home's history, to learn their usual length."""
+        for resident, kept in outings.items():
+            if resident in self.residents:
+                self.residents[resident].outings.remember(kept)
+
+    def outdoor_temperature(self, celsius: float | None) -> None:
+        """The community's outdoor temperature (cmd outdoor_temperature): outings run short in the cold."""
+        for rs in self.residents.values():
+            rs.outings.outdoor_c = celsius
 
     def remember_usual_heart(self, rates: dict[str, float]) -> None:
         """Last night's resting heart rate (this morning's summary, or the stored one after a

@@ -362,6 +362,20 @@ class Outbox:
                 rates[resident] = float(bpm)
         return rates
 
+    def outings(self, since: float) -> dict[str, list[tuple[float, float]]]:
+        """Each resident's outings (start, seconds out) among the events kept since ``since``: after
+        a restart, what the outing watch learns the usual length from (signal/outings.py)."""
+        with self._lock:
+            rows = self._read("SELECT resident, body FROM events WHERE name = 'came_back' AND t >= ? ORDER BY t",
+                              (since,))
+        out: dict[str, list[tuple[float, float]]] = {}
+        for resident, body in rows:
+            details = json.loads(body).get("details", {})
+            start, minutes = details.get("started"), details.get("out_min")
+            if isinstance(start, (int, float)) and isinstance(minutes, (int, float)):
+                out.setdefault(resident, []).append((float(start), float(minutes) * 60.0))
+        return out
+
     def update_alert(self, a: Alert) -> None:
         """A lifecycle stamp that is not itself news for the server (delivered)."""
         with self._lock:

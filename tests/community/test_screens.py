@@ -265,3 +265,49 @@ def test_the_wall_has_no_latin_codes_and_error_pages_speak_chinese(community: An
     assert r is not None and r.status == 404 and "页面不存在" in page.inner_text("body")
     assert page.locator('a[href="/console"]').count() >= 1  # a way back
     page.close()
+
+
+def test_a_finders_scan_on_a_phone_reaches_the_grid_workers_console(community: Any, browser: Any,
+                                                                      shots: Path) -> None:
+    """#35: the badge's page on a passer-by's phone shows nothing of the elder; one tap (with the
+    location the finder allows) and the alert is on the grid worker's open console within 2 s."""
+    import subprocess
+
+    resident = community._api("/residents")[7]
+    r = subprocess.run(community._eg("community", "badge", str(resident["id"]), "--config",
+                                     str(community.dir / "community.toml")),
+                       capture_output=True, text=True, timeout=60, cwd=community.dir)
+    assert r.returncode == 0, r.stderr
+    path = "/f/" + r.stdout.strip().splitlines()[-1].rsplit("/f/", 1)[1]
+
+    worker = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    console = worker.new_page()
+    console.goto(f"{community.base}/console/login")
+    console.fill('input[name="username"]', "li.ming")
+    console.fill('input[name="password"]', "demo")
+    console.click("button[type=submit]")
+    console.wait_for_url("**/console")
+
+    finder = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True,
+                                 geolocation={"latitude": 30.27415, "longitude": 120.15515, "accuracy": 20},
+                                 permissions=["geolocation"])
+    phone = finder.new_page()
+    phone.goto(community.base + path)
+    text = phone.inner_text("body")
+    assert resident["name"] not in text and resident["name"][0] + "婆婆" not in text and "幸福里" not in text
+    phone.wait_for_selector("#notify")
+    deadline = time.monotonic() + 5
+    while not phone.input_value('input[name="lat"]') and time.monotonic() < deadline:  # granted, set above
+        phone.wait_for_timeout(100)
+    phone.screenshot(path=str(shots / "finder-360x640.png"), full_page=True)
+    t0 = time.monotonic()
+    phone.tap("#notify")
+    phone.wait_for_selector("#sent", timeout=5000)
+    console.wait_for_selector('[data-alert-id^="srv-found-"]', timeout=2000)
+    print(f"\na finder's tap on the grid worker's console {(time.monotonic() - t0) * 1000:.0f} ms later")
+    console.tap('[data-alert-id^="srv-found-"]')
+    console.wait_for_selector("#finder-where")
+    assert "30.27415" in console.inner_text("#finder-where")
+    console.screenshot(path=str(shots / "found-alert-360x640.png"), full_page=True)
+    finder.close()
+    worker.close()
