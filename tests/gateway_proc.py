@@ -9,7 +9,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from testutil import clean_env, eldergate_cmd
+from testutil import clean_env, eldergate_cmd, wait_for
+
+SUBSCRIBED = "local broker: subscribed"  # gateway/links/mqtt_source.py logs it on each SUBACK
 
 
 def write_config(path: Path, local_url: str, community_url: str | None, state: Path, n_leaks: int = 1,
@@ -43,6 +45,14 @@ class GatewayProcess:
             self.proc = subprocess.Popen(eldergate_cmd("run", "--config", str(self.config)), stdout=fh,
                                          stderr=subprocess.STDOUT, env=clean_env())
         return self
+
+    def wait_subscribed(self, times: int = 1, timeout: float = 60.0) -> None:
+        """Until the box listens to its detectors (the ``times``-th SUBACK since its log began): a
+        detector message published before would be lost, as on a real home broker."""
+        def ready() -> bool:
+            return self.log.exists() and self.log.read_text(errors="replace").count(SUBSCRIBED) >= times
+
+        assert wait_for(ready, timeout, 0.1), f"the gateway never subscribed: {self.log.read_text()[-1500:]}"
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

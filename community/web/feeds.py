@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from eldergate.community.models import Community
 from eldergate.community.web.listen import LISTENER
@@ -36,10 +37,19 @@ class _Watch:
     closing: bool = False
 
 
+def _look_released(c: Community) -> str:
+    """A community's fingerprint; the connection goes back to the pool after each look (a watcher
+    runs in the thread of the stream that started it, for as long as any screen is open)."""
+    try:
+        return fingerprint(c)
+    finally:
+        connection.close()
+
+
 class WallFeeds:
     """Per event loop (uvicorn runs one): the watchers and the open streams."""
 
-    def __init__(self, look: Callable[[Community], str] = fingerprint) -> None:
+    def __init__(self, look: Callable[[Community], str] = _look_released) -> None:
         self._look = look
         self._watches: dict[int, _Watch] = {}
         self._open: Counter[str] = Counter()

@@ -37,7 +37,13 @@ def badge_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not (scoping.may_act(user) or scoping.may_administer(user)) or scoping.role(user) == "volunteer":
         raise Http404("not allowed")
     if request.method == "POST":
-        if request.POST.get("action") == "revoke":
+        if request.POST.get("action") == "profile":  # what a responder needs to recognise and calm them
+            r.appearance = request.POST.get("appearance", "").strip()[:500]
+            r.calming = request.POST.get("calming", "").strip()[:500]
+            r.at_risk_of_getting_lost = request.POST.get("at_risk") == "1"
+            r.save(update_fields=["appearance", "calming", "at_risk_of_getting_lost"])
+            record(now(), user, "lost_profile_updated", r)
+        elif request.POST.get("action") == "revoke":
             lost.revoke_badges(r, user, now())
         else:
             lost.issue_badge(r, user, now())
@@ -49,8 +55,10 @@ def badge_view(request: HttpRequest, pk: int) -> HttpResponse:
         import segno
 
         svg = segno.make(url, error="m").svg_inline(scale=6, dark="#000")
+    record(now(), user, "lost_profile_read", r, via="badge page")
     return page(request, "badge.html", {"r": r, "badge": badge, "url": url, "qr": svg,
-                                        "hotline": r.home.community.hotline})
+                                        "hotline": r.home.community.hotline,
+                                        "appearance": decrypt(r.appearance), "calming": decrypt(r.calming)})
 
 
 def lost_panel(a: Alert, r: Resident | None, user: Any, language: str) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from eldergate.community.clock import now
@@ -79,8 +80,18 @@ def too_many_screens(request: HttpRequest) -> HttpResponse:
     return page(request, "too_many_screens.html", {}, status=503)
 
 
+def _community_released(request: HttpRequest) -> Community | None:
+    """The stream's community, and its database connection given back at once: each ASGI request
+    runs its sync code in a thread of its own, and a stream lives for hours (500 open walls held 500
+    pooled connections; the pool of 20 ran dry and /api/v1/health answered 503)."""
+    try:
+        return _community(request)
+    finally:
+        connection.close()  # with psycopg_pool: back to the pool
+
+
 async def wall_events(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    c = await sync_to_async(_community)(request)
+    c = await sync_to_async(_community_released)(request)
     if c is None:
         return HttpResponse(status=403)
     viewer = _viewer(request)

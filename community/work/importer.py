@@ -2,7 +2,8 @@
 
 One row per resident. Columns (Chinese or English headers; see docs/community.md):
 community, street, address, building, unit, house_number, site, gateway, resident_id, name,
-sex, birth_year, medical_history, medications, allergies, keyholder, grid_worker, and up to three
+sex, birth_year, medical_history, medications, allergies, keyholder, grid_worker, appearance, calming,
+at_risk_of_getting_lost, and up to three
 contacts: contact1_name, contact1_phone, contact1_role, contact1_consent (… contact3_*).
 
 Every row is checked first; any bad row is reported by its number and what is wrong, and then
@@ -33,6 +34,7 @@ HEADERS = {  # Chinese headers as communities write them -> our column names
     "性别": "sex", "出生年份": "birth_year", "病史": "medical_history", "用药": "medications", "过敏": "allergies",
     "钥匙保管人": "keyholder", "网格员": "grid_worker",
     "同意人": "consent_by", "同意日期": "consent_date",  # consent to monitoring (PIPL Art. 29)
+    "外貌特征": "appearance", "安抚方式": "calming", "走失风险": "at_risk_of_getting_lost",  # finding them (#35)
 }
 for _i in (1, 2, 3):
     HEADERS |= {f"联系人{_i}姓名": f"contact{_i}_name", f"联系人{_i}电话": f"contact{_i}_phone",
@@ -170,7 +172,9 @@ def import_residents(path: Path, dry_run: bool, actor: Any = "import") -> Import
                 sex={"女": "f", "男": "m"}.get(row.get("sex", ""), row.get("sex", "")[:1].lower()),
                 birth_year=int(row["birth_year"]) if row.get("birth_year") else None,
                 medical_history=row.get("medical_history", ""), medications=row.get("medications", ""),
-                allergies=row.get("allergies", ""), grid_worker=grid)
+                allergies=row.get("allergies", ""), grid_worker=grid,
+                appearance=row.get("appearance", "")[:500], calming=row.get("calming", "")[:500],
+                at_risk_of_getting_lost=row.get("at_risk_of_getting_lost", "").strip().lower() in YES)
             counts["residents"] += 1
             given = _date(row.get("consent_date", ""))
             if row.get("consent_by") and given is not None:

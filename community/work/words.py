@@ -144,6 +144,8 @@ T: dict[str, tuple[str, str]] = {
                     "Print it for clothing or a bag. Whoever scans it sees the community's phone, "
                     "nothing about the elder."),
     "badge_none": ("尚未生成防走失码", "No badge issued yet"),
+    "at_risk": ("有走失风险（认知障碍、曾走失）", "At risk of getting lost (dementia, lost before)"),
+    "save": ("保存", "Save"),
     "out_for": ("外出 {t}", "out {t}"),
     "out_told": ("外出 {t}，已通知网格员", "out {t}; the grid worker has been told"),
     "duration_hm": ("{h} 小时 {m} 分钟", "{h} h {m} min"),

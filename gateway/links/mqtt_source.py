@@ -80,6 +80,8 @@ class MqttSource:
             refused = [str(r) for r in reasons if getattr(r, "is_failure", False)]
             if refused:
                 log.warning("local broker refused subscriptions: %s", ", ".join(refused))
+            else:  # a readiness signal: tests and operators see when the detectors are listened to
+                log.info("local broker: subscribed to %d topic(s)", len(self._subs))
             self.connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:

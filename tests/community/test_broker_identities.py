@@ -114,7 +114,7 @@ def test_claimed_boxes_deliver_and_a_stolen_identity_can_touch_nothing_else(worl
     # a claimed box connects and its alert is stored
     inj = Injector(world.home_broker)
     try:
-        time.sleep(3)  # the gateway subscribes to its detector
+        world.gateways["hz-a"].wait_subscribed()
         inj.send("zigbee2mqtt/hz-a-leak0", True)
         assert wait_for(lambda: _stored(world, lambda a: a["site"] == "hz-a"), 40), \
             (world.tmp / "hz-a.log").read_text()[-2000:]

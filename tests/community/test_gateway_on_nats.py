@@ -6,7 +6,6 @@ receipted. Then the node it is on is killed as well, and the alert's resolution 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,7 @@ def test_a_real_gateway_fails_over_between_nodes_and_loses_nothing(tmp_path: Pat
         cluster.kill(0)  # the first node of everyone's list is gone
         gw.start()
         inj = Injector(mosquitto)
-        time.sleep(3)  # the gateway subscribes to its detector
+        gw.wait_subscribed()
         inj.send("zigbee2mqtt/leak0", True)
         assert wait_for(lambda: server.all_alerts(token) and outboxes_empty(tmp_path, ["gw1"]), 60, 0.5), \
             gw.log.read_text()[-3000:]

@@ -84,7 +84,9 @@ def test_on_postgresql_a_burst_of_requests_stays_within_the_pool(tmp_path: Path,
     """Before: CONN_MAX_AGE under ASGI drove connections to 195 of 200 ("too many clients")."""
     broker = Mosquitto(tmp_path / "broker").start()
     toml = init_server(tmp_path, "pool", postgres.create_db("pool"))
-    toml.write_text(toml.read_text().replace("[server]\n", "[server]\ndb_pool_size = 4\n", 1))
+    toml.write_text(toml.read_text().replace("[server]\n", "[server]\ndb_pool_size = 4\nmax_streams_per_viewer = 50\n",
+                                              1))
+    key = community("wall-url", "--config", str(toml), cwd=tmp_path).stdout.strip().rsplit("key=", 1)[1]
     made = community("create-user", "pool-admin", "--role", "community-admin", "--community", "pool", "--token",
                      "--config", str(toml), cwd=tmp_path)
     token = made.stdout.strip().splitlines()[-1]
@@ -111,6 +113,10 @@ def test_on_postgresql_a_burst_of_requests_stays_within_the_pool(tmp_path: Path,
         except urllib.error.HTTPError as err:
             return err.code
 
+    # twelve open walls first: a stream lives for hours and must not hold one of the pool's four
+    # connections (each ASGI request's sync code has a thread, and a connection, of its own)
+    walls = [_open_stream(server.port, f"/wall/events?key={key}") for _ in range(12)]
+    assert all(head.startswith(b"HTTP/1.1 200") for _, head in walls)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
@@ -119,6 +125,8 @@ def test_on_postgresql_a_burst_of_requests_stays_within_the_pool(tmp_path: Path,
     finally:
         stop.set()
         sampler.join(10)
+        for s, _ in walls:
+            s.close()
         server.stop()
         broker.cleanup()
     assert codes.count(200) == 300

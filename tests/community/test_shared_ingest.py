@@ -40,7 +40,8 @@ def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitt
     try:
         assert wait_for(lambda: all("ingest subscribed" in (folder / f"ingest{i}.log").read_text() for i in range(2)),
                         30, 0.2)
-        time.sleep(3)
+        for g in gateways.values():
+            g.wait_subscribed()
         topics = [f"zigbee2mqtt/{gw}-leak{i}" for gw in gateways for i in range(LEAKS)]
 
         runner = threading.Thread(target=burst, args=(inj, topics, 4, 0.5))

@@ -56,7 +56,8 @@ def test_every_alert_once_through_a_server_kill_and_an_ack_across_a_broker_resta
     inj = Injector(mosquitto)
     try:
         topics = [f"zigbee2mqtt/{gw}-leak{i}" for gw in gateways for i in range(LEAKS)]
-        time.sleep(3)  # the gateways subscribe to their detectors
+        for g in gateways.values():
+            g.wait_subscribed()
 
         runner = threading.Thread(target=burst, args=(inj, topics, ROUNDS, 0.6))
         runner.start()
@@ -120,7 +121,7 @@ def test_a_server_killed_between_commit_and_receipt_loses_and_duplicates_nothing
     gw = gateway_process(tmp_path, mosquitto, "gw1")
     inj = Injector(mosquitto)
     try:
-        time.sleep(3)
+        gw.wait_subscribed()
         for i in range(LEAKS):
             inj.send(f"zigbee2mqtt/gw1-leak{i}", True)
         assert server.proc is not None
