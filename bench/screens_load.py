@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 GOALS = {"health_p99_ms": 100.0}
@@ -89,7 +90,8 @@ def connections_under_burst(port: int, token: str, psql: list[str], requests: in
 
     def sample() -> None:
         while not stop.is_set():  # bounded: the burst sets stop
-            out = subprocess.run([*psql, "-Atc", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench'"],
+            out = subprocess.run([*psql, "-Atc", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench' "
+                                  "AND pid <> pg_backend_pid()"],  # not the sampler's own connection
                                  capture_output=True, text=True, timeout=10).stdout.strip()
             if out.isdigit():
                 peak[0] = max(peak[0], int(out))
@@ -108,5 +110,7 @@ def connections_under_burst(port: int, token: str, psql: list[str], requests: in
     seconds = time.perf_counter() - t0
     stop.set()
     sampler.join(5)
+    failed = Counter(c for c in codes if c != 200)
     return {"requests": requests, "ok": codes.count(200), "failed": len(codes) - codes.count(200),
+            "failed_by_status": {str(k): v for k, v in sorted(failed.items())},  # 0: the connection itself failed
             "seconds": round(seconds, 1), "peak_connections": peak[0]}

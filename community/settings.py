@@ -134,7 +134,6 @@ DATABASES = {"default": database(_cfg.server.database, _cfg.server.data_dir, _cf
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = _cfg.server.language
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [str(Path(__file__).parent / "locale")]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = _cfg.server.time_zone

@@ -77,7 +77,7 @@ def alert_payload(site: str, gateway: str, alert_id: str, state: str = "raised",
                   **extra: Any) -> bytes:
     body = {"v": 1, "site": site, "gateway": gateway, "sent_at": t, "id": alert_id, "kind": kind,
             "severity": severity, "state": state, "resident": resident, "room": "bedroom", "sensor": "fall1",
-            "started": t, "raised_at": t, "title_zh": "跌倒", "title_en": "fall", "evidence": {"on_floor_s": 240},
+            "started": t, "raised_at": t, "title_zh": "跌倒", "title_en": "fall", "evidence": {"down_s": 240},
             **extra}
     if state == "resolved":
         body.setdefault("resolved_at", t + 60)

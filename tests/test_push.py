@@ -216,7 +216,7 @@ def test_the_morning_summary_says_what_happened_in_the_night(endpoint: PushEndpo
     n.on_alert(a.advance(AlertState.RESOLVED, night + 38 * 60), night + 38 * 60)
     s = DailySummary("r1", night - 6 * 3600, night + 6 * 3600, 1, 1, 3, 300.0, 0.0, 62.0, 14.0, 30.0, 0)
     _title, body = n.summary_text(s)
-    assert "夜间外出未归" in body and "已解除" in body and "left home at night" in body
+    assert "夜间外出未归" in body and "已解除" in body and "out at night" in body  # the contract's words
     assert "一切正常" not in body and "All is well" not in body
     quiet = DailySummary("r1", night + 86400, night + 2 * 86400, 0, 0, 3, 420.0, 0.0, 62.0, 14.0, 30.0, 0)
     assert "一切正常" in n.summary_text(quiet)[1]

@@ -153,7 +153,7 @@ class Simulator:
     def _night_exit(self) -> None:
         if len(self.homes) > 6:
             h = self.homes[6]
-            self._alert(h, "out_of_bed_at_night", "warning", "夜间离床未归", "out of bed at night", "bedroom",
+            self._alert(h, "out_of_bed_at_night", "warning", "夜间离床过久", "out of bed at night", "bedroom",
                         {"event": "out_of_bed_at_night", "out_of_bed_min": 25})
 
     def close(self) -> None:

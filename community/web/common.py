@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -54,4 +55,19 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if _pool_exhausted(sys.exc_info()[1]):
+        # overload, not a fault: every pooled connection was busy for the pool's timeout. A 503 the
+        # client may retry, rendered without the database (a page would wait for the pool again)
+        response = HttpResponse("busy: try again in a few seconds / 服务器繁忙，请稍后再试", status=503,
+                                content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = "5"
+        return response
     return error_page(request, 500, "error_500", "error_500_explain")
+
+
+def _pool_exhausted(err: BaseException | None) -> bool:
+    while err is not None:
+        if type(err).__name__ == "PoolTimeout" or "couldn't get a connection" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False

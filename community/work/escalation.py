@@ -21,6 +21,7 @@ from eldergate.community.config import CommunityConfig, Step
 from eldergate.community.models import Alert, Contact, DutyShift, EscalationJob, Profile, Resident
 from eldergate.community.models.audit import record
 from eldergate.community.work.notify import Notifier, Push
+from eldergate.contract.alert_kinds import SEVERITY_ZH, facets
 
 log = logging.getLogger(__name__)
 SENDING = "sending"
@@ -89,15 +90,22 @@ def recipients(target: str, alert: Alert, now: datetime, tz: str) -> tuple[list[
 
 
 def push_for(alert: Alert, public_url: str, reminder: bool) -> Push:
+    """Urgency in words, first and in Chinese (a "— critical" at the end was missed at 3 a.m.)."""
     place = ""
     if alert.resident is not None:
         home = alert.resident.home
-        place = f"{alert.resident.name}, {home}"
+        place = f"{alert.resident.name}，{home}"
     elif alert.community_id is None:
-        place = f"unknown gateway {alert.gateway}"
-    age = "" if not reminder else "【提醒 reminder】"
-    title = f"{age}{alert.title_zh or alert.kind} ({alert.title_en or alert.kind})"
-    return Push(title=title, body=f"{place} — {alert.severity}", link=f"{public_url}/console/alerts/{alert.ref}")
+        place = f"未登记的网关 {alert.gateway}"
+    elif alert.gateway.home_id is not None:
+        place = str(alert.gateway.home)
+    kind = facets(alert.kind)
+    urgency = SEVERITY_ZH.get(alert.severity, alert.severity)
+    age = "" if not reminder else "【提醒】"
+    title = (f"{age}【{urgency}】{alert.title_zh or (kind.zh if kind else alert.kind)} "
+             f"({alert.title_en or (kind.en if kind else alert.kind)})")
+    first = f" · {kind.steps_zh[0]}" if kind and kind.steps_zh else ""
+    return Push(title=title, body=f"{place} · {urgency}{first}", link=f"{public_url}/console/alerts/{alert.ref}")
 
 
 def tick(now: datetime, cfg: CommunityConfig, notifier: Notifier, limit: int = 50) -> int:

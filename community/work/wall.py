@@ -119,11 +119,11 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
         key_of[r.pk] = (g.pk if g else None, r.resident_id)
     vitals = {(v.gateway_id, v.resident_key): v for v in VitalsLatest.objects.filter(gateway__in=gws.values())}
     consented = consent.live([r.pk for r in residents], consent.MONITORING, now)
-    midnight = now - timedelta(hours=24)  # "today" on the wall: the last 24 hours, last night included
+    day_ago = now - timedelta(hours=24)  # "today" on the wall: the last 24 hours, last night included
     today: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     naps: dict[tuple[int, str], float] = defaultdict(float)
     sleeping_since: dict[tuple[int, str], datetime] = {}
-    for e in Event.objects.filter(gateway__in=gws.values(), t__gte=midnight).order_by("t"):
+    for e in Event.objects.filter(gateway__in=gws.values(), t__gte=day_ago).order_by("t"):
         k = (e.gateway_id, e.resident_key)
         today[k][e.name] += 1
         local_hour = e.t.astimezone(ZoneInfo(tz)).hour

@@ -396,7 +396,7 @@ def evidence(kind: str, ev: Any, room_id: str, sensor: str, lang: str) -> list[s
     """The numbers that raised an alert, as a grid worker reads them."""
     ev = ev if isinstance(ev, dict) else {}
     out: list[str] = []
-    down = next((v for v in (_number(ev, "down_s"), _number(ev, "on_floor_s")) if v is not None), None)
+    down = _number(ev, "down_s")  # the box's fall detector: seconds on the floor
     if down is not None:
         out.append(t("ev_down", lang, m=max(1, round(down / 60))))
     for key, word in (("still_min", "ev_still"), ("out_of_bed_min", "ev_out_of_bed"),

@@ -41,7 +41,6 @@ class AlertKind(enum.StrEnum):
     SENSOR_OFFLINE = "sensor_offline"
     LOW_BATTERY = "low_battery"
     TAMPER = "tamper"
-    GATEWAY_OFFLINE = "gateway_offline"
     STORAGE_FAULT = "storage_fault"  # the gateway's own database was damaged and replaced
     TEST = "test"  # asked for by the community server (cmd test_alert): proves the path end to end
 
@@ -96,10 +95,10 @@ CLEARS: dict[EventName, AlertKind] = {
 }
 # alerts about a whole resident (one at a time) vs about one sensor (one per sensor)
 _PER_SENSOR = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER, AlertKind.WATER_LEAK}
-# momentary alerts: no sensor state clears them, a person answering does (docs/alert-lifecycle.md)
 # home-wide alarms that several sensors may report at once: the alert ends when the last one clears
 _SHARED = frozenset({AlertKind.GAS, AlertKind.SMOKE, AlertKind.CARBON_MONOXIDE})
 URGENT_WHEN_SAID = frozenset({AlertKind.NOT_BACK})  # the event's details["urgent"] raises its severity
+# momentary alerts: no sensor state clears them, a person answering does (docs/alert-lifecycle.md)
 CLOSED_BY_ACK = frozenset({AlertKind.SOS, AlertKind.TEST, AlertKind.STORAGE_FAULT, AlertKind.DID_NOT_GO_TO_BED})
 
 

@@ -7,30 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from eldergate.contract.alert_kinds import KINDS
+
 Lang = Literal["zh", "en"]
 
-ALERT_NAMES: dict[str, tuple[str, str]] = {
-    "fall": ("跌倒", "fall"),
-    "gas": ("燃气泄漏", "gas leak"),
-    "smoke": ("烟雾报警", "smoke alarm"),
-    "carbon_monoxide": ("一氧化碳报警", "carbon monoxide alarm"),
-    "sos": ("紧急呼叫", "SOS call"),
-    "water_leak": ("漏水", "water leak"),
-    "abnormal_vitals": ("生命体征异常", "abnormal vital signs"),
-    "apnoea": ("呼吸暂停", "breathing pause"),
-    "long_lie": ("长时间倒地不动", "long lie"),
-    "out_of_bed_at_night": ("夜间离床过久", "out of bed too long at night"),
-    "wandering": ("夜间外出未归", "left home at night, not back"),
-    "not_back": ("外出未归", "out longer than usual, not back"),
-    "did_not_go_to_bed": ("整夜未上床", "did not go to bed all night"),
-    "inactivity": ("长时间无活动", "no activity seen"),
-    "sensor_offline": ("传感器离线", "sensor offline"),
-    "low_battery": ("电池电量低", "low battery"),
-    "tamper": ("设备被拆动", "device tampered"),
-    "gateway_offline": ("网关离线", "gateway offline"),
-    "test": ("测试告警", "test alert"),
-    "storage_fault": ("网关存储损坏，已重建", "gateway storage damaged and replaced"),
-}
+# an alert kind's words are the contract's (contract/alert_kinds.py), the same on the wall and in a push
+ALERT_NAMES: dict[str, tuple[str, str]] = {k: (f.zh, f.en[:1].lower() + f.en[1:]) for k, f in KINDS.items()}
 # the events a person reads on the status page, in plain words (others show their identifier)
 EVENT_NAMES: dict[str, tuple[str, str]] = {
     "bed_entry": ("上床", "went to bed"),

@@ -34,7 +34,7 @@ from eldergate.signal.summary import DailySummary
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, str, str], bool]  # (url, title, body) -> delivered
-_HEALTH = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER, AlertKind.GATEWAY_OFFLINE,
+_HEALTH = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER,
            AlertKind.TEST, AlertKind.STORAGE_FAULT}
 
 

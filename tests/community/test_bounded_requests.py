@@ -56,3 +56,27 @@ def test_the_report_spreadsheet_holds_text_never_formulas(world: World) -> None:
     assert any(cell.value == "'" + formula for cell in cells), "the kind is in the report, escaped"
     assert not [c.value for c in cells if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@"))]
     assert not [cell.coordinate for cell in cells if cell.data_type == "f"], "a cell holds a formula"
+
+
+def test_an_exhausted_connection_pool_is_a_503_to_retry_not_a_500(db: Any) -> None:
+    """bench/community.py --part screens: 1,000 concurrent requests on a pool of 20 left some waiting
+    past the pool's 10 s; they were 500s (a fault). Overload is a 503 with Retry-After, rendered
+    without the database."""
+    from django.db.utils import OperationalError
+    from django.test import RequestFactory
+    from psycopg_pool import PoolTimeout
+
+    from eldergate.community.web.common import server_error
+
+    try:
+        try:
+            raise PoolTimeout("couldn't get a connection after 10.00 sec")
+        except PoolTimeout as inner:
+            raise OperationalError(str(inner)) from inner
+    except OperationalError:
+        r = server_error(RequestFactory().get("/api/v1/alerts"))
+    assert r.status_code == 503 and r["Retry-After"] == "5"
+    try:
+        raise ValueError("a real fault")
+    except ValueError:
+        assert server_error(RequestFactory().get("/console")).status_code == 500
