@@ -67,7 +67,9 @@ class NatsCluster:
         assert nodes == 3, "deploy/nats/node.conf names three routes"
         self.secure = pki is not None
         self.nodes = [NatsNode(f"n{i + 1}", workdir / f"n{i + 1}", self.secure) for i in range(nodes)]
-        password = secrets.token_urlsafe(16)
+        # a letter first: nats-server reads an environment value that begins with a digit as a number
+        # ("4Lx..." failed to parse one run in ~six); the shipped env example says the same
+        password = "r" + secrets.token_urlsafe(16)
         self.routes = [f"nats-route://route:{password}@127.0.0.1:{n.cluster_port}" for n in self.nodes]
         self.extra_env = {"ROUTE_USER": "route", "ROUTE_PASSWORD": password}
         workdir.mkdir(parents=True, exist_ok=True)

@@ -309,5 +309,13 @@ def test_a_finders_scan_on_a_phone_reaches_the_grid_workers_console(community: A
     console.wait_for_selector("#finder-where")
     assert "30.27415" in console.inner_text("#finder-where")
     console.screenshot(path=str(shots / "found-alert-360x640.png"), full_page=True)
+    # the badge is revoked (lost, copied): the same address now shows a number to call, nothing else
+    r = subprocess.run(community._eg("community", "badge", str(resident["id"]), "--revoke", "--config",
+                                     str(community.dir / "community.toml")),
+                       capture_output=True, text=True, timeout=60, cwd=community.dir)
+    assert r.returncode == 0, r.stderr
+    phone.goto(community.base + path)
+    assert phone.locator("#hotline-only").count() == 1 and phone.locator("#notify").count() == 0
+    assert (phone.get_attribute("#hotline", "href") or "").startswith("tel:")  # the community's, or 110
     finder.close()
     worker.close()
