@@ -35,9 +35,9 @@ from eldergate.community.models import (
 )
 from eldergate.community.models.alerts import Alert
 from eldergate.community.models.audit import record
-from eldergate.community.work import escalation
 from eldergate.community.work.publisher import Publisher
-from eldergate.community.work.workflow import add_state, changed
+from eldergate.community.work.server_alerts import raise_on_server
+from eldergate.community.work.workflow import changed
 from eldergate.contract.messages import CommandMessage, topic
 
 log = logging.getLogger(__name__)
@@ -128,18 +128,10 @@ def found(badge: Badge, now: datetime, cfg: CommunityConfig, address: str, lat: 
         if gw is None:
             log.error("a finder scanned a badge of a resident whose home has no box: no alert to file")
             return None
-        alert = Alert.objects.create(
-            alert_id=f"srv-found-{badge.pk}-{int(now.timestamp() * 1000)}", gateway=gw, community=r.home.community,
-            resident=r, resident_key=r.resident_id, kind=FOUND, severity="critical", title_zh="路人发现走失老人",
-            title_en="found by a passer-by", origin="server", evidence={**evidence, "badge": badge.pk},
-            state="received", raised_at=now, received_at=now,
-            group_key=f"{gw.site}/{gw.gateway}/{r.resident_id}/{FOUND}")
-        add_state(alert, "raised", now, "server", "server")
-        add_state(alert, "received", now, "server", "server")
-        escalation.schedule(alert, cfg, new=True)
-        record(now, "server", FOUND, alert)
-        changed(alert)
-    return alert
+        # a finder's alert pages even for a snoozed home: the snooze is about the box, she is not
+        return raise_on_server(FOUND, gw, r.home.community, now, cfg, resident=r,
+                               alert_id=f"srv-found-{badge.pk}-{int(now.timestamp() * 1000)}",
+                               evidence={**evidence, "badge": badge.pk})
 
 
 def _finder_words(ev: dict[str, Any]) -> str:

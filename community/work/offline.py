@@ -13,11 +13,10 @@ from django.db import transaction
 from django.db.models import Q
 
 from eldergate.community.config import CommunityConfig
-from eldergate.community.models import Alert, Gateway, Snooze
-from eldergate.community.models.audit import record
-from eldergate.community.work import escalation
+from eldergate.community.models import Alert, Gateway
 from eldergate.community.work.publisher import Publisher
-from eldergate.community.work.workflow import add_state, changed, server_resolve
+from eldergate.community.work.server_alerts import pages_nobody, raise_on_server
+from eldergate.community.work.workflow import server_resolve
 from eldergate.contract.messages import CommandMessage, topic
 
 log = logging.getLogger(__name__)
@@ -43,19 +42,11 @@ def check(now: datetime, cfg: CommunityConfig) -> int:
             why = "last will" if gw.status == "offline" else "silence"
             since = gw.status_at if why == "last will" else gw.last_seen
             home = gw.home
-            alert = Alert.objects.create(
-                alert_id=f"srv-offline-{gw.site}-{gw.gateway}-{int(now.timestamp())}", gateway=gw,
-                community=home.community if home else None, resident_key="", kind=KIND, severity="warning",
-                title_zh="家庭网关离线", title_en="home offline", origin="server",
-                evidence={"why": why, "since": since.isoformat() if since else None},
-                test=bool(home and (home.mode == "installation" or Snooze.active_for(home, now))),
-                state="received", raised_at=now, received_at=now, group_key=f"{gw.site}/{gw.gateway}//{KIND}")
-            add_state(alert, "raised", now, "server", "server")
-            add_state(alert, "received", now, "server", "server")
-            escalation.schedule(alert, cfg, new=True)
+            raise_on_server(KIND, gw, home.community if home else None, now, cfg,
+                            alert_id=f"srv-offline-{gw.site}-{gw.gateway}-{int(now.timestamp())}",
+                            evidence={"why": why, "since": since.isoformat() if since else None},
+                            test=pages_nobody(home, now), why=why)
             Gateway.objects.filter(pk=gw.pk).update(offline=True)
-            record(now, "server", "home_offline", alert, why=why)
-            changed(alert)
             raised += 1
             log.warning("home %s offline (%s)", gw, why)
     return raised
