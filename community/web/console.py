@@ -36,16 +36,15 @@ from eldergate.community.work.words import T, duration, evidence, since, summary
 from eldergate.contract.alert_kinds import facets
 
 
-def _card(a: Alert, language: str, names: Names | None = None) -> dict[str, Any]:
+def _card(a: Alert, language: str, names: Names) -> dict[str, Any]:
+    """``names``: one per page, so a list of cards looks each person up once."""
     r = a.resident
-    names = names or Names(language)
     kind = facets(a.kind)
     local = a.raised_at.astimezone(ZoneInfo(str(settings.TIME_ZONE)))
     return {"a": a, "title": (a.title_zh or (kind.zh if kind else a.kind)) if language != "en"
             else (a.title_en or (kind.en if kind else a.kind)),
             "who": r.name if r else t("no_resident_home", language),
             "where": str(r.home) if r else (str(a.gateway.home) if a.gateway.home_id else ""),
-            "age_min": int((now() - a.raised_at).total_seconds() // 60),
             "since": since((now() - a.raised_at).total_seconds(), local.strftime("%m-%d %H:%M"), language),
             "urgency": t(f"sev_{a.severity}", language) if f"sev_{a.severity}" in T else "",
             "acknowledged_by": names.person(a.acknowledged_by),
@@ -66,9 +65,10 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
                                       output_field=IntegerField()))
                .order_by("urgency", "raised_at"))  # critical first, then the oldest
     mine_q = Q(assignee=user) | Q(resident__grid_worker=user) | Q(resident__volunteer=user)
-    mine = [_card(a, language) for a in open_qs.filter(mine_q)]
+    names = Names(language)
+    mine = [_card(a, language, names) for a in open_qs.filter(mine_q)]
     mine_ids = {c["a"].pk for c in mine}
-    others = [_card(a, language) for a in open_qs if a.pk not in mine_ids]
+    others = [_card(a, language, names) for a in open_qs if a.pk not in mine_ids]
     unacknowledged = sum(1 for c in [*mine, *others] if not c["a"].acknowledged_at and not c["a"].test)
     return page(request, "console.html", {"mine": mine, "others": others, "user": user,
                                           "unacknowledged": unacknowledged, "role": scoping.role(user),

@@ -218,15 +218,21 @@ def test_the_wall_says_when_it_cannot_vouch_for_its_data(community: Any, browser
     page.close()
 
 
+def _grid_worker_phone(community: Any, browser: Any) -> tuple[Any, Any]:
+    """The demo grid worker logged in with the password on a phone-sized page (context, page)."""
+    ctx = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    page.goto(f"{community.base}/console/login")
+    page.fill('input[name="username"]', "li.ming")
+    page.fill('input[name="password"]', "demo")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console")
+    return ctx, page
+
+
 def test_resolving_needs_an_outcome_and_the_page_says_what_to_do(community: Any, browser: Any, shots: Path) -> None:
     aid = _publish_alert(community, "demo-home-31")
-    ctx = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
-    phone = ctx.new_page()
-    phone.goto(f"{community.base}/console/login")
-    phone.fill('input[name="username"]', "li.ming")
-    phone.fill('input[name="password"]', "demo")
-    phone.click("button[type=submit]")
-    phone.wait_for_url("**/console")
+    ctx, phone = _grid_worker_phone(community, browser)
     phone.goto(f"{community.base}/console/alerts/{SITE}.demo-home-31.{aid}")
     # urgency in words, the ambulance and the contacts in calling order above the fold, the first steps
     assert phone.inner_text("#urgency") == "紧急"
@@ -280,13 +286,7 @@ def test_a_finders_scan_on_a_phone_reaches_the_grid_workers_console(community: A
     assert r.returncode == 0, r.stderr
     path = "/f/" + r.stdout.strip().splitlines()[-1].rsplit("/f/", 1)[1]
 
-    worker = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
-    console = worker.new_page()
-    console.goto(f"{community.base}/console/login")
-    console.fill('input[name="username"]', "li.ming")
-    console.fill('input[name="password"]', "demo")
-    console.click("button[type=submit]")
-    console.wait_for_url("**/console")
+    worker, console = _grid_worker_phone(community, browser)
 
     finder = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True,
                                  geolocation={"latitude": 30.27415, "longitude": 120.15515, "accuracy": 20},
