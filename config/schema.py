@@ -101,6 +101,7 @@ class GatewayIdentity(Strict):
 class Contact(Strict):
     name: str
     role: ContactRole
+    phone: str = Field("", max_length=30)  # to call; shown, never dialled by the box
     # An Apprise URL (ntfy://, gotify://, wecombot://, dingtalk://, mailto://, json://...).
     # URLs usually carry a token, so they are secrets: inline, from a file or an env var.
     notify: SecretStr | None = None

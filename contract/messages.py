@@ -119,6 +119,11 @@ class StatusMessage(Message):
     sensors: Annotated[dict[Id, Annotated[str, Field(max_length=16, pattern=_PRINTABLE)]], Field(max_length=64)] = \
         Field(default_factory=dict, description="sensor id -> ok | silent | offline")
     clock_trusted: bool = True
+    # the server's desired configuration (contract/desired_config.py): the version in effect (0: the
+    # box's TOML alone), and the last version it refused with the first reason ("field: why")
+    config_version: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    config_refused_version: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    config_refused: Annotated[str, Field(max_length=300, pattern=_PRINTABLE)] = ""
 
 
 class AckMessage(BaseModel):
@@ -175,10 +180,17 @@ def server_status_topic(prefix: str) -> str:
 GATEWAY_LEAVES = ("alerts", "events", "vitals", "summary", "status", "acked")
 
 
+def all_schemas() -> dict[str, type[BaseModel]]:
+    """Every message of the contract, this module's and the desired configuration's."""
+    from eldergate.contract.desired_config import ConfigMessage  # it builds on this module's types
+
+    return {**SCHEMAS, "config": ConfigMessage}
+
+
 def write_schemas(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, model in SCHEMAS.items():
+    for name, model in all_schemas().items():
         path = folder / f"{name}.schema.json"
         path.write_text(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
         out.append(path)

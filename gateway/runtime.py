@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eldergate.config.schema import Config
+from eldergate.contract.desired_config import ConfigMessage
 from eldergate.contract.messages import AckMessage, CommandMessage
 from eldergate.drivers.readings import Reading
 from eldergate.drivers.registry import protocol
@@ -32,6 +33,7 @@ from eldergate.gateway.core.sinks import Fanout, Sink
 from eldergate.gateway.core.supervisor import Supervisor
 from eldergate.gateway.delivery.annunciator import Annunciator
 from eldergate.gateway.delivery.claim import Claimer
+from eldergate.gateway.delivery.desired_config import DesiredConfig
 from eldergate.gateway.delivery.notify import Notifier, Send, apprise_send
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.delivery.uplink import CommunitySink, Uplink
@@ -56,8 +58,10 @@ class Gateway:
     def __init__(self, cfg: Config, sinks: list[Sink], clock: Clock | None = None,
                  store: Outbox | None = None, raw_tap: RawTap | None = None,
                  tick_s: float = 0.5, mqtt: bool = True, send: Send = apprise_send,
-                 health_window_s: float = 10.0) -> None:
+                 health_window_s: float = 10.0, desired: DesiredConfig | None = None) -> None:
         self.cfg = cfg
+        self.desired = desired  # the server's configuration, when the box runs from a TOML file
+        self.restart_requested = False
         self.clock = clock or SteadyClock()
         self.stop_event = threading.Event()
         self.queue: Inbox = queue.Queue(maxsize=QUEUE_LIMIT)
@@ -116,7 +120,8 @@ class Gateway:
         assert self.store is not None and self.cfg.uplink is not None
         self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
                              resend_after_s=self.cfg.uplink.resend_after, clock_trusted=self.clock_trusted,
-                             guard=self.supervisor.guard)
+                             guard=self.supervisor.guard,
+                             config_state=self.desired.state if self.desired is not None else None)
         self.supervisor.spawn("uplink_network", self.uplink.run_network)
         self.supervisor.spawn("uplink", self.uplink.run)
 
@@ -245,6 +250,8 @@ class Gateway:
             self._process(item)
         elif isinstance(item, Processed):
             item.confirm()  # its readings are processed and their alerts committed: the broker may forget it
+        elif isinstance(item, ConfigMessage):
+            self._desired_config(item)
         elif isinstance(item, AckMessage | CommandMessage):
             self._from_server(item)
 
@@ -255,7 +262,7 @@ class Gateway:
                 item = self.queue.get_nowait()
             except queue.Empty:
                 return
-            if not isinstance(item, AckMessage | CommandMessage):  # the server resends those
+            if not isinstance(item, AckMessage | CommandMessage | ConfigMessage):  # the server resends those
                 self._take(item)
 
     def _raise_storage_faults(self, now: float) -> None:
@@ -338,6 +345,18 @@ class Gateway:
                     self.home.alerts.shift_times(delta)
                     fixed = self.store.shift_unsent(delta) if self.store is not None else 0
                     log.warning("the wall clock has been set (%+.0f s); %d unsent alert(s) re-stamped", delta, fixed)
+
+    def _desired_config(self, m: ConfigMessage) -> None:
+        """The server's configuration: a new version that passes the box's checks is stored and the
+        gateway restarts in place to run it (``restart_requested``: the caller re-executes); a
+        refused one changes nothing, and the status says why at once."""
+        if self.desired is None:
+            return
+        if self.desired.offer(m):
+            self.restart_requested = True
+            self.stop()  # the status after the restart says the new version
+        elif self.uplink is not None:
+            self.uplink.status_now()
 
     def _from_server(self, m: AckMessage | CommandMessage) -> None:
         """Receipts and acknowledgements from the community server, in the core loop's thread."""

@@ -116,3 +116,36 @@ def admin_client(user: Any, password: str = "operator-pw-1") -> Any:
     code = f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
     assert c.post("/console/login", {"otp_token": code, "next": "/admin/"}).status_code == 302
     return c
+
+
+NOW_T = 1_795_000_000.0  # 2026-11-18 23:33:20 UTC: the stores' clock below is a minute later
+
+
+class Receipts:
+    """A publisher that keeps what the server sent (topic, payload): the receipts a box would get."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> bool:
+        self.sent.append((topic, json.loads(payload)))
+        return True
+
+    def receipted(self, site: str, gateway: str, alert_id: str) -> bool:
+        return any(t.endswith(f"/{site}/{gateway}/ack") and p.get("alert_id") == alert_id and p["kind"] == "received"
+                   for t, p in self.sent)
+
+
+def batch_store(db: Any, receipts: Receipts | None = None) -> Any:
+    from eldergate.community.clock import ManualClock
+    from eldergate.community.ingest.batches import BatchStore
+
+    clock = ManualClock()
+    clock.t = clock.t.replace(year=2026, month=11, day=18, hour=23, minute=35)  # a minute after NOW_T
+    return BatchStore(db, clock, receipts or Receipts())
+
+
+def incoming(leaf: str, site: str, gw: str, payload: bytes) -> Any:
+    from eldergate.community.ingest.store import Incoming
+
+    return Incoming(leaf, site, gw, payload)

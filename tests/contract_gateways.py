@@ -70,6 +70,7 @@ class Figures:
     connect_failures: int = 0
     server_online_seen: int = 0
     suback_failures: int = 0
+    configs_applied: int = 0
 
     def pending(self, gws: list[Gateway]) -> int:
         return sum(len(g.unreceipted) for g in gws)
@@ -90,6 +91,8 @@ class Gateway:
         self.unreceipted: dict[str, tuple[bytes, float, int, float]] = {}  # id -> (payload, first, attempts, next)
         self.stop = False
         self.telemetry = True
+        self.config_version = 0  # the server's desired configuration in effect
+        self.config: dict[str, object] = {}
         self._pending = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()  # there are alerts awaiting their receipt
 
@@ -138,8 +141,7 @@ class Gateway:
             self.writer = writer
             self.fig.connects += 1
             self._subscribe()
-            self._publish("status", self._msg(state="online", version="load", unsent_alerts=len(self.unreceipted)),
-                          retain=True)
+            self._publish_status()
             self.connected.set()
             for aid in list(self.unreceipted):  # what was in flight may have died with the node
                 self._due_now(aid)
@@ -160,8 +162,12 @@ class Gateway:
 
     def _subscribe(self) -> None:
         if self.writer is not None:
-            self._send(subscribe_packet(self._next_mid(), [self.topic("ack"), self.topic("cmd"),
+            self._send(subscribe_packet(self._next_mid(), [self.topic("ack"), self.topic("cmd"), self.topic("config"),
                                                                   f"{PREFIX}/_server/status"], self.subscribe_qos))
+
+    def _publish_status(self) -> None:
+        self._publish("status", self._msg(state="online", version="load", unsent_alerts=len(self.unreceipted),
+                                          config_version=self.config_version), retain=True)
 
     async def _subscribe_again(self) -> None:
         """A refused subscription (SUBACK 0x80: a busy NATS cluster times out creating its consumer)
@@ -226,6 +232,13 @@ class Gateway:
             if entry is not None:
                 self.fig.receipted.add(payload["alert_id"])
                 self.fig.receipt_latency.append(time.monotonic() - entry[1])
+        elif topic.endswith("/config") and payload.get("version", 0) > self.config_version:
+            # the server's desired configuration: taken as it is (a contract-level box has no schema
+            # of its own to refuse it with), the version in effect said in the retained status
+            self.config_version = int(payload["version"])
+            self.config = payload
+            self.fig.configs_applied += 1
+            self._publish_status()
         elif topic.endswith("_server/status") and payload.get("state") == "online" and not first & 0x01:
             self.fig.server_online_seen += 1  # a live "online": the server subscribed again
             for aid in list(self.unreceipted):

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from pydantic import ValidationError
 
 from eldergate.community.api.common import user
 from eldergate.community.api.schemas import (
@@ -19,6 +20,7 @@ from eldergate.community.api.schemas import (
     MedicalOut,
     Problem,
     ResidentOut,
+    ResidentPatch,
     SnoozeIn,
     VisitIn,
 )
@@ -27,16 +29,20 @@ from eldergate.community.config import active
 from eldergate.community.models import Alert, Gateway, Home, Resident, Snooze, Visit
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.work import consent, escalation, scoping
+from eldergate.community.work import consent, desired_config, escalation, scoping
+from eldergate.contract.desired_config import ThresholdChanges
 
 router = Router(tags=["registry"])
 
 
 def _gateway_out(g: Gateway) -> dict[str, Any]:
     offline = Alert.objects.filter(gateway=g, kind="home_offline", resolved_at__isnull=True).exists()
-    return {"id": g.pk, "site": g.site, "gateway": g.gateway, "status": g.status,
+    return {"id": g.pk, "site": g.site, "gateway": g.gateway, "home": g.home_id, "status": g.status,
             "online": g.status == "online" and not offline, "last_seen": g.last_seen, "version": g.version,
-            "unsent_alerts": g.unsent_alerts, "sensors": g.sensors, "last_test_ok": g.last_test_ok}
+            "software_version": g.version, "unsent_alerts": g.unsent_alerts, "sensors": g.sensors,
+            "last_test_ok": g.last_test_ok, "config_desired_version": g.home.config_version if g.home else 0,
+            "config_applied_version": g.config_applied_version, "config_refused_version": g.config_refused_version,
+            "config_refused": g.config_refused}
 
 
 def _home_out(h: Home) -> dict[str, Any]:
@@ -59,7 +65,8 @@ def _resident_out(r: Resident, u: Any) -> dict[str, Any]:
                           "consent_to_call": c.consent_to_call, "is_keyholder": c.is_keyholder}
                          for c in contacts],
             "monitoring_consent": consent.monitoring_consent(r, now()),
-            "incomplete": r.incomplete()}
+            "incomplete": r.incomplete(), "thresholds": r.thresholds or {},
+            "config_desired_version": r.home.config_version}
 
 
 @router.get("/homes", response=list[HomeOut])
@@ -112,6 +119,35 @@ def resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
     if r is None:
         raise HttpError(404, "no such resident")
     return _resident_out(r, u)
+
+
+@router.patch("/residents/{resident_id}", response={200: ResidentOut, 400: Problem, 403: Problem, 404: Problem},
+              summary="change a resident's thresholds (night_start \"HH:MM\" …) or contacts; the home's box is sent "
+                      "them (config_desired_version rises; the box reports config_applied_version)")
+def change_resident(request: HttpRequest, resident_id: int, body: ResidentPatch) -> dict[str, Any]:
+    u = user(request)
+    r = scoping.residents(u).select_related("home").filter(pk=resident_id).first()
+    if r is None:
+        raise HttpError(404, "no such resident")
+    if not scoping.may_change_settings(u):
+        raise HttpError(403, "contacts and thresholds are changed by community admins and grid workers")
+    base = body.thresholds.changes() if body.thresholds is not None else {}
+    hours = {k: v for k, v in (("night_start", body.night_start), ("night_end", body.night_end)) if v is not None}
+    try:
+        thresholds = ThresholdChanges.model_validate({**base, **hours})
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        raise HttpError(400, f"thresholds.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    contacts = [c.model_dump() for c in body.contacts] if body.contacts is not None else None
+    desired_config.change_resident(r, now(), u, thresholds=thresholds, contacts=contacts)
+    r.refresh_from_db()
+    return _resident_out(r, u)
+
+
+@router.get("/gateways", response=list[GatewayOut],
+            summary="the boxes one may see, with software and configuration versions (desired, applied, refused)")
+def gateways(request: HttpRequest) -> list[dict[str, Any]]:
+    return [_gateway_out(g) for g in scoping.gateways(user(request)).select_related("home").order_by("pk")]
 
 
 @router.get("/residents/{resident_id}/medical", response={200: MedicalOut, 403: Problem, 404: Problem},

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, time
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field
+
+from eldergate.contract.desired_config import ThresholdChanges
 
 
 class HistoryOut(Schema):
@@ -98,6 +100,29 @@ class ResidentOut(Schema):
     contacts: list[ContactOut] = Field(description="empty for roles that do not call them (installers)")
     monitoring_consent: bool = Field(description="a live consent to monitoring is recorded: vitals may be shown")
     incomplete: list[str]
+    thresholds: dict[str, Any] = Field(description="the box's thresholds the server sets (night_start …)")
+    config_desired_version: int = Field(description="the home's desired configuration version")
+
+
+class ContactIn(Schema):
+    order: int = Field(ge=1, le=99)
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field("", max_length=30, pattern=r"^[0-9+() -]*$")
+    role: Literal["child", "relative", "neighbour", "volunteer", "grid-worker", "doctor"]
+    consent_to_call: bool = False
+    is_keyholder: bool = False
+    notify_url: str = Field("", max_length=500, pattern=r"^([a-z][a-z0-9+.-]*://\S+)?$",
+                            description="Apprise URL: the box and the server's ladder push to it")
+
+
+class ResidentPatch(Schema):
+    """A change of what the home's box is sent: thresholds (merged over those set before) and/or the
+    whole ordered list of contacts. Raises the home's config_desired_version."""
+
+    night_start: time | None = Field(None, description='"HH:MM": when the night watch begins')
+    night_end: time | None = Field(None, description='"HH:MM": when it ends')
+    thresholds: ThresholdChanges | None = None
+    contacts: list[ContactIn] | None = Field(None, max_length=10)
 
 
 class MedicalOut(Schema):
@@ -112,10 +137,16 @@ class GatewayOut(Schema):
     id: int
     site: str
     gateway: str
+    home: int | None
     status: str
     online: bool
     last_seen: datetime | None
     version: str
+    software_version: str = Field(description="the box's software, as its status says")
+    config_desired_version: int = Field(description="its home's desired configuration version (0: none)")
+    config_applied_version: int = Field(description="in effect on the box (0: its TOML alone)")
+    config_refused_version: int
+    config_refused: str = Field(description="why the box refused config_refused_version, naming the field")
     unsent_alerts: int
     sensors: dict[str, str]
     last_test_ok: datetime | None

@@ -16,7 +16,7 @@ from typing import Any
 
 from eldergate.contract.messages import GATEWAY_LEAVES
 
-SERVER_TO_BOX = ("ack", "cmd")
+SERVER_TO_BOX = ("ack", "cmd", "config")
 SERVER_ROLE = "eldergate-server"
 ADMIN_ROLE = "eldergate-identities"
 CONTROL = "$CONTROL/dynamic-security/v1"

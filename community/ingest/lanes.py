@@ -18,6 +18,7 @@ them, and the next one is 10 s away) are shed instead of waited for, and counted
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter, deque
@@ -27,6 +28,19 @@ T = TypeVar("T")
 LANES = ("fresh", "alerts", "telemetry")
 FRESH_S = 60.0  # an alert raised within this long ago is someone's emergency now, not a replay
 REPLAY_BATCH = 50  # replayed alerts per commit: the wait a fresh fall may have behind them
+
+
+def lane_of(leaf: str, payload: bytes | bytearray, now: float) -> str:
+    """The lane a message from a gateway goes into (``now``: the server's unix time)."""
+    if leaf == "acked":
+        return "fresh"
+    if leaf != "alerts":
+        return "telemetry"
+    try:
+        raised = float(json.loads(payload).get("raised_at"))
+    except (ValueError, TypeError, AttributeError):
+        return "alerts"  # the store says what is wrong with it
+    return "fresh" if now - raised <= FRESH_S else "alerts"
 
 
 class Lanes(Generic[T]):

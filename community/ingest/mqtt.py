@@ -22,10 +22,8 @@ own count of messages it dropped (``$SYS/broker/publish/messages/dropped``) is r
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +33,8 @@ import paho.mqtt.client as mqtt
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
-from eldergate.community.ingest.lanes import FRESH_S, Lanes
+from eldergate.community.ingest.drops import BrokerDrops
+from eldergate.community.ingest.lanes import Lanes, lane_of
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
 from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
@@ -83,9 +82,7 @@ class Ingest(BatchStore):
         self.wake: threading.Event | None = None  # set when the ack sender should look now (the broker came back)
         self.connected = threading.Event()  # both connections subscribed: the gateways' messages reach us
         self._subscribed: set[str] = set()
-        self.broker_dropped: int | None = None  # the broker's own count, when it publishes one
-        self._dropped_first: int | None = None  # its count when this server first read it
-        self.broker_dropped_at = 0.0
+        self.drops = BrokerDrops()  # the broker's own count, when it publishes one
         for c, leaves, name in ((self.client, ALERT_LANE_LEAVES, "alerts"),
                                 (self.telemetry, TELEMETRY_LEAVES, "telemetry")):
             c.max_inflight_messages_set(INFLIGHT)
@@ -146,20 +143,9 @@ class Ingest(BatchStore):
 
     def _on_dropped(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            n = int(msg.payload)
+            self.drops.counter(int(msg.payload))
         except ValueError:
             return
-        if self._dropped_first is None:
-            self._dropped_first = n  # what it had dropped before this server listened
-        if self.broker_dropped is not None and n > self.broker_dropped:
-            self.broker_dropped_at = time.monotonic()
-            log.warning("the broker says it dropped %d message(s) it could not deliver (%d in all): check "
-                        "max_queued_messages and the server's load (docs/deploy-city.md)", n - self.broker_dropped, n)
-        self.broker_dropped = n
-
-    @property
-    def broker_dropped_since_start(self) -> int:
-        return (self.broker_dropped or 0) - (self._dropped_first or 0)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
@@ -180,15 +166,7 @@ class Ingest(BatchStore):
                 return
 
     def _lane(self, leaf: str, payload: bytes | bytearray) -> str:
-        if leaf == "acked":
-            return "fresh"
-        if leaf != "alerts":
-            return "telemetry"
-        try:
-            raised = float(json.loads(payload).get("raised_at"))
-        except (ValueError, TypeError, AttributeError):
-            return "alerts"  # the store says what is wrong with it
-        return "fresh" if self.clock.now().timestamp() - raised <= FRESH_S else "alerts"
+        return lane_of(leaf, payload, self.clock.now().timestamp())
 
     # -- the store loop -------------------------------------------------------------------------
 

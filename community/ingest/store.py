@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from eldergate.community.clock import from_unix
 from eldergate.community.config import CommunityConfig
+from eldergate.community.ingest import new_alerts
 from eldergate.community.models import (
     Alert,
     AlertState,
@@ -95,19 +96,9 @@ def in_window(msg: BaseModel, now: datetime, cfg: CommunityConfig) -> None:
     elif isinstance(msg, SummaryMessage):
         ts = [msg.period_start, msg.period_end]
     for t in ts:
-        if not _trusted(t, now, cfg):
+        if not new_alerts.trusted(t, now, cfg):
             raise Malformed(f"dated {from_unix(t).isoformat(timespec='seconds')}, outside the window the server "
                             f"accepts ({cfg.ingest.past_days:g} days back to {cfg.ingest.future_s:g} s ahead)")
-
-
-def _trusted(t: float, now: datetime, cfg: CommunityConfig) -> bool:
-    at = now.timestamp()
-    return at - cfg.ingest.past_days * 86400 <= t <= at + cfg.ingest.future_s
-
-
-def _gateway_time(t: float, now: datetime, cfg: CommunityConfig) -> datetime:
-    """A gateway's time for an alert: its own when plausible, the server's otherwise."""
-    return from_unix(t) if _trusted(t, now, cfg) else now
 
 
 @dataclass(frozen=True)
@@ -153,6 +144,7 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
         gateways = _gateways(fresh, now, admit)
         # a resend of what is stored already (most alert messages in a burst) costs no write
         known = _known_states(parsed, gateways)
+        created = _create_new_alerts(parsed, gateways, known, now, cfg)
         vitals = _VitalsBatch()
         events: list[Event] = []
         for i, it, msg in parsed:
@@ -164,7 +156,12 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
                 else:
                     raced.append((i, it, msg))
                 continue
-            if isinstance(msg, AlertMessage) and (gw.pk, msg.id, msg.state) in known:
+            if isinstance(msg, AlertMessage) and (gw.pk, msg.id) in created:
+                created.discard((gw.pk, msg.id))  # a second copy in the batch is a resend (known below)
+                known.add((gw.pk, msg.id, "raised"))
+                outcomes[i].stored = Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state),
+                                            new=True)
+            elif isinstance(msg, AlertMessage) and (gw.pk, msg.id, msg.state) in known:
                 outcomes[i].stored = Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state))
             elif isinstance(msg, VitalsMessage):  # folded per resident and minute, written once below
                 vitals.add(gw, msg)
@@ -205,6 +202,26 @@ def _store_parsed(msg: BaseModel, site: str, gateway: str, now: datetime, cfg: C
             if attempt == 2:  # two ingest workers raced for the same new row: the retry finds it
                 raise
     raise AssertionError("unreachable")
+
+
+def _create_new_alerts(parsed: list[tuple[int, Incoming, BaseModel]], gateways: dict[tuple[str, str], Gateway | None],
+                       known: set[tuple[int, str, str]], now: datetime, cfg: CommunityConfig) -> set[tuple[int, str]]:
+    """The batch's alerts raised and never seen before, created together (``new_alerts.py``):
+    (gateway pk, alert id) of each. Another ingest worker creating one of them at the same moment
+    undoes this savepoint only, and the one-by-one path below takes them."""
+    candidates: list[tuple[Gateway, AlertMessage]] = []
+    for _i, it, msg in parsed:
+        gw = gateways.get((it.site, it.gateway))
+        if gw is not None and isinstance(msg, AlertMessage) and msg.state == "raised" \
+                and (gw.pk, msg.id, msg.state) not in known:
+            candidates.append((gw, msg))
+    if not candidates:
+        return set()
+    try:
+        with transaction.atomic():
+            return {(a.gateway_id, a.alert_id) for a in new_alerts.create_all(new_alerts.unseen(candidates), now, cfg)}
+    except IntegrityError:
+        return set()
 
 
 def _known_states(parsed: list[tuple[int, Incoming, BaseModel]],
@@ -269,9 +286,12 @@ def _apply(gw: Gateway, msg: BaseModel, now: datetime, cfg: CommunityConfig, ret
         acks.confirmed(gw, msg.alert_id, now)
         return Stored()
     if isinstance(msg, StatusMessage):
-        at = _gateway_time(msg.sent_at, now, cfg) if retained else now
+        at = new_alerts.gateway_time(msg.sent_at, now, cfg) if retained else now
         Gateway.objects.filter(pk=gw.pk).update(status=msg.state, status_at=at, version=msg.version,
-                                                unsent_alerts=msg.unsent_alerts, sensors=msg.sensors)
+                                                unsent_alerts=msg.unsent_alerts, sensors=msg.sensors,
+                                                config_applied_version=msg.config_version,
+                                                config_refused_version=msg.config_refused_version,
+                                                config_refused=msg.config_refused)
         return Stored(new=True)
     if isinstance(msg, EventMessage):
         n = len(Event.objects.bulk_create([_event_row(gw, msg)], ignore_conflicts=True))
@@ -298,27 +318,16 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
     created = alert is None
     if alert is None:
         resident = Resident.objects.filter(home=home, resident_id=msg.resident).first() if home else None
-        raised_at = _gateway_time(msg.raised_at, now, cfg)
-        evidence = msg.evidence if raised_at != now else {**msg.evidence, "gateway_raised_at": msg.raised_at}
-        # a box not in the registry is quarantined: stored and receipted, seen by the platform
-        # operator only, paging nobody until it is adopted into a home (api/registry.py)
-        alert = Alert.objects.create(
-            alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
-            resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
-            title_zh=msg.title_zh, title_en=msg.title_en, evidence=evidence,
-            test=msg.kind == "test" or bool(home and (home.mode == "installation" or Snooze.active_for(home, now))),
-            state="received", raised_at=raised_at, received_at=now,
-            group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
-        AlertState.objects.bulk_create([  # a new alert has no history yet
-            AlertState(alert=alert, state="raised", at=raised_at, by="gateway", source="gateway"),
-            AlertState(alert=alert, state="received", at=now, by="server", source="server")])
+        alert = new_alerts.alert_row(gw, msg, now, cfg, resident, Snooze.active_for(home, now) is not None)
+        alert.save()
+        AlertState.objects.bulk_create(new_alerts.history(alert))  # a new alert has no history yet
         if home is not None:
             escalation.schedule(alert, cfg, new=True)
         record(now, "gateway", "raised", alert, kind=msg.kind, unknown_gateway=home is None)
         if msg.kind == "test":
             Gateway.objects.filter(pk=gw.pk).update(last_test_ok=now)
     t = msg.resolved_at if msg.state == "resolved" and msg.resolved_at else msg.sent_at
-    new = gateway_state(alert, msg.state, _gateway_time(t, now, cfg), msg.acknowledged_by, now) \
+    new = gateway_state(alert, msg.state, new_alerts.gateway_time(t, now, cfg), msg.acknowledged_by, now) \
         if msg.state != "raised" else created
     if new and not (created and msg.state == "raised"):  # a new raised alert was saved as it was created
         alert.save()

@@ -64,6 +64,8 @@ class Home(models.Model):
     keyholder = models.CharField(max_length=100, blank=True, help_text="who has a key (name and phone)")
     key_safe = EncryptedTextField(blank=True, help_text="key safe location and code (encrypted)")
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.NORMAL)
+    config_version = models.PositiveIntegerField(default=0, help_text="the desired configuration's version, raised "
+                                                 "by every change of its residents' settings (work/desired_config.py)")
 
     def __str__(self) -> str:
         return f"{self.address} {self.building}-{self.unit}-{self.house_number}".strip("- ")
@@ -87,6 +89,12 @@ class Gateway(models.Model):
     sensors = models.JSONField(default=dict, blank=True)  # sensor id -> ok | silent | offline
     last_test_sent = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.DateTimeField(null=True, blank=True)
+    config_sent_version = models.PositiveIntegerField(default=0, help_text="the home's configuration version last "
+                                                      "published to this box (retained on its config leaf)")
+    config_applied_version = models.PositiveIntegerField(default=0, help_text="in effect on the box, as its "
+                                                         "status says (0: its TOML alone)")
+    config_refused_version = models.PositiveIntegerField(default=0)
+    config_refused = models.CharField(max_length=300, blank=True, help_text="the box's first reason, naming the field")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "gateway"], name="one_gateway_per_topic")]
@@ -110,6 +118,8 @@ class Resident(models.Model):
     appearance = EncryptedTextField(blank=True, help_text="how they look: height, hair, usual clothes, a walking aid")
     calming = EncryptedTextField(blank=True, help_text="what calms them, what to avoid, the dialect they speak")
     at_risk_of_getting_lost = models.BooleanField(default=False)
+    thresholds = models.JSONField(default=dict, blank=True, help_text="the box's thresholds the server sets "
+                                  "(contract/desired_config.py ThresholdChanges), e.g. night_start")
     grid_worker = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     volunteer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from typing import Any
 
 from eldergate.community.clock import SystemClock
@@ -39,15 +38,10 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         counts = ingest.counts
         liveness.STATE.counts = lambda: dict(counts)
         liveness.STATE.behind_limit_s = cfg.ingest.behind_s
-        if isinstance(ingest, Ingest):
-            lanes, mqtt_ingest = ingest.lanes, ingest
-            liveness.STATE.behind = lanes.oldest_age
-            liveness.STATE.load = lambda: {
-                "queued": lanes.depth(), "shed": dict(lanes.shed), "shedding": lanes.shedding(),
-                "broker_dropped": mqtt_ingest.broker_dropped,
-                "broker_dropped_since_start": mqtt_ingest.broker_dropped_since_start,
-                "broker_dropping": mqtt_ingest.broker_dropped_at > 0
-                and time.monotonic() - mqtt_ingest.broker_dropped_at < 300}
+        lanes, drops = ingest.lanes, ingest.drops
+        liveness.STATE.behind = lanes.oldest_age
+        liveness.STATE.load = lambda: {"queued": lanes.depth(), "shed": dict(lanes.shed),
+                                       "shedding": lanes.shedding(), **drops.health()}
         ingest.start(liveness.supervise)
         presence = ServerPresence(cfg, ingest.connected.is_set, suffix or f"-{_pid()}")
         presence_thread = threading.Thread(target=presence.run, args=(stop,), name="eg-presence", daemon=True)

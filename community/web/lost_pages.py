@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
 from eldergate.community.clock import now
@@ -18,7 +19,7 @@ from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.web.common import page
 from eldergate.community.web.login import LOGIN
-from eldergate.community.work import consent, lost, scoping
+from eldergate.community.work import consent, desired_config, lost, scoping
 from eldergate.community.work.words import since
 
 PHOTO = "photo"  # the consent scope for showing a resident's photo to responders
@@ -40,9 +41,13 @@ def badge_view(request: HttpRequest, pk: int) -> HttpResponse:
         if request.POST.get("action") == "profile":  # what a responder needs to recognise and calm them
             r.appearance = request.POST.get("appearance", "").strip()[:500]
             r.calming = request.POST.get("calming", "").strip()[:500]
-            r.at_risk_of_getting_lost = request.POST.get("at_risk") == "1"
-            r.save(update_fields=["appearance", "calming", "at_risk_of_getting_lost"])
-            record(now(), user, "lost_profile_updated", r)
+            at_risk = request.POST.get("at_risk") == "1"
+            with transaction.atomic():
+                if at_risk != r.at_risk_of_getting_lost:  # the box watches outings by it: it is sent the change
+                    desired_config.changed(r.home, now(), user, "at_risk_of_getting_lost", resident=r.pk)
+                r.at_risk_of_getting_lost = at_risk
+                r.save(update_fields=["appearance", "calming", "at_risk_of_getting_lost"])
+                record(now(), user, "lost_profile_updated", r)
         elif request.POST.get("action") == "revoke":
             lost.revoke_badges(r, user, now())
         else:

@@ -42,18 +42,22 @@ def ladder_for(alert: Alert, cfg: CommunityConfig, at: datetime) -> list[Step]:
 
 def schedule(alert: Alert, cfg: CommunityConfig, new: bool = False) -> int:
     """Create the alert's steps (none for a test, installation-mode or snoozed alert)."""
-    if alert.test:
-        return 0
-    steps = ladder_for(alert, cfg, alert.received_at)
+    jobs = steps_for(alert, cfg)
     if new:  # a new alert has no steps yet: one insert
-        EscalationJob.objects.bulk_create([
-            EscalationJob(alert=alert, step=i, target=s.to, due_at=alert.received_at + timedelta(seconds=s.after_s))
-            for i, s in enumerate(steps)])
-        return len(steps)
-    for i, step in enumerate(steps):
-        EscalationJob.objects.get_or_create(alert=alert, step=i, defaults={
-            "target": step.to, "due_at": alert.received_at + timedelta(seconds=step.after_s)})
-    return len(steps)
+        EscalationJob.objects.bulk_create(jobs)
+        return len(jobs)
+    for job in jobs:
+        EscalationJob.objects.get_or_create(alert=alert, step=job.step, defaults={
+            "target": job.target, "due_at": job.due_at})
+    return len(jobs)
+
+
+def steps_for(alert: Alert, cfg: CommunityConfig) -> list[EscalationJob]:
+    """The alert's ladder as unsaved steps (none for a test, installation-mode or snoozed alert)."""
+    if alert.test:
+        return []
+    return [EscalationJob(alert=alert, step=i, target=s.to, due_at=alert.received_at + timedelta(seconds=s.after_s))
+            for i, s in enumerate(ladder_for(alert, cfg, alert.received_at))]
 
 
 def recipients(target: str, alert: Alert, now: datetime, tz: str) -> tuple[list[str], list[str]]:

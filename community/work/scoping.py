@@ -28,13 +28,15 @@ CONTACT_ROLES = frozenset({"platform-operator", "street-admin", "community-admin
 HEALTH_ROLES = frozenset({"community-admin", "grid-worker", "volunteer", "relative"})
 REPORT_ROLES = WALL_ROLES  # the month's response times and outcomes: those who run the service
 CLAIM_ROLES = frozenset({"installer", "community-admin", "platform-operator"})  # claim and revoke boxes
+# a resident's contacts and thresholds, which the home's box is sent (work/desired_config.py)
+SETTINGS_ROLES = frozenset({"platform-operator", "community-admin", "grid-worker"})
 INSTALLING = timedelta(days=30)  # an installer keeps a home they claimed a box in for this long
 
 # role -> what it may see beyond its rows: the table in docs/community.md, tested in
 # tests/community/test_roles.py against every page and API path
 POLICY = {r: {"wall": r in WALL_ROLES, "reports": r in REPORT_ROLES, "contacts": r in CONTACT_ROLES,
               "medical": r in MEDICAL_ROLES, "health": r in HEALTH_ROLES, "act": r in ACTING_ROLES,
-              "claim": r in CLAIM_ROLES}
+              "claim": r in CLAIM_ROLES, "settings": r in SETTINGS_ROLES}
           for r in ("platform-operator", "street-admin", "community-admin", "grid-worker", "volunteer", "installer",
                     "relative")}
 
@@ -160,7 +162,7 @@ ROWS = {
 }
 COLUMNS = (("wall", "wall screen"), ("reports", "reports"), ("contacts", "contacts' phones"),
            ("medical", "medical notes"), ("health", "health data ¹"), ("act", "act on alerts"),
-           ("claim", "claim boxes"))
+           ("claim", "claim boxes"), ("settings", "contacts and thresholds ²"))
 
 
 def policy_table() -> str:
@@ -174,6 +176,10 @@ def policy_table() -> str:
 
 def may_claim(user: Any) -> bool:
     return role(user) in CLAIM_ROLES
+
+
+def may_change_settings(user: Any) -> bool:
+    return role(user) in SETTINGS_ROLES
 
 
 def may_read_medical(user: Any) -> bool:

@@ -1,5 +1,5 @@
-"""The server's clockwork in one loop: acknowledgements to gateways, escalation steps, offline
-homes, the monthly test round, retention. Each tick asks the injected clock for the time.
+"""The server's clockwork in one loop: acknowledgements and desired configurations to gateways,
+escalation steps, offline homes, the monthly test round, retention. Each tick asks the injected clock for the time.
 
 Each job runs on its own: one that fails (the database down, or a row it cannot handle) is logged
 once a minute and counted, and the others still run, on this tick and the next."""
@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
-from eldergate.community.work import acks, escalation, lost, offline, retention
+from eldergate.community.work import acks, desired_config, escalation, lost, offline, retention
 from eldergate.community.work.liveness import Task
 from eldergate.community.work.notify import Notifier
 from eldergate.community.work.publisher import Publisher
@@ -38,6 +38,7 @@ class Timers:
         publisher = self.publisher
         if publisher is not None:
             self._job(done, "acks", now, lambda: acks.send_due(now, self.cfg.broker.prefix, publisher))
+            self._job(done, "config", now, lambda: desired_config.publish_due(publisher, self.cfg.broker.prefix))
         self._job(done, "escalated", now, lambda: escalation.tick(now, self.cfg, self.notifier))
         if self._last_offline is None or now - self._last_offline >= timedelta(seconds=2):
             self._last_offline = now

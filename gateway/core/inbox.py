@@ -7,6 +7,7 @@ import queue
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from eldergate.contract.desired_config import ConfigMessage
 from eldergate.contract.messages import AckMessage, CommandMessage
 from eldergate.drivers.readings import Reading
 
@@ -19,5 +20,5 @@ class Processed:
     confirm: Callable[[], object]
 
 
-InboxItem = Reading | Processed | AckMessage | CommandMessage
+InboxItem = Reading | Processed | AckMessage | CommandMessage | ConfigMessage
 Inbox = queue.Queue[InboxItem]

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from eldergate.config.schema import Config
 from eldergate.contract.bounds import MAX_DETAILS_BYTES, MAX_EVIDENCE_BYTES, MAX_FIGURES_BYTES, clean_bag
+from eldergate.contract.desired_config import ConfigMessage
 from eldergate.contract.messages import (
     AckAppliedMessage,
     AckMessage,
@@ -54,6 +55,7 @@ from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.supervisor import Guard, unguarded
 from eldergate.gateway.core.texts import alert_name
 from eldergate.gateway.core.version import version
+from eldergate.gateway.delivery.desired_config import ConfigState
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.links.mqtt_link import ClientSettings, fail_over, make_client, run_network
 from eldergate.signal.model import Event, Observation
@@ -159,17 +161,19 @@ class Uplink:
     def __init__(self, cfg: Config, outbox: Outbox, stop: threading.Event, inbox: Inbox,
                  status: Callable[[], dict[str, str]] | None = None,
                  resend_after_s: float = RESEND_AFTER_S, clock_trusted: Callable[[], bool] | None = None,
-                 guard: Guard = unguarded, rng: random.Random | None = None) -> None:
+                 guard: Guard = unguarded, rng: random.Random | None = None,
+                 config_state: ConfigState | None = None) -> None:
         assert cfg.uplink is not None
         self.cfg, self.up = cfg, cfg.uplink
         self.outbox, self.stop, self.inbox = outbox, stop, inbox
         self.sensor_status = status or dict
+        self.config = config_state or ConfigState()  # the server's configuration, as the status reports it
         self.resend_after_s = resend_after_s
         self.clock_trusted = clock_trusted or (lambda: True)
         self.rng = rng or random.Random()
         site, gw = cfg.gateway.site, cfg.gateway.id
         self.topics = {leaf: topic(self.up.topic_prefix, site, gw, leaf)
-                       for leaf in ("alerts", "events", "vitals", "summary", "status", "ack", "cmd", "acked")}
+                       for leaf in ("alerts", "events", "vitals", "summary", "status", "ack", "cmd", "acked", "config")}
         self.server_topic = server_status_topic(self.up.topic_prefix)
         self.connected = threading.Event()
         self.last_error: str | None = None
@@ -256,7 +260,13 @@ class Uplink:
         return StatusMessage(site=self.cfg.gateway.site, gateway=self.cfg.gateway.id, sent_at=time.time(),
                              state="online" if state == "online" else "offline", version=version(),
                              unsent_alerts=self.outbox.unsent_count(), sensors=self.sensor_status(),
-                             clock_trusted=self.clock_trusted())
+                             clock_trusted=self.clock_trusted(), config_version=self.config.version,
+                             config_refused_version=self.config.refused_version, config_refused=self.config.refused)
+
+    def status_now(self) -> None:
+        """Publish the status at once (a refused configuration is reported without waiting)."""
+        if self.connected.is_set():
+            self._publish_status("online")
 
     def _publish_status(self, state: str) -> mqtt.MQTTMessageInfo:
         return self._client.publish(self.topics["status"], self._status(state).model_dump_json(), qos=1, retain=True)
@@ -283,7 +293,8 @@ class Uplink:
 
     def _subscribe(self, client: mqtt.Client) -> None:
         q = int(self.up.subscribe_qos)
-        client.subscribe([(self.topics["ack"], q), (self.topics["cmd"], q), (self.server_topic, q)])
+        client.subscribe([(self.topics["ack"], q), (self.topics["cmd"], q), (self.topics["config"], q),
+                          (self.server_topic, q)])
 
     def _on_subscribe(self, client: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
         """A refused subscription (a busy NATS cluster times out creating its consumer) is asked
@@ -342,6 +353,10 @@ class Uplink:
                         return
                     self.outbox.received(ack.alert_id, ack.state)
                 self.inbox.put(ack)
+            elif msg.topic == self.topics["config"]:
+                desired = ConfigMessage.model_validate_json(msg.payload)
+                if (desired.site, desired.gateway) == (self.cfg.gateway.site, self.cfg.gateway.id):
+                    self.inbox.put(desired)  # checked and applied in the core loop
             elif msg.topic == self.topics["cmd"]:
                 cmd = CommandMessage.model_validate_json(msg.payload)
                 if cmd.command == "status" and self._client is not None:

@@ -218,14 +218,16 @@ def _claim_in_demo(gw: Any, community: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from eldergate.gateway.core.sdnotify import SystemdNotifier
     from eldergate.gateway.core.sinks import Sink
+    from eldergate.gateway.delivery.desired_config import DesiredConfig, effective_config
     from eldergate.gateway.local.console_view import ConsoleView
     from eldergate.gateway.runtime import Gateway, default_store
 
-    cfg = load_config(args.config)
+    cfg, state = effective_config(Path(args.config), args.state_dir)  # the TOML, with the server's laid over it
     _preflight(cfg, str(args.config), at_start=True)
     store = default_store(cfg, args.state_dir)
     sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone, rooms=cfg.room_names())] if args.console else []
-    gw = Gateway(cfg, sinks, store=store)
+    desired = DesiredConfig(Path(args.config), args.state_dir or cfg.gateway.state_dir, state, cfg)
+    gw = Gateway(cfg, sinks, store=store, desired=desired)
     _stop_on_signals(gw.stop)
     gw.start()
     notifier = SystemdNotifier()
@@ -234,6 +236,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     gw.run()
     notifier.notify("STOPPING=1")
     log.info("stopped; %d reading(s) processed, everything stored", gw.processed)
+    if gw.restart_requested:  # the server's configuration changed: run again with it, as the same process
+        logging.shutdown()
+        os.execv(sys.executable, [sys.executable, "-m", "eldergate.gateway.tools.cli", *sys.argv[1:]])
     return EXIT_OK
 
 

@@ -14,39 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from community_world import World, alert_payload, api
-
-NOW_T = 1_795_000_000.0
-
-
-class Receipts:
-    """A publisher that keeps what the server sent (topic, payload)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def publish(self, topic: str, payload: str, qos: int = 1, retain: bool = False) -> bool:
-        self.sent.append((topic, json.loads(payload)))
-        return True
-
-    def receipted(self, site: str, gateway: str, alert_id: str) -> bool:
-        return any(t.endswith(f"/{site}/{gateway}/ack") and p.get("alert_id") == alert_id and p["kind"] == "received"
-                   for t, p in self.sent)
-
-
-def _store(db: Any, receipts: Receipts | None = None) -> Any:
-    from eldergate.community.clock import ManualClock
-    from eldergate.community.ingest.batches import BatchStore
-
-    clock = ManualClock()
-    clock.t = clock.t.replace(year=2026, month=11, day=18, hour=23, minute=35)  # a minute after NOW_T
-    return BatchStore(db, clock, receipts or Receipts())
-
-
-def _in(leaf: str, site: str, gw: str, payload: bytes) -> Any:
-    from eldergate.community.ingest.store import Incoming
-
-    return Incoming(leaf, site, gw, payload)
+from community_world import NOW_T, Receipts, World, alert_payload, api
+from community_world import batch_store as _store
+from community_world import incoming as _in
 
 
 def _vitals(site: str, gw: str, t: float, hr: float = 71.0) -> bytes:
@@ -143,17 +113,17 @@ def test_a_message_that_breaks_the_store_is_dead_lettered_and_its_batch_goes_on(
                                                                                  monkeypatch: Any) -> None:
     """A failure no contract check foresaw (here: the store raises for one alert id) costs that
     message only: the batch is stored again one message per transaction."""
-    from eldergate.community.ingest import store as store_module
+    from eldergate.community.ingest import new_alerts
     from eldergate.community.models import Alert, DeadLetter
 
-    real = store_module._alert
+    real = new_alerts.alert_row
 
-    def fragile(gw: Any, msg: Any, now: Any, cfg: Any) -> Any:
+    def fragile(gw: Any, msg: Any, *args: Any) -> Any:  # both the batch's and the one-by-one path build here
         if msg.id == "poison":
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        return real(gw, msg, now, cfg)
+        return real(gw, msg, *args)
 
-    monkeypatch.setattr(store_module, "_alert", fragile)
+    monkeypatch.setattr(new_alerts, "alert_row", fragile)
     receipts = Receipts()
     store = _store(db, receipts)
     assert store.store_batch([_in("alerts", "kz", "gw1", alert_payload("kz", "gw1", "poison", t=NOW_T)),

@@ -1,0 +1,103 @@
+"""Alerts the server has not seen before, created together: a replay after an outage brings one
+new alert per home at once, and the time it takes to drain is the time a person waits.
+
+One alert alone costs a lookup, an insert, its history, its escalation steps and an audit entry,
+each a round trip inside its own savepoint. A batch of them costs one query for what exists, one
+for the residents, one for the snoozes, and one INSERT each for alerts, history, steps and audit
+(``create_all``), whatever the batch's size. ``alert_row`` builds the same row for the one-by-one
+path (``store._alert``), so both make the same alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db.models import Q
+
+from eldergate.community.clock import from_unix
+from eldergate.community.config import CommunityConfig
+from eldergate.community.models import Alert, AlertState, EscalationJob, Gateway, Home, Resident, Snooze
+from eldergate.community.models.audit import AuditEntry
+from eldergate.community.work import escalation
+from eldergate.community.work.workflow import changed
+from eldergate.contract.messages import AlertMessage
+
+
+def trusted(t: float, now: datetime, cfg: CommunityConfig) -> bool:
+    at = now.timestamp()
+    return at - cfg.ingest.past_days * 86400 <= t <= at + cfg.ingest.future_s
+
+
+def gateway_time(t: float, now: datetime, cfg: CommunityConfig) -> datetime:
+    """A gateway's time for an alert: its own when plausible, the server's otherwise."""
+    return from_unix(t) if trusted(t, now, cfg) else now
+
+
+def alert_row(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig, resident: Resident | None,
+              snoozed: bool) -> Alert:
+    """The alert as first stored (not saved). A box not in the registry is quarantined: stored and
+    receipted, seen by the platform operator only, paging nobody until it is adopted into a home."""
+    home = gw.home
+    raised_at = gateway_time(msg.raised_at, now, cfg)
+    evidence = msg.evidence if raised_at != now else {**msg.evidence, "gateway_raised_at": msg.raised_at}
+    return Alert(
+        alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
+        resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
+        title_zh=msg.title_zh, title_en=msg.title_en, evidence=evidence,
+        test=msg.kind == "test" or bool(home and (home.mode == Home.Mode.INSTALLATION or snoozed)),
+        state="received", raised_at=raised_at, received_at=now,
+        group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
+
+
+def history(alert: Alert) -> list[AlertState]:
+    """A new alert's history: raised by its box, received by the server."""
+    return [AlertState(alert=alert, state="raised", at=alert.raised_at, by="gateway", source="gateway"),
+            AlertState(alert=alert, state="received", at=alert.received_at, by="server", source="server")]
+
+
+def audit_row(alert: Alert, now: datetime) -> AuditEntry:
+    details = {"kind": alert.kind, "unknown_gateway": alert.community_id is None}
+    return AuditEntry(at=now, actor=None, actor_name="gateway", action="raised", object_type="alert",
+                      object_id=str(alert.pk), details=details)
+
+
+def unseen(candidates: Sequence[tuple[Gateway, AlertMessage]]) -> list[tuple[Gateway, AlertMessage]]:
+    """The candidates no alert row exists for yet, each (gateway, id) once (one query)."""
+    if not candidates:
+        return []
+    where = Q()
+    by_gateway: dict[int, set[str]] = {}
+    for gw, msg in candidates:
+        by_gateway.setdefault(gw.pk, set()).add(msg.id)
+    for pk, ids in by_gateway.items():
+        where |= Q(gateway_id=pk, alert_id__in=ids)
+    existing = set(Alert.objects.filter(where).values_list("gateway_id", "alert_id"))
+    out: list[tuple[Gateway, AlertMessage]] = []
+    for gw, msg in candidates:
+        if (gw.pk, msg.id) not in existing:
+            existing.add((gw.pk, msg.id))  # a second copy in the batch is a resend: the one-by-one path
+            out.append((gw, msg))
+    return out
+
+
+def create_all(new: Sequence[tuple[Gateway, AlertMessage]], now: datetime, cfg: CommunityConfig) -> list[Alert]:
+    """Create them all, in the caller's transaction (its savepoint decides what a conflict undoes)."""
+    homes = {gw.home_id for gw, _msg in new if gw.home_id is not None}
+    residents: dict[tuple[int | None, str], Resident] = {
+        (r.home_id, r.resident_id): r for r in Resident.objects.filter(home_id__in=homes)}
+    snoozed = set(Snooze.objects.filter(home_id__in=homes, created__lte=now, until__gt=now)
+                  .values_list("home_id", flat=True))
+    rows = [alert_row(gw, msg, now, cfg, residents.get((gw.home_id, msg.resident)), gw.home_id in snoozed)
+            for gw, msg in new]
+    alerts = Alert.objects.bulk_create(rows)  # primary keys come back (RETURNING on both databases)
+    AlertState.objects.bulk_create([s for a in alerts for s in history(a)])
+    EscalationJob.objects.bulk_create([j for a in alerts if a.community_id is not None
+                                       for j in escalation.steps_for(a, cfg)])
+    AuditEntry.objects.bulk_create([audit_row(a, now) for a in alerts])
+    tests = [gw.pk for gw, msg in new if msg.kind == "test"]
+    if tests:
+        Gateway.objects.filter(pk__in=tests).update(last_test_ok=now)
+    for a in alerts:
+        changed(a)
+    return alerts
