@@ -15,9 +15,10 @@ vitals every 10 s and an event every 2 min each, and
     beside what the gateways sent; CPU seconds of the workers and the broker per 1,000 messages;
   * burst: every gateway replays one alert raised 10 minutes ago at once (an outage's end) while
     the probe raises a fresh fall every second: time until the last receipt, receipt p50/p99 of
-    all, and of the fresh falls ("fresh");
+    all, and of the fresh falls ("fresh": sent → receipt at the box; "fr→db": raised → stored by
+    the server, which leaves out the load generator's own event loop reading 10,000 receipts);
   * storm: the broker restarted (SIGKILL, then started again; all three NATS nodes): time until
-    every gateway is connected again, and the probe's fresh falls meanwhile ("stfresh").
+    every gateway is connected again, and the probe's fresh falls meanwhile ("stfresh", "st→db").
 By default the scaling curve is taken at the largest size only (1, 2, 4 workers) and the sizes with
 2 workers; --full crosses them all. Loopback only; every phase is bounded in time.
 """
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,31 @@ def stored(db: str) -> int:
         with sqlite3.connect(db, timeout=30) as c:
             row = c.execute(STORED).fetchone()
     return int(row[0]) if row else 0
+
+
+def raised_to_stored(db: str, ids: list[str]) -> list[float]:
+    """Seconds from each alert's raising (the probe's clock, this machine's) to its row's
+    ``received_at``: the server's part of a fresh fall's wait, without the load generator's own
+    event loop (which also reads 10,000 gateways' receipts) on the way back."""
+    if not ids:
+        return []
+    marks = ",".join(["%s" if db.startswith("postgresql") else "?"] * len(ids))
+    sql = f"SELECT raised_at, received_at FROM community_alert WHERE alert_id IN ({marks})"
+    if db.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(db) as c:
+            rows = c.execute(sql, ids).fetchall()
+    else:
+        import sqlite3
+
+        with sqlite3.connect(db, timeout=30) as c:
+            rows = c.execute(sql, ids).fetchall()
+    out = []
+    for raised, received in rows:
+        a, b = (v if isinstance(v, datetime) else datetime.fromisoformat(v) for v in (raised, received))
+        out.append((b - a).total_seconds())
+    return out
 
 
 class Broker:
@@ -261,8 +288,9 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
     tb = time.monotonic()
     for g in gws:
         g.raise_alert("fall", "critical", raised_ago_s=600)
+    fresh_ids = []
     while fig.alerts_raised > len(fig.receipted) and time.monotonic() - tb < 300:
-        probe.raise_alert("fall", "critical")
+        fresh_ids.append(probe.raise_alert("fall", "critical"))
         await asyncio.sleep(1.0)
     drained = fig.alerts_raised == len(fig.receipted)
     await until(lambda: not probe.unreceipted, 30)
@@ -271,6 +299,8 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
             "burst_p99_ms": _ms(fig.receipt_latency, 0.99), "resends": fig.resends,
             "burst_fresh_p50_ms": _ms(probe_fig.receipt_latency, 0.5),
             "burst_fresh_p99_ms": _ms(probe_fig.receipt_latency, 0.99)}
+    stored_in = raised_to_stored(db, fresh_ids)
+    out |= {"burst_fresh_db_p50_ms": _ms(stored_in, 0.5), "burst_fresh_db_p99_ms": _ms(stored_in, 0.99)}
 
     # reconnect storm: the broker restarts under every gateway at once; the probe raises a fresh
     # fall every second from the moment it is back (its own reconnection is not the server's wait)
@@ -278,18 +308,21 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
     tr = time.monotonic()
     await asyncio.get_running_loop().run_in_executor(None, broker.restart)
     await asyncio.sleep(0.5)
+    storm_ids = []
     while not all(g.connected.is_set() for g in gws) and time.monotonic() - tr < 300:
         if probe.connected.is_set():
-            probe.raise_alert("fall", "critical")
+            storm_ids.append(probe.raise_alert("fall", "critical"))
         await asyncio.sleep(1.0)
     back = all(g.connected.is_set() for g in gws)
     out["reconnect_s"] = round(time.monotonic() - tr, 1) if back else None
     for _ in range(5):  # after the storm, while its backlog drains
-        probe.raise_alert("fall", "critical")
+        storm_ids.append(probe.raise_alert("fall", "critical"))
         await asyncio.sleep(1.0)
     await until(lambda: not probe.unreceipted, 30)
+    stored_in = raised_to_stored(db, storm_ids)
     out |= {"storm_fresh_p50_ms": _ms(probe_fig.receipt_latency, 0.5),
-            "storm_fresh_p99_ms": _ms(probe_fig.receipt_latency, 0.99)}
+            "storm_fresh_p99_ms": _ms(probe_fig.receipt_latency, 0.99),
+            "storm_fresh_db_p99_ms": _ms(stored_in, 0.99)}
     await shutdown([*gws, probe], tasks)
     return out
 
@@ -301,8 +334,10 @@ COLUMNS = [("db", "db"), ("broker", "broker"), ("gateways", "gws"), ("workers", 
            ("cpu_workers_s_per_1k", "cpu wrk/1k"), ("cpu_broker_s_per_1k", "cpu brk/1k"),
            ("cpu_pg_s_per_1k", "cpu pg/1k"), ("cpu_generator_cores", "gen cores"),
            ("burst_drain_s", "burst s"), ("burst_p50_ms", "burst p50"), ("burst_p99_ms", "burst p99"),
-           ("burst_fresh_p50_ms", "fresh p50"), ("burst_fresh_p99_ms", "fresh p99"), ("reconnect_s", "storm s"),
-           ("storm_fresh_p50_ms", "stfresh p50"), ("storm_fresh_p99_ms", "stfresh p99")]
+           ("burst_fresh_p50_ms", "fresh p50"), ("burst_fresh_p99_ms", "fresh p99"),
+           ("burst_fresh_db_p99_ms", "fr→db p99"), ("reconnect_s", "storm s"),
+           ("storm_fresh_p50_ms", "stfresh p50"), ("storm_fresh_p99_ms", "stfresh p99"),
+           ("storm_fresh_db_p99_ms", "st→db p99")]
 
 
 def table(rows: list[dict[str, Any]]) -> str:

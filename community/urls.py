@@ -31,6 +31,7 @@ urlpatterns = [
     path("f/<str:code>", finder.finder_view),
     path("console/residents/<int:pk>/visit", console.visit_view),
     path("console/residents/<int:pk>/consent", console.consent_view),
+    path("console/residents/<int:pk>/settings", console.settings_view),
     path("console/visits", console.visit_list),
     path("console/claim", claims.claim_view),
     path("family", console.family_view),

@@ -16,8 +16,9 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, When
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.views.decorators.http import require_POST
+from pydantic import ValidationError
 
 from eldergate.community.clock import now
 from eldergate.community.models import Alert, Comment, Consent, Event, Resident, Summary, Visit
@@ -27,13 +28,14 @@ from eldergate.community.models.crypto import decrypt
 from eldergate.community.web.common import error_page, lang, page
 from eldergate.community.web.login import LOGIN
 from eldergate.community.web.lost_pages import lost_panel
-from eldergate.community.work import consent, scoping, workflow
+from eldergate.community.work import consent, desired_config, scoping, workflow
 from eldergate.community.work.advisories import Night, advisories
 from eldergate.community.work.lost import LOST_KINDS
 from eldergate.community.work.names import Names
 from eldergate.community.work.wall import display_name, place_label
 from eldergate.community.work.words import T, duration, evidence, since, summary_sentence, t
 from eldergate.contract.alert_kinds import facets
+from eldergate.contract.desired_config import ThresholdChanges
 
 
 def _card(a: Alert, language: str, names: Names) -> dict[str, Any]:
@@ -232,7 +234,43 @@ def resident_view(request: HttpRequest, pk: int) -> HttpResponse:
         "alerts": alerts, "visits": visits,
         "may_medical": scoping.may_read_medical(user), "may_act": scoping.may_act(user),
         "may_access": see_contacts and scoping.role(user) != "relative",
-        "relative": scoping.role(user) == "relative"})
+        "relative": scoping.role(user) == "relative",
+        "may_settings": scoping.may_change_settings(user), "boxes": _boxes(r, language),
+        "night_start": str((r.thresholds or {}).get("night_start", ""))[:5],
+        "night_end": str((r.thresholds or {}).get("night_end", ""))[:5]})
+
+
+def _boxes(r: Resident, language: str) -> list[dict[str, Any]]:
+    """Each box of the home: the configuration version in effect there against the one wanted."""
+    wanted = r.home.config_version
+    out = []
+    for g in r.home.gateways.all().order_by("pk"):
+        if g.config_refused_version == wanted and wanted:
+            state = f"{t('config_refused', language)}：{g.config_refused}"
+        elif g.config_applied_version == wanted:
+            state = t("config_in_step", language)
+        else:
+            state = t("config_pending", language)
+        out.append({"gateway": g.gateway, "applied": g.config_applied_version, "wanted": wanted, "state": state,
+                    "in_step": g.config_applied_version == wanted})
+    return out
+
+
+@login_required(login_url=LOGIN)
+@require_POST
+def settings_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the resident's night hours from the console; the home's box is sent them."""
+    r = _resident(request, pk)
+    user: Any = request.user
+    if not scoping.may_change_settings(user):
+        raise Http404("not allowed")
+    try:
+        changes = ThresholdChanges.model_validate({k: v for k in ("night_start", "night_end")
+                                                   if (v := request.POST.get(k, "").strip())})
+    except ValidationError:
+        return HttpResponseBadRequest("夜间时段请写成 时:分，例如 22:30")
+    desired_config.change_resident(r, now(), user, thresholds=changes)
+    return HttpResponseRedirect(f"/console/residents/{r.pk}")
 
 
 def _advice_lines(found: list[Any], language: str) -> list[str]:

@@ -85,8 +85,8 @@ def publish_due(publisher: Publisher, prefix: str) -> int:
         assert g.home is not None
         home = homes.setdefault(g.home.pk, Home.objects.prefetch_related("residents__contacts").get(pk=g.home.pk))
         doc = document(home, g)
-        if not publisher.publish(topic(prefix, g.site, g.gateway, "config"), doc.model_dump_json(), qos=1,
-                                 retain=True):
+        payload = doc.model_dump_json(exclude_none=True)  # an unset threshold is the box's own
+        if not publisher.publish(topic(prefix, g.site, g.gateway, "config"), payload, qos=1, retain=True):
             break  # the broker is away: the next tick tries again
         Gateway.objects.filter(pk=g.pk).update(config_sent_version=doc.version)
         sent += 1

@@ -100,13 +100,12 @@ async def _stream_of_before(cluster: NatsCluster) -> None:
     import nats
     from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
 
-    from eldergate.community.ingest.jetstream import OLD_CONSUMER, STREAM
-
+    stream, old_consumer = "ELDERGATE_UP", "eldergate-ingest"  # community/ingest/jetstream.py STREAM, OLD_CONSUMER
     nc = await nats.connect(servers=cluster.nats_urls)
     js = nc.jetstream(timeout=10)
-    await js.add_stream(StreamConfig(name=STREAM, subjects=["eldergate.v1.*.*." + leaf for leaf in GATEWAY_LEAVES],
+    await js.add_stream(StreamConfig(name=stream, subjects=["eldergate.v1.*.*." + leaf for leaf in GATEWAY_LEAVES],
                                      retention=RetentionPolicy.WORK_QUEUE, num_replicas=3))
-    await js.add_consumer(STREAM, ConsumerConfig(durable_name=OLD_CONSUMER, ack_policy=AckPolicy.EXPLICIT))
+    await js.add_consumer(stream, ConsumerConfig(durable_name=old_consumer, ack_policy=AckPolicy.EXPLICIT))
     await nc.close()
     fig = Figures()
     box = Gateway("probe", "left", brokers_of(cluster.mqtt_urls), fig, random.Random(9), subscribe_qos=0)
@@ -119,7 +118,7 @@ async def _stream_of_before(cluster: NatsCluster) -> None:
         js = nc.jetstream(timeout=10)
 
         async def kept() -> bool:
-            return bool((await js.stream_info(STREAM)).state.messages >= 1)
+            return bool((await js.stream_info(stream)).state.messages >= 1)
 
         end = time.monotonic() + 30
         while not await kept():
