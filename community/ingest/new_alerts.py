@@ -17,9 +17,10 @@ from django.db.models import Q
 
 from eldergate.community.clock import from_unix
 from eldergate.community.config import CommunityConfig
-from eldergate.community.models import Alert, AlertState, EscalationJob, Gateway, Home, Resident, Snooze
+from eldergate.community.models import Alert, AlertState, EscalationJob, Gateway, Resident, Snooze
 from eldergate.community.models.audit import AuditEntry
 from eldergate.community.work import escalation
+from eldergate.community.work.server_alerts import pages_nobody
 from eldergate.community.work.workflow import changed
 from eldergate.contract.messages import AlertMessage
 
@@ -35,7 +36,7 @@ def gateway_time(t: float, now: datetime, cfg: CommunityConfig) -> datetime:
 
 
 def alert_row(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig, resident: Resident | None,
-              snoozed: bool) -> Alert:
+              snoozed: bool | None) -> Alert:
     """The alert as first stored (not saved). A box not in the registry is quarantined: stored and
     receipted, seen by the platform operator only, paging nobody until it is adopted into a home."""
     home = gw.home
@@ -45,7 +46,7 @@ def alert_row(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfi
         alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
         resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
         title_zh=msg.title_zh, title_en=msg.title_en, evidence=evidence,
-        test=msg.kind == "test" or bool(home and (home.mode == Home.Mode.INSTALLATION or snoozed)),
+        test=msg.kind == "test" or pages_nobody(home, now, snoozed),
         state="received", raised_at=raised_at, received_at=now,
         group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
 

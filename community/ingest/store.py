@@ -33,7 +33,6 @@ from eldergate.community.models import (
     Event,
     Gateway,
     Resident,
-    Snooze,
     Summary,
     VitalsLatest,
     VitalsMinute,
@@ -318,7 +317,7 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
     created = alert is None
     if alert is None:
         resident = Resident.objects.filter(home=home, resident_id=msg.resident).first() if home else None
-        alert = new_alerts.alert_row(gw, msg, now, cfg, resident, Snooze.active_for(home, now) is not None)
+        alert = new_alerts.alert_row(gw, msg, now, cfg, resident, None)  # None: it looks up the snooze itself
         alert.save()
         AlertState.objects.bulk_create(new_alerts.history(alert))  # a new alert has no history yet
         if home is not None:

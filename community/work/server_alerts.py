@@ -15,9 +15,14 @@ from eldergate.community.work.workflow import add_state, changed
 from eldergate.contract.alert_kinds import facets
 
 
-def pages_nobody(home: Home | None, now: datetime) -> bool:
-    """A home being installed or snoozed: its alerts are recorded as tests and page nobody."""
-    return bool(home and (home.mode == Home.Mode.INSTALLATION or Snooze.active_for(home, now)))
+def pages_nobody(home: Home | None, now: datetime, snoozed: bool | None = None) -> bool:
+    """A home being installed or snoozed: its alerts are recorded as tests and page nobody.
+    ``snoozed``: already looked up (a batch looks once for all its homes)."""
+    if home is None:
+        return False
+    if snoozed is None:
+        snoozed = Snooze.active_for(home, now) is not None
+    return home.mode == Home.Mode.INSTALLATION or snoozed
 
 
 def raise_on_server(kind: str, gateway: Gateway, community: Community | None, now: datetime, cfg: CommunityConfig,
