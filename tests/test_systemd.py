@@ -20,7 +20,7 @@ from eldergate.config.loader import parse_config
 from eldergate.gateway.core.sdnotify import SystemdNotifier, Watchdog
 from eldergate.gateway.runtime import Gateway
 
-from testutil import ELDERGATE, ROOT, clean_env, eldergate_cmd, systemd_rating
+from testutil import ELDERGATE, ROOT, clean_env, eldergate_cmd, systemd_rating, wait_for
 
 ANALYZE = shutil.which("systemd-analyze")
 
@@ -152,7 +152,8 @@ def test_watchdog_pings_stop_when_the_core_loop_hangs(tmp_path: Path) -> None:
         assert before.count("WATCHDOG=1") >= 3
         gw.home.process = stuck_process  # type: ignore[method-assign]
         gw.bus.publish("zigbee2mqtt/door", json.dumps({"contact": False}).encode())
-        time.sleep(5.5)  # the loop's limit is 5 s without a turn
+        # the loop's limit is 5 s without a turn: waited for as the gateway itself judges it
+        assert wait_for(lambda: gw.stuck() is not None, 15, 0.05)
         _collect(sock, 0.3)  # drain pings sent before the limit
         after = _collect(sock, 1.5)
         assert "WATCHDOG=1" not in after

@@ -40,6 +40,7 @@ class OwnerLock:
         self._conn: Any = None
         self._held = False
         self._warned = False
+        self._said_other = False
 
     def try_hold(self) -> bool:
         from django.db import connections
@@ -58,6 +59,9 @@ class OwnerLock:
                 self._conn = psycopg.connect(**db.get_connection_params(), autocommit=True)
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
             self._held, self._warned = bool(row and row[0]), False
+            if not self._held and not self._said_other:  # once: an operator (and a test) knows it looked
+                log.info("server status: another ingest process owns it; this one stays silent")
+            self._said_other = not self._held
             return self._held
         except Exception as err:  # noqa: BLE001  (any database failure means: not the owner now)
             if not self._warned:  # once per outage, not twice a second

@@ -19,6 +19,7 @@ from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 OWNS = "this process owns it"
+SILENT = "another ingest process owns it"
 
 
 def test_one_owner_says_online_and_a_survivor_takes_over(tmp_path: Path, mosquitto: Mosquitto,
@@ -43,7 +44,8 @@ def test_one_owner_says_online_and_a_survivor_takes_over(tmp_path: Path, mosquit
         start("a")
         start("b")
         assert wait_for(lambda: owner() is not None, 30, 0.2)
-        time.sleep(3)  # both subscribed; the other one must stay silent
+        # the other one has looked, found the owner, and stays silent
+        assert wait_for(lambda: sum(SILENT in (folder / f"{n}.log").read_text() for n in procs) == 1, 30, 0.1)
         assert sum(OWNS in (folder / f"{n}.log").read_text() for n in procs) == 1
         sub.connect("127.0.0.1", mosquitto.port)
         sub.subscribe("eldergate/v1/_server/status", 1)
@@ -54,11 +56,16 @@ def test_one_owner_says_online_and_a_survivor_takes_over(tmp_path: Path, mosquit
         assert first is not None
         other = "b" if first == "a" else "a"
         procs[other].kill()  # SIGKILL a worker that does not own the status: the gateways see nothing
-        time.sleep(3)
-        assert len(heard) == 1, heard
+        # the broker has seen it go (its session, and any will it had, are dealt with by then)
+        gone = f"-ingest-{procs[other].pid}"
 
+        def seen_gone() -> bool:
+            lines = mosquitto.log.read_text().splitlines()
+            return any(gone in line and "closed its connection" in line for line in lines)
+        assert wait_for(seen_gone, 30, 0.1), mosquitto.log.read_text()[-2000:]
         start("c")
-        time.sleep(3)
+        assert wait_for(lambda: SILENT in (folder / "c.log").read_text(), 30, 0.1)  # c looked: silent too
+        assert len(heard) == 1, heard
         procs[first].kill()  # SIGKILL the owner: its will, then the survivor's "online"
         assert wait_for(lambda: any('"online"' in p and not r for _t, p, r in heard[1:]), 15), heard
         live = [p for _t, p, r in heard[1:] if not r]
