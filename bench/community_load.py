@@ -30,7 +30,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from broker import Mosquitto
 from community_proc import CommunityServer, WallStream, admit_fleet, community, ingest_worker, register, share_ingest
-from contract_gateways import Figures, Gateway, brokers_of, fleet, percentile, shutdown, until
+from contract_gateways import Figures, fleet, percentile, shutdown, until
 from nats_cluster import NatsCluster
 from pg import Postgres
 from shipped_broker import delivery_settings
@@ -127,6 +126,51 @@ def raised_to_stored(db: str, ids: list[str]) -> list[float]:
         a, b = (v if isinstance(v, datetime) else datetime.fromisoformat(v) for v in (raised, received))
         out.append((b - a).total_seconds())
     return out
+
+
+class ProbeProcess:
+    """The probe home in a process of its own (bench/probe_home.py): its fresh falls' latency is
+    the server's and the broker's, not the wait of this process's event loop, which also serves
+    every simulated gateway. The same face as a contract_gateways.Gateway where the bench uses it."""
+
+    def __init__(self, urls: list[str], qos: int) -> None:
+        self.urls, self.qos = urls, qos
+        self.fig = Figures()
+        self.connected = asyncio.Event()
+        self.unreceipted: dict[str, float] = {}
+        self.n = 0
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("probe_home.py")), *self.urls, "--qos", str(self.qos),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            msg = json.loads(line)
+            if "connected" in msg:
+                (self.connected.set if msg["connected"] else self.connected.clear)()
+            elif self.unreceipted.pop(msg["id"], None) is not None:
+                self.fig.receipt_latency.append(float(msg["latency"]))
+
+    def raise_alert(self, kind: str = "fall", severity: str = "critical") -> str:
+        assert self.proc.stdin is not None
+        self.n += 1
+        aid = f"probe-{kind}-{self.n}"
+        self.unreceipted[aid] = time.monotonic()
+        self.proc.stdin.write(f"raise {aid} {kind}\n".encode())
+        return aid
+
+    async def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except TimeoutError:
+            self.proc.kill()
+        self.reader.cancel()
 
 
 class Broker:
@@ -224,16 +268,18 @@ def run_case(pg: Postgres | None, kind: str, n: int, workers: int, steady_s: flo
 
 async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids: list[int], pg_pid: int | None,
                  steady_s: float) -> dict[str, Any]:
-    fig, probe_fig = Figures(), Figures()
+    fig = Figures()
     qos = 0 if broker.kind == "nats" else 1  # as docs/deploy-city.md configures the gateways
     gws = fleet(n, broker.urls, fig, subscribe_qos=qos)
-    probe = Gateway("probe", "probe-gw", brokers_of(broker.urls), probe_fig, random.Random(1), subscribe_qos=qos)
-    probe.telemetry = False
+    probe = ProbeProcess(broker.urls, qos)
+    probe_fig = probe.fig
+    await probe.start()
     spread = max(5.0, n / 500)  # installs come up over time; the storm below does not
     t0 = time.monotonic()
-    tasks = [asyncio.create_task(g.run(start_within=spread)) for g in [*gws, probe]]
+    tasks = [asyncio.create_task(g.run(start_within=spread)) for g in gws]
     out: dict[str, Any] = {}
     if not await until(lambda: all(g.connected.is_set() for g in [*gws, probe]), spread + 120, 0.5):
+        await probe.stop()
         out["error"] = f"{sum(g.connected.is_set() for g in gws)} of {n} connected"
         return out
     out["connect_s"] = round(time.monotonic() - t0, 1)
@@ -323,7 +369,8 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
     out |= {"storm_fresh_p50_ms": _ms(probe_fig.receipt_latency, 0.5),
             "storm_fresh_p99_ms": _ms(probe_fig.receipt_latency, 0.99),
             "storm_fresh_db_p99_ms": _ms(stored_in, 0.99)}
-    await shutdown([*gws, probe], tasks)
+    await probe.stop()
+    await shutdown(gws, tasks)
     return out
 
 

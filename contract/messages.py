@@ -124,6 +124,7 @@ class StatusMessage(Message):
     config_version: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     config_refused_version: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     config_refused: Annotated[str, Field(max_length=300, pattern=_PRINTABLE)] = ""
+    started_at: UnixTime | None = Field(None, description="when the gateway's process started (a restart shows)")
 
 
 class AckMessage(BaseModel):
@@ -154,7 +155,7 @@ class ServerStatusMessage(BaseModel):
 
 class CommandMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    command: Literal["status", "test_alert", "acknowledge", "outdoor_temperature"]
+    command: Literal["status", "test_alert", "acknowledge", "outdoor_temperature", "restart"]
     alert_id: Id | None = None
     by: Person | None = None
     # outdoor_temperature: the community's outdoors now (None: unknown again); outings run short in the cold

@@ -367,6 +367,11 @@ class Gateway:
             elif m.command == "test_alert":
                 self._emit_all(self.home.alerts.test_alert(now))
                 return
+            elif m.command == "restart":  # asked by the community (audited there): in place, as for a new config
+                log.warning("the community server asked for a restart: restarting in place")
+                self.restart_requested = True
+                self.stop()
+                return
             elif m.command == "outdoor_temperature":
                 self.home.outdoor_temperature(m.temperature_c)
                 log.info("outdoor temperature from the community: %s", m.temperature_c)

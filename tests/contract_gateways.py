@@ -65,6 +65,7 @@ class Figures:
     alerts_raised: int = 0
     receipted: set[str] = field(default_factory=set)
     receipt_latency: list[float] = field(default_factory=list)  # first send -> first receipt, s
+    receipt_order: list[tuple[str, float]] = field(default_factory=list)  # (alert id, latency) as receipted
     resends: int = 0
     connects: int = 0
     connect_failures: int = 0
@@ -232,6 +233,7 @@ class Gateway:
             if entry is not None:
                 self.fig.receipted.add(payload["alert_id"])
                 self.fig.receipt_latency.append(time.monotonic() - entry[1])
+                self.fig.receipt_order.append((payload["alert_id"], self.fig.receipt_latency[-1]))
         elif topic.endswith("/config") and payload.get("version", 0) > self.config_version:
             # the server's desired configuration: taken as it is (a contract-level box has no schema
             # of its own to refuse it with), the version in effect said in the retained status
@@ -272,9 +274,10 @@ class Gateway:
 
     # -- alerts --------------------------------------------------------------------------------
 
-    def raise_alert(self, kind: str = "fall", severity: str = "critical", raised_ago_s: float = 0.0) -> str:
+    def raise_alert(self, kind: str = "fall", severity: str = "critical", raised_ago_s: float = 0.0,
+                    aid: str | None = None) -> str:
         """``raised_ago_s``: an alert the outbox kept through an outage, sent now (a replay)."""
-        aid = f"{self.gid}-{kind}-{len(self.unreceipted)}-{self.rng.getrandbits(40):x}"
+        aid = aid or f"{self.gid}-{kind}-{len(self.unreceipted)}-{self.rng.getrandbits(40):x}"
         now = time.time() - raised_ago_s
         payload = dict(id=aid, kind=kind, severity=severity, state="raised", resident=self.residents[0],
                        room="living", sensor="room", started=now, raised_at=now, title_zh="跌倒", title_en="Fall")

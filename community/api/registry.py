@@ -8,13 +8,15 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError
 from pydantic import ValidationError
 
 from eldergate.community.api.common import user
 from eldergate.community.api.schemas import (
     AdoptIn,
+    CommandIn,
+    CommandOut,
     GatewayOut,
     HomeOut,
     MedicalOut,
@@ -26,10 +28,10 @@ from eldergate.community.api.schemas import (
 )
 from eldergate.community.clock import now
 from eldergate.community.config import active
-from eldergate.community.models import Alert, Gateway, Home, Resident, Snooze, Visit
+from eldergate.community.models import Alert, BoxCommand, Gateway, Home, Resident, Snooze, Visit
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.work import consent, desired_config, escalation, scoping
+from eldergate.community.work import box_commands, consent, desired_config, escalation, scoping
 from eldergate.contract.desired_config import ThresholdChanges
 
 router = Router(tags=["registry"])
@@ -148,6 +150,33 @@ def change_resident(request: HttpRequest, resident_id: int, body: ResidentPatch)
             summary="the boxes one may see, with software and configuration versions (desired, applied, refused)")
 def gateways(request: HttpRequest) -> list[dict[str, Any]]:
     return [_gateway_out(g) for g in scoping.gateways(user(request)).select_related("home").order_by("pk")]
+
+
+def _command_out(c: BoxCommand) -> dict[str, Any]:
+    return {"id": c.pk, "gateway": c.gateway_id, "command": c.command, "by": c.by.get_username() if c.by else None,
+            "created_at": c.created_at, "sent_at": c.sent_at, "done_at": c.done_at, "ok": c.ok, "result": c.result}
+
+
+@router.post("/gateways/{gateway_id}/commands", response={202: CommandOut, 403: Problem, 404: Problem},
+             summary="ask a box for a test alert end to end, a fresh status or a restart (audited; the answer is "
+                     "the box's own: GET …/commands)")
+def command(request: HttpRequest, gateway_id: int, body: CommandIn) -> Status[dict[str, Any]]:
+    u = user(request)
+    g = scoping.gateways(u).filter(pk=gateway_id).first()
+    if g is None:
+        raise HttpError(404, "no such gateway")
+    if not scoping.may_administer(u):
+        raise HttpError(403, "commands to a box are for community admins and the platform operator")
+    with transaction.atomic():
+        return Status(202, _command_out(box_commands.ask(g, body.command, u, now())))
+
+
+@router.get("/gateways/{gateway_id}/commands", response={200: list[CommandOut], 404: Problem})
+def commands(request: HttpRequest, gateway_id: int) -> list[dict[str, Any]]:
+    g = scoping.gateways(user(request)).filter(pk=gateway_id).first()
+    if g is None:
+        raise HttpError(404, "no such gateway")
+    return [_command_out(c) for c in BoxCommand.objects.filter(gateway=g).select_related("by")[:50]]
 
 
 @router.get("/residents/{resident_id}/medical", response={200: MedicalOut, 403: Problem, 404: Problem},

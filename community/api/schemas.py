@@ -104,6 +104,22 @@ class ResidentOut(Schema):
     config_desired_version: int = Field(description="the home's desired configuration version")
 
 
+class CommandIn(Schema):
+    command: Literal["test_alert", "status", "restart"]
+
+
+class CommandOut(Schema):
+    id: int
+    gateway: int
+    command: str
+    by: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    done_at: datetime | None
+    ok: bool | None = Field(description="None while waiting for the box's answer")
+    result: str
+
+
 class ContactIn(Schema):
     order: int = Field(ge=1, le=99)
     name: str = Field(min_length=1, max_length=100)

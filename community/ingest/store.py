@@ -290,7 +290,8 @@ def _apply(gw: Gateway, msg: BaseModel, now: datetime, cfg: CommunityConfig, ret
                                                 unsent_alerts=msg.unsent_alerts, sensors=msg.sensors,
                                                 config_applied_version=msg.config_version,
                                                 config_refused_version=msg.config_refused_version,
-                                                config_refused=msg.config_refused)
+                                                config_refused=msg.config_refused,
+                                                started_at=from_unix(msg.started_at) if msg.started_at else None)
         return Stored(new=True)
     if isinstance(msg, EventMessage):
         n = len(Event.objects.bulk_create([_event_row(gw, msg)], ignore_conflicts=True))

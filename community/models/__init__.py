@@ -3,6 +3,7 @@
 from eldergate.community.models.alerts import Alert, AlertState, Comment, EscalationJob, OutgoingAck
 from eldergate.community.models.audit import AuditEntry, AuditPurge
 from eldergate.community.models.deadletter import DeadLetter
+from eldergate.community.models.fleet import BoxCommand
 from eldergate.community.models.identity import BoxIdentity
 from eldergate.community.models.lost import Badge, Locator, Position
 from eldergate.community.models.people import ApiToken, DutyShift, LoginLink, Profile, Snooze, Visit
@@ -15,6 +16,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry", "AuditPurge",
     "Badge",
+    "BoxCommand",
     "BoxIdentity",
     "Comment",
     "Community",

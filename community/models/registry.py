@@ -95,6 +95,7 @@ class Gateway(models.Model):
                                                          "status says (0: its TOML alone)")
     config_refused_version = models.PositiveIntegerField(default=0)
     config_refused = models.CharField(max_length=300, blank=True, help_text="the box's first reason, naming the field")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="its process's start, as its status says")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "gateway"], name="one_gateway_per_topic")]

@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
-from eldergate.community.work import acks, desired_config, escalation, lost, offline, retention
+from eldergate.community.work import acks, box_commands, desired_config, escalation, lost, offline, retention
 from eldergate.community.work.liveness import Task
 from eldergate.community.work.notify import Notifier
 from eldergate.community.work.publisher import Publisher
@@ -39,10 +39,12 @@ class Timers:
         if publisher is not None:
             self._job(done, "acks", now, lambda: acks.send_due(now, self.cfg.broker.prefix, publisher))
             self._job(done, "config", now, lambda: desired_config.publish_due(publisher, self.cfg.broker.prefix))
+            self._job(done, "commands", now, lambda: box_commands.send_due(publisher, self.cfg.broker.prefix, now))
         self._job(done, "escalated", now, lambda: escalation.tick(now, self.cfg, self.notifier))
         if self._last_offline is None or now - self._last_offline >= timedelta(seconds=2):
             self._last_offline = now
             self._job(done, "offline", now, lambda: offline.check(now, self.cfg))
+            self._job(done, "command_answers", now, lambda: box_commands.settle(now))
             if publisher is not None:  # a new outdoor temperature reaches the homes within seconds
                 self._job(done, "outdoor", now, lambda: lost.send_outdoor_temperatures(now, self.cfg, publisher))
         if self._last_daily is None or now - self._last_daily >= timedelta(hours=1):

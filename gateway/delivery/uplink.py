@@ -62,6 +62,7 @@ from eldergate.signal.model import Event, Observation
 from eldergate.signal.summary import DailySummary
 
 log = logging.getLogger(__name__)
+STARTED_AT = time.time()  # this process's start: the server sees a restart in the status
 
 RESEND_AFTER_S = 30.0  # the longest wait before an alert message without a receipt is sent again
 RESEND_FIRST_S = 2.0  # the first resend; each further one waits twice as long, up to resend_after
@@ -261,7 +262,8 @@ class Uplink:
                              state="online" if state == "online" else "offline", version=version(),
                              unsent_alerts=self.outbox.unsent_count(), sensors=self.sensor_status(),
                              clock_trusted=self.clock_trusted(), config_version=self.config.version,
-                             config_refused_version=self.config.refused_version, config_refused=self.config.refused)
+                             config_refused_version=self.config.refused_version, config_refused=self.config.refused,
+                             started_at=STARTED_AT)
 
     def status_now(self) -> None:
         """Publish the status at once (a refused configuration is reported without waiting)."""

@@ -133,3 +133,42 @@ def test_the_console_changes_night_hours_and_shows_each_box_in_step_or_not(world
     assert v.post(f"/console/residents/{pk}/settings", {"night_start": "20:00"}).status_code == 404
     assert "box-settings" not in v.get(f"/console/residents/{pk}").content.decode()
     assert json.dumps(Resident.objects.get(pk=pk).thresholds) == '{"night_start": "21:45:00"}'
+
+
+def test_commands_go_in_order_come_again_unanswered_and_are_answered_by_their_effect(world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from eldergate.community.models import AuditEntry, BoxCommand, Gateway
+    from eldergate.community.work import box_commands
+
+    kz = world.sides["kz"]
+    gid = kz.gateway.pk
+    code, made = api(kz.tokens["community-admin"], "POST", f"/gateways/{gid}/commands", {"command": "test_alert"})
+    assert code == 202 and made["ok"] is None
+    api(kz.tokens["community-admin"], "POST", f"/gateways/{gid}/commands", {"command": "restart"})
+    for role in ("grid-worker", "volunteer", "installer", "relative"):
+        code, _ = api(kz.tokens[role], "POST", f"/gateways/{gid}/commands", {"command": "restart"})
+        assert code in (403, 404), role
+    code, _ = api(world.sides["other"].tokens["community-admin"], "POST", f"/gateways/{gid}/commands",
+                  {"command": "restart"})
+    assert code == 404  # another community's box
+    code, _ = api(kz.tokens["community-admin"], "POST", f"/gateways/{gid}/commands", {"command": "rm -rf"})
+    assert code in (400, 422)
+    assert AuditEntry.objects.filter(action="box_command").count() == 2
+
+    t0 = datetime.now(UTC)
+    sent = Receipts()
+    assert box_commands.send_due(sent, "eldergate/v1", t0) == 2
+    assert [p["command"] for _t, p in sent.sent] == ["test_alert", "restart"]  # as they were asked
+    assert box_commands.send_due(sent, "eldergate/v1", t0 + timedelta(seconds=5)) == 0
+    assert box_commands.settle(t0 + timedelta(seconds=5)) == 0  # nothing happened at the box yet
+    Gateway.objects.filter(pk=gid).update(last_test_ok=t0 + timedelta(seconds=6))
+    assert box_commands.settle(t0 + timedelta(seconds=7)) == 1
+    assert box_commands.send_due(sent, "eldergate/v1", t0 + timedelta(seconds=40)) == 1  # the restart, again
+    assert sent.sent[-1][1]["command"] == "restart"
+    assert box_commands.settle(t0 + timedelta(minutes=11)) == 1  # never restarted: "no answer"
+    results = {c.command: (c.ok, c.result) for c in BoxCommand.objects.all()}
+    assert results["test_alert"][0] is True and "test alert stored" in results["test_alert"][1]
+    assert results["restart"] == (False, "no answer")
+    code, listed = api(kz.tokens["grid-worker"], "GET", f"/gateways/{gid}/commands")
+    assert code == 200 and [c["command"] for c in listed] == ["restart", "test_alert"]

@@ -152,6 +152,27 @@ def test_the_registry_reaches_every_box_refusals_are_reported_and_an_offline_box
         stored = _stored(tmp_path, "gw2")
         assert stored["version"] == 2 and stored["residents"][0]["thresholds"]["night_start"] == "23:00:00"
 
+        # commands from afar, audited, answered by the box itself: a test alert end to end, a restart
+        box = _gateways(server, ops)["gw1"]
+        pid = real["gw1"].proc.pid if real["gw1"].proc else None
+        for command in ("test_alert", "restart"):
+            made = server.api(ops, f"/gateways/{box['id']}/commands", "POST", {"command": command})
+            assert made["ok"] is None and made["by"] == "ops"
+
+        def answered() -> list[dict[str, Any]]:
+            return list(server.api(ops, f"/gateways/{box['id']}/commands"))
+        assert wait_for(lambda: all(c["ok"] is not None for c in answered()), 90, 0.5), \
+            (answered(), server.log.read_text()[-3000:], real["gw1"].log.read_text()[-3000:])
+        assert all(c["ok"] for c in answered()), answered()
+        assert {c["command"] for c in answered()} == {"test_alert", "restart"}
+        assert real["gw1"].proc is not None and real["gw1"].proc.pid == pid and real["gw1"].proc.poll() is None
+        assert "asked for a restart" in real["gw1"].log.read_text()
+        try:
+            server.api(worker, f"/gateways/{box['id']}/commands", "POST", {"command": "restart"})
+            raise AssertionError("a grid worker restarted a box")
+        except Exception as err:
+            assert getattr(err, "code", None) == 403, err
+
         # a change nobody may make: a relative's or an installer's token is refused, nothing moves
         denied = community("create-user", "wang", "--role", "installer", "--community", "s1", "--token", *cfg,
                            cwd=tmp_path).stdout.strip().splitlines()[-1]

@@ -1,0 +1,66 @@
+"""Commands to a box from afar (a test alert end to end, a fresh status, a restart), each audited,
+sent by the timers on the box's ``cmd`` leaf, and answered by what the box then does: its test
+alert stored, a status newer than the command, a status from a process started after it. No
+answer within ANSWER_WITHIN is a result too ("no answer")."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+
+from eldergate.community.models import BoxCommand, Gateway
+from eldergate.community.models.audit import record
+from eldergate.community.work.publisher import Publisher
+from eldergate.contract.messages import CommandMessage, topic
+
+ANSWER_WITHIN = timedelta(minutes=10)
+RESEND = timedelta(seconds=30)
+
+
+def ask(gateway: Gateway, command: str, by: Any, now: datetime) -> BoxCommand:
+    cmd = BoxCommand.objects.create(gateway=gateway, command=command, by=by, created_at=now)
+    record(now, by, "box_command", gateway, command=command, id=cmd.pk)
+    return cmd
+
+
+def send_due(publisher: Publisher, prefix: str, now: datetime) -> int:
+    """Send what is new, in the order it was asked, and again what has had no answer for RESEND
+    (a box restarting drops the commands it had not yet taken; every command is answered by its
+    effect, so a second copy of an answered one is never sent)."""
+    sent = 0
+    due = (Q(sent_at__isnull=True) | Q(sent_at__lt=now - RESEND))
+    for cmd in BoxCommand.objects.filter(due, done_at__isnull=True).select_related("gateway").order_by("pk")[:500]:
+        g = cmd.gateway
+        if not publisher.publish(topic(prefix, g.site, g.gateway, "cmd"),
+                                 CommandMessage(command=cmd.command).model_dump_json(), qos=1):
+            break
+        BoxCommand.objects.filter(pk=cmd.pk).update(sent_at=now)
+        sent += 1
+    return sent
+
+
+def settle(now: datetime) -> int:
+    """Record the answer of every command the box has answered since it was sent."""
+    done = 0
+    for cmd in BoxCommand.objects.filter(sent_at__isnull=False, done_at__isnull=True).select_related("gateway"):
+        ok, result = answer(cmd, cmd.gateway, now)
+        if ok is None:
+            continue
+        BoxCommand.objects.filter(pk=cmd.pk).update(done_at=now, ok=ok, result=result[:300])
+        done += 1
+    return done
+
+
+def answer(cmd: BoxCommand, g: Gateway, now: datetime) -> tuple[bool | None, str]:
+    assert cmd.sent_at is not None
+    if cmd.command == "test_alert" and g.last_test_ok and g.last_test_ok >= cmd.sent_at:
+        return True, f"test alert stored at {g.last_test_ok.isoformat(timespec='seconds')}"
+    if cmd.command == "status" and g.status_at and g.status_at >= cmd.sent_at:
+        return True, f"{g.status}, software {g.version or '?'}, configuration {g.config_applied_version}"
+    if cmd.command == "restart" and g.started_at and g.started_at >= cmd.created_at and g.status == "online":
+        return True, f"restarted at {g.started_at.isoformat(timespec='seconds')}, software {g.version or '?'}"
+    if now - cmd.created_at > ANSWER_WITHIN:
+        return False, "no answer"
+    return None, ""
