@@ -43,7 +43,11 @@ log = logging.getLogger(__name__)
 STREAM = "ELDERGATE_UP"
 OLD_CONSUMER = "eldergate-ingest"  # one consumer for everything, before alerts had their own
 CONSUMERS = {"alerts": "eldergate-alerts", "telemetry": "eldergate-telemetry"}
-AHEAD = 2 * BATCH  # messages a consumer may have pulled and not yet stored
+AHEAD = 2 * BATCH  # telemetry a worker may have pulled and not yet stored
+# alerts a worker may hold pulled and not yet stored: a replay is taken into memory so that the
+# lanes can put a fresh fall before it (JetStream hands them over in stream order); alerts are
+# small, and at the measured 500-700 new alerts/s these drain well within ACK_WAIT_S
+ALERTS_AHEAD = 10_000
 GAVE_UP = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + STREAM + ".*"
 ACK_WAIT_S = 30.0  # a dead worker's unacked batch goes to another after this
 # A message that keeps failing is redelivered this often at most: each copy is either stored or
@@ -99,7 +103,7 @@ class JetStreamIngest(BatchStore):
         super().__init__(cfg, clock, self.nats)
         self.name = f"{cfg.broker.client_id}{client_suffix}"
         self.connected = threading.Event()  # bound to the consumers: the gateways' messages reach us
-        self.lanes: Lanes[Pulled] = Lanes(max(cfg.ingest.queue, 2 * AHEAD))
+        self.lanes: Lanes[Pulled] = Lanes(max(cfg.ingest.queue, ALERTS_AHEAD + AHEAD))
         self.drops = BrokerDrops()
         self.wake: threading.Event | None = None
         self._stop = threading.Event()
@@ -206,7 +210,8 @@ class JetStreamIngest(BatchStore):
         import nats.errors
 
         while not (self._stop.is_set() or done.is_set()):
-            room = AHEAD - sum(n for name, n in self.lanes.depth().items() if name in lanes)
+            ahead = ALERTS_AHEAD if "alerts" in lanes else AHEAD
+            room = ahead - sum(n for name, n in self.lanes.depth().items() if name in lanes)
             if room <= 0:
                 await asyncio.sleep(0.01)
                 continue

@@ -29,7 +29,10 @@ def make_client(b: Broker, client_id: str, persistent: bool,
         if b.cert_file is not None and b.key_file is not None:
             ctx.load_cert_chain(str(b.cert_file), str(b.key_file))
         client.tls_set_context(ctx)
-    client.reconnect_delay_set(1, 30)
+    # the server's few connections come back first after a broker restart: a fresh fall waits for
+    # them (paho doubles its wait per failure, and during a reconnect storm of 10,000 boxes the
+    # first tries fail; with 1..30 s a fall raised then waited up to 16 s, bench/community_load.py)
+    client.reconnect_delay_set(1, 2)
     nodes = []
     for url in b.mqtt_urls():
         parts = urlsplit(url)
