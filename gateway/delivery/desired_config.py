@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from eldergate.config.loader import ConfigError, format_loc, load_config, parse_config
+from eldergate.config.loader import ConfigError, load_config, parse_config
 from eldergate.config.schema import Config
 from eldergate.contract.desired_config import ConfigMessage, DesiredResident
 
@@ -98,12 +98,12 @@ def effective_config(toml_path: Path, state_dir: Path | None = None) -> tuple[Co
     return cfg, ConfigState()
 
 
-def first_reason(err: ConfigError | ValidationError) -> str:
+def first_reason(err: Exception) -> str:
+    """The first problem, naming the field; a TOML the box cannot read now is named as such."""
     if isinstance(err, ConfigError):
         path, reason = err.problems[0]
     else:
-        first = err.errors(include_url=False)[0]
-        path, reason = format_loc(first["loc"]), first["msg"]
+        path, reason = "(file)", str(err).splitlines()[0] if str(err) else type(err).__name__
     return f"{path}: {reason}"[:300]
 
 
@@ -120,7 +120,7 @@ class DesiredConfig:
             return False  # the retained copy every connection brings, or one refused already
         try:
             wanted = check(self.toml_path, desired)
-        except ConfigError as err:
+        except (ConfigError, OSError, ValueError) as err:  # ValueError: a TOML edited into nonsense since the start
             self.state.refused_version, self.state.refused = desired.version, first_reason(err)
             log.error("refused the server's configuration version %d: %s", desired.version, self.state.refused)
             return False
