@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, QuerySet
+from pydantic import ValidationError
 
 from eldergate.community.models import Contact, Gateway, Home, Resident
 from eldergate.community.models.audit import record
@@ -34,16 +35,33 @@ PUBLISH_BATCH = 2000  # boxes per tick at most: a city-wide change is spread ove
 
 
 def document(home: Home, gateway: Gateway) -> ConfigMessage:
+    """The home's document for one of its boxes. A row the contract cannot carry (a push address
+    typed into the admin, a resident id of another system) is left out and logged, never the whole
+    document: one bad row must not hold every other box's change."""
     residents = []
     for r in sorted(home.residents.all(), key=lambda r: r.pk):
-        contacts = [DesiredContact(order=c.order, role=BOX_ROLE.get(c.role, "relative"),
-                                   phone=c.phone, notify=c.notify_url)
-                    for c in r.contacts.all() if c.notify_url]
-        residents.append(DesiredResident(
-            id=r.resident_id, birth_year=r.birth_year, at_risk_of_getting_lost=r.at_risk_of_getting_lost,
-            thresholds=ThresholdChanges.model_validate(r.thresholds or {}), contacts=contacts or None))
+        contacts = []
+        for c in r.contacts.all():
+            if c.notify_url:
+                try:
+                    contacts.append(DesiredContact(order=c.order, role=BOX_ROLE.get(c.role, "relative"),
+                                                   phone=c.phone, notify=c.notify_url))
+                except ValidationError as err:
+                    _skipped(gateway, f"contact {c.pk}", err)
+        try:
+            residents.append(DesiredResident(
+                id=r.resident_id, birth_year=r.birth_year, at_risk_of_getting_lost=r.at_risk_of_getting_lost,
+                thresholds=ThresholdChanges.model_validate(r.thresholds or {}), contacts=contacts or None))
+        except ValidationError as err:
+            _skipped(gateway, f"resident {r.pk}", err)
     return ConfigMessage(site=gateway.site, gateway=gateway.gateway, sent_at=time.time(), version=home.config_version,
                          residents=residents)
+
+
+def _skipped(gateway: Gateway, what: str, err: ValidationError) -> None:
+    first = err.errors(include_url=False)[0]  # the field and why; never the value (a push URL is a secret)
+    log.warning("%s/%s: %s left out of its configuration: %s %s", gateway.site, gateway.gateway, what,
+                ".".join(str(p) for p in first["loc"]), first["msg"])
 
 
 def changed(home: Home, at: datetime, actor: Any, what: str, **details: Any) -> int:

@@ -187,3 +187,16 @@ def test_config_resend_raises_every_home_with_a_box_once_and_the_publisher_sends
     assert [t for t, _p in sent.sent] == ["eldergate/v1/kz/gw1/config"]  # the other community's box: nothing
     assert desired_config.resend(Home.objects.all(), now(), "cli", "") == 2
     assert desired_config.publish_due(sent, "eldergate/v1") == 2
+
+
+def test_a_row_the_contract_cannot_carry_is_left_out_not_the_whole_document(world: World) -> None:
+    from eldergate.community.models import Contact, Resident
+    from eldergate.community.work import desired_config
+
+    kz = world.sides["kz"]
+    Contact.objects.create(resident=kz.resident, order=2, name="x", role="child", notify_url="not a url at all")
+    Resident.objects.create(home=kz.home, resident_id="id with spaces", name="某", birth_year=1940)
+    kz.home.config_version = 1
+    doc = desired_config.document(kz.home, kz.gateway)
+    assert [r.id for r in doc.residents] == ["r1"]
+    assert doc.residents[0].contacts is not None and [c.order for c in doc.residents[0].contacts] == [1]
