@@ -46,8 +46,9 @@ CONSUMERS = {"alerts": "eldergate-alerts", "telemetry": "eldergate-telemetry"}
 AHEAD = 2 * BATCH  # telemetry a worker may have pulled and not yet stored
 # alerts a worker may hold pulled and not yet stored: a replay is taken into memory so that the
 # lanes can put a fresh fall before it (JetStream hands them over in stream order); alerts are
-# small, and at the measured 500-700 new alerts/s these drain well within ACK_WAIT_S
-ALERTS_AHEAD = 10_000
+# small; but what is held longer than ACK_WAIT_S is handed to another worker again, and a NATS
+# worker on 2 cores stored a 10,000-alert replay in 30-40 s: 5,000 drain within it
+ALERTS_AHEAD = 5_000
 GAVE_UP = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + STREAM + ".*"
 ACK_WAIT_S = 30.0  # a dead worker's unacked batch goes to another after this
 # A message that keeps failing is redelivered this often at most: each copy is either stored or
