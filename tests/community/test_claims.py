@@ -154,9 +154,9 @@ def test_the_nats_users_file_binds_each_box_and_is_stable() -> None:
     box = next(r for r in rows if r["user"] == "kz.gw1")
     assert box["allowed_connection_types"] == ["MQTT"]
     assert "eldergate.v1.kz.gw1.alerts" in box["permissions"]["publish"]["allow"]
-    assert not any(s.endswith((".ack", ".cmd")) for s in box["permissions"]["publish"]["allow"])
+    assert not any(s.endswith((".ack", ".cmd", ".config")) for s in box["permissions"]["publish"]["allow"])
     assert box["permissions"]["subscribe"]["allow"] == ["eldergate.v1.kz.gw1.ack", "eldergate.v1.kz.gw1.cmd",
-                                                        "eldergate.v1._server.status"]
+                                                        "eldergate.v1.kz.gw1.config", "eldergate.v1._server.status"]
     assert bcrypt.checkpw(b"pw-kz", box["password"].encode()) and "pw-kz" not in text
     assert render("eldergate/v1", users, digests(text)) == text  # nothing changed: the same file, no reload
     changed = render("eldergate/v1", [*users[:2], User("kz:all", "new", "kz", "")], digests(text))
