@@ -4,9 +4,10 @@ need them, and every read written to the audit trail in the same transaction."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.errors import HttpError
@@ -35,6 +36,16 @@ from eldergate.community.work import box_commands, consent, desired_config, esca
 from eldergate.contract.desired_config import ThresholdChanges
 
 router = Router(tags=["registry"])
+T = TypeVar("T", bound=models.Model)
+
+
+def _found(rows: QuerySet[T], pk: int, missing: str) -> T:
+    """The row of that id among those the person may see, or a 404 that says the same whether it
+    does not exist or is not theirs (another community's box is not there for them)."""
+    row = rows.filter(pk=pk).first()
+    if row is None:
+        raise HttpError(404, missing)
+    return row
 
 
 def _gateway_out(g: Gateway, offline: bool | None = None) -> dict[str, Any]:
@@ -81,9 +92,7 @@ def homes(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get("/homes/{home_id}", response={200: HomeOut, 404: Problem})
 def home(request: HttpRequest, home_id: int) -> dict[str, Any]:
-    h = scoping.homes(user(request)).filter(pk=home_id).first()
-    if h is None:
-        raise HttpError(404, "no such home")
+    h = _found(scoping.homes(user(request)), home_id, "no such home")
     return _home_out(h)
 
 
@@ -91,9 +100,7 @@ def home(request: HttpRequest, home_id: int) -> dict[str, Any]:
              summary="page nobody for this home until a time, with a reason (audited; never a global mute)")
 def snooze(request: HttpRequest, home_id: int, body: SnoozeIn) -> dict[str, Any]:
     u = user(request)
-    h = scoping.homes(u).filter(pk=home_id).first()
-    if h is None:
-        raise HttpError(404, "no such home")
+    h = _found(scoping.homes(u), home_id, "no such home")
     if not (scoping.may_act(u) or scoping.may_administer(u)):
         raise HttpError(403, "this role cannot snooze a home")
     at = now()
@@ -119,9 +126,7 @@ def residents(request: HttpRequest) -> list[dict[str, Any]]:
 @router.get("/residents/{resident_id}", response={200: ResidentOut, 404: Problem})
 def resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
     u = user(request)
-    r = scoping.residents(u).filter(pk=resident_id).first()
-    if r is None:
-        raise HttpError(404, "no such resident")
+    r = _found(scoping.residents(u), resident_id, "no such resident")
     return _resident_out(r, u)
 
 
@@ -130,9 +135,7 @@ def resident(request: HttpRequest, resident_id: int) -> dict[str, Any]:
                       "them (config_desired_version rises; the box reports config_applied_version)")
 def change_resident(request: HttpRequest, resident_id: int, body: ResidentPatch) -> dict[str, Any]:
     u = user(request)
-    r = scoping.residents(u).select_related("home").filter(pk=resident_id).first()
-    if r is None:
-        raise HttpError(404, "no such resident")
+    r = _found(scoping.residents(u).select_related("home"), resident_id, "no such resident")
     if not scoping.may_change_settings(u):
         raise HttpError(403, "contacts and thresholds are changed by community admins and grid workers")
     base = body.thresholds.changes() if body.thresholds is not None else {}
@@ -167,9 +170,7 @@ def _command_out(c: BoxCommand) -> dict[str, Any]:
                      "the box's own: GET …/commands)")
 def command(request: HttpRequest, gateway_id: int, body: CommandIn) -> Status[dict[str, Any]]:
     u = user(request)
-    g = scoping.gateways(u).filter(pk=gateway_id).first()
-    if g is None:
-        raise HttpError(404, "no such gateway")
+    g = _found(scoping.gateways(u), gateway_id, "no such gateway")
     if not scoping.may_administer(u):
         raise HttpError(403, "commands to a box are for community admins and the platform operator")
     with transaction.atomic():
@@ -178,9 +179,7 @@ def command(request: HttpRequest, gateway_id: int, body: CommandIn) -> Status[di
 
 @router.get("/gateways/{gateway_id}/commands", response={200: list[CommandOut], 404: Problem})
 def commands(request: HttpRequest, gateway_id: int) -> list[dict[str, Any]]:
-    g = scoping.gateways(user(request)).filter(pk=gateway_id).first()
-    if g is None:
-        raise HttpError(404, "no such gateway")
+    g = _found(scoping.gateways(user(request)), gateway_id, "no such gateway")
     return [_command_out(c) for c in BoxCommand.objects.filter(gateway=g).select_related("by")[:50]]
 
 
@@ -188,9 +187,7 @@ def commands(request: HttpRequest, gateway_id: int) -> list[dict[str, Any]]:
             summary="medical history, medications, allergies and key safe (every read is audited)")
 def medical(request: HttpRequest, resident_id: int) -> dict[str, Any]:
     u = user(request)
-    r = scoping.residents(u).select_related("home").filter(pk=resident_id).first()
-    if r is None:
-        raise HttpError(404, "no such resident")
+    r = _found(scoping.residents(u).select_related("home"), resident_id, "no such resident")
     if not scoping.may_read_medical(u):
         record(now(), u, "medical_read_refused", r)
         raise HttpError(403, "medical notes are for community admins and grid workers")
@@ -203,9 +200,7 @@ def medical(request: HttpRequest, resident_id: int) -> dict[str, Any]:
 @router.post("/residents/{resident_id}/visits", response={200: ResidentOut, 403: Problem, 404: Problem})
 def visit(request: HttpRequest, resident_id: int, body: VisitIn) -> dict[str, Any]:
     u = user(request)
-    r = scoping.residents(u).filter(pk=resident_id).first()
-    if r is None:
-        raise HttpError(404, "no such resident")
+    r = _found(scoping.residents(u), resident_id, "no such resident")
     if not scoping.may_act(u):
         raise HttpError(403, "visits are recorded by grid workers, volunteers and community admins")
     with transaction.atomic():
