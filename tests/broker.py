@@ -9,6 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+
 from eldergate.gateway.tools.ports import free_port, owns_listener
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
@@ -77,3 +79,18 @@ class Mosquitto:
     def cleanup(self) -> None:
         self.kill()
         shutil.rmtree(self.dbdir, ignore_errors=True)
+
+
+def online(client: mqtt.Client, port: int, timeout: float = 5.0) -> mqtt.Client:
+    """Connect ``client`` to the loopback broker on ``port``, start its loop and return it once the
+    broker has answered: ``connect()`` returns before the CONNACK, and a QoS 1 publish in between
+    fails with "not currently connected" (a test that lost a race, not a finding)."""
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    end = time.monotonic() + timeout
+    while not client.is_connected():
+        if time.monotonic() > end:
+            client.loop_stop()
+            raise RuntimeError(f"the broker on port {port} did not accept the connection within {timeout} s")
+        time.sleep(0.01)
+    return client

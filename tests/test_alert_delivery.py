@@ -28,7 +28,7 @@ from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.links.mqtt_source import MqttSource
 from eldergate.gateway.runtime import Gateway
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from gateway_proc import GatewayProcess, db_query, write_config
 from push_endpoint import PushEndpoint
 from reference_receiver import CommunityReceiver
@@ -39,8 +39,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 def _publisher(broker: Mosquitto, client_id: str = "sensors") -> mqtt.Client:
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    pub.connect("127.0.0.1", broker.port)
-    pub.loop_start()
+    online(pub, broker.port)
     return pub
 
 

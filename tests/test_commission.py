@@ -16,7 +16,7 @@ from eldergate.drivers.readings import Distance, Presence, Target, TargetHeight,
 from eldergate.drivers.seeed_tinyframe import encode_reading
 from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from push_endpoint import PushEndpoint
 from testutil import ROOT, clean_env, eldergate_cmd, read_lines, wait_for
 
@@ -41,8 +41,7 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
                             text=True, env=clean_env())
     bed, room = (FrameEmulator(ports[s], encode_reading) for s in ("bed_radar", "room_radar"))
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="z2m", protocol=mqtt.MQTTv5)
-    pub.connect("127.0.0.1", mosquitto.port)
-    pub.loop_start()
+    online(pub, mosquitto.port)
     state = {"in_bed": False, "fallen": False, "edge": False}
     stop = threading.Event()
 
@@ -141,8 +140,7 @@ def test_a_failed_step_says_what_to_check_and_can_be_tried_again(mosquitto: Mosq
         "notifications": {"enabled": False},
     })
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="z2m-retry", protocol=mqtt.MQTTv5)
-    pub.connect("127.0.0.1", mosquitto.port)
-    pub.loop_start()
+    online(pub, mosquitto.port)
     answers: list[str] = []
 
     def installer() -> str:  # Enter at each prompt; after the hint, the door is really opened this time

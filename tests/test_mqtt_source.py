@@ -18,7 +18,7 @@ from eldergate.drivers.readings import Alarm, Availability, Battery, Contact, Li
 from eldergate.gateway.runtime import Gateway
 from eldergate.signal.model import Event, EventName
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from testutil import wait_for
 
 pytestmark = pytest.mark.broker
@@ -72,8 +72,7 @@ class Running:
 @pytest.fixture
 def publisher(mosquitto: Mosquitto) -> Iterator[mqtt.Client]:
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher", protocol=mqtt.MQTTv5)
-    c.connect("127.0.0.1", mosquitto.port)
-    c.loop_start()
+    online(c, mosquitto.port)
     yield c
     c.loop_stop()
     c.disconnect()

@@ -16,7 +16,7 @@ import pytest
 from eldergate.gateway.links.mqtt_link import ClientSettings
 
 import testutil
-from broker import Mosquitto
+from broker import Mosquitto, online
 from gateway_proc import GatewayProcess, db_query, write_config
 from reference_receiver import CommunityReceiver
 
@@ -38,8 +38,7 @@ class Home:
         self.rx = CommunityReceiver(ClientSettings(self.community.url, "test-receiver"))
         self.rx.start()
         self.pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sensors", protocol=mqtt.MQTTv5)
-        self.pub.connect("127.0.0.1", self.local.port)
-        self.pub.loop_start()
+        online(self.pub, self.local.port)
         self.toggles = 0
         assert wait_for(lambda: any(h.status == "online" for h in self.rx.homes.values())), self.log()
 

@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from community_proc import CommunityServer, community, register
 from testutil import wait_for
 
@@ -41,8 +41,7 @@ def test_the_server_reports_what_a_small_broker_queue_dropped(tmp_path: Path) ->
     try:
         body = _health(server.base)
         assert body["ok"] and body["load"]["broker_dropped"] is not None, body
-        box.connect("127.0.0.1", broker.port)
-        box.loop_start()
+        online(box, broker.port)
         now = time.time()
         for i in range(3000):  # bounded: a burst of events, as a box's backlog after an outage
             event = {"site": "s1", "gateway": "gw1", "sent_at": now, "t": now - 3000 + i, "name": "bed_exit",

@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from community_proc import CommunityServer, community
 from community_world import alert_payload
 from testutil import clean_env, eldergate_cmd, wait_for
@@ -38,8 +38,7 @@ def test_console_lists_and_acknowledges_through_the_api(tmp_path: Path, mosquitt
     server = CommunityServer(folder, mosquitto.url).start()
     try:
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        pub.connect("127.0.0.1", mosquitto.port)
-        pub.loop_start()
+        online(pub, mosquitto.port)
         pub.publish("eldergate/v1/kz/gw1/alerts", alert_payload("kz", "gw1", "fall-1"), qos=1).wait_for_publish(5)
         pub.disconnect()
         pub.loop_stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from community_proc import CommunityServer, WallStream, community, register
 from community_world import alert_payload
 from pg import Postgres
@@ -42,8 +42,7 @@ def test_a_web_process_hears_the_ingests_commit_by_notify(tmp_path: Path, mosqui
         time.sleep(1.0)
         before = len(changes)
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        pub.connect("127.0.0.1", mosquitto.port)
-        pub.loop_start()
+        online(pub, mosquitto.port)
         t0 = time.monotonic()
         pub.publish("eldergate/v1/kz/gw1/alerts", alert_payload("kz", "gw1", "live-1"), qos=1).wait_for_publish(5)
         pub.disconnect()

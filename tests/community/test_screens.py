@@ -25,6 +25,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from broker import online
+
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -71,8 +73,7 @@ def _publish_alert(community: Any, gateway: str, kind: str = "fall") -> str:
     if community.site_credentials is not None:
         user, password = community.site_credentials.read_text().splitlines()[:2]
         c.username_pw_set(user, password)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
+    online(c, port)
     now = time.time()
     aid = f"{gateway}-{kind}-{int(now * 1000)}"
     body = {"v": 1, "site": SITE, "gateway": gateway, "sent_at": now, "id": aid, "kind": kind,

@@ -14,7 +14,7 @@ import pytest
 
 from eldergate.gateway.links.mqtt_link import ClientSettings
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from gateway_proc import GatewayProcess, db_query, write_config
 from reference_receiver import CommunityReceiver
 
@@ -39,8 +39,7 @@ def test_no_alert_lost_over_100_sigkills(tmp_path: Path) -> None:
     rx = CommunityReceiver(ClientSettings(community.url, "rx"))
     rx.start()
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sensors", protocol=mqtt.MQTTv5)
-    pub.connect("127.0.0.1", local.port)
-    pub.loop_start()
+    online(pub, local.port)
     stop = threading.Event()
     sent = [0]
 
