@@ -8,7 +8,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from gateway_proc import GatewayProcess, db_query, write_config
 
 LEAKS = 3
@@ -33,8 +33,7 @@ def gateway_process(tmp: Path, broker: Mosquitto, gw: str) -> GatewayProcess:
 class Injector:
     def __init__(self, broker: Mosquitto) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="injector", protocol=mqtt.MQTTv5)
-        self.client.connect("127.0.0.1", broker.port)
-        self.client.loop_start()
+        online(self.client, broker.port)
         self.accepted: dict[str, list[bool]] = {}
 
     def send(self, topic: str, on: bool) -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from gateway_proc import GatewayProcess
 from testutil import ROOT, wait_for
 
@@ -109,8 +109,7 @@ class Injector:
         self.devices, self.rx = devices, rx
         self.rng = random.Random(seed)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="injector", protocol=mqtt.MQTTv5)
-        self.client.connect("127.0.0.1", local.port)
-        self.client.loop_start()
+        online(self.client, local.port)
         self.published = threading.Event()  # set after each accepted alarm-on: the kill loop aims at it
         self.stop = threading.Event()
         self.refused = 0
