@@ -55,6 +55,7 @@ class CommunityServer:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = folder / "serve.log"
+        self.log_mark = 0  # where this start's lines begin in the log (restarts append)
 
     @property
     def base(self) -> str:
@@ -66,6 +67,7 @@ class CommunityServer:
             args = ["serve", "--broker", self.broker_url, "--listen", f"127.0.0.1:{self.port}", *self.extra]
             if self.db:
                 args += ["--db", self.db]
+            self.log_mark = self.log.stat().st_size if self.log.exists() else 0
             with self.log.open("ab") as fh:
                 self.proc = subprocess.Popen(eldergate_cmd("community", *args), cwd=self.folder, stdout=fh,
                                              stderr=subprocess.STDOUT, env={**clean_env(), **self.env})
@@ -76,6 +78,16 @@ class CommunityServer:
             self.kill()
             self.port = 0  # someone else had the port, or it did not come up: another one
         raise RuntimeError(f"the community server did not start:\n{self.log.read_text()[-3000:]}")
+
+    def ingesting(self) -> bool:
+        """This start's ingest has both its subscriptions (alerts, telemetry): what the broker
+        receives from now on reaches it, even from a session the broker never saw before."""
+        if not self.log.exists():
+            return False
+        with self.log.open("rb") as fh:
+            fh.seek(self.log_mark)
+            text = fh.read().decode(errors="replace")
+        return "ingest subscribed" in text and "(alerts)" in text and "(telemetry)" in text
 
     def healthy(self) -> bool:
         try:

@@ -88,6 +88,7 @@ class Gateway:
         self.turn = rng.randrange(len(brokers))  # gateways spread over the cluster's nodes
         self.writer: asyncio.StreamWriter | None = None
         self.connected = asyncio.Event()
+        self.subscribed = asyncio.Event()  # the broker granted every subscription: receipts can reach it
         self.mid = 0
         self.unreceipted: dict[str, tuple[bytes, float, int, float]] = {}  # id -> (payload, first, attempts, next)
         self.stop = False
@@ -153,6 +154,7 @@ class Gateway:
                 pass
             finally:
                 self.connected.clear()
+                self.subscribed.clear()
                 self.writer = None
                 for t in tasks:
                     t.cancel()
@@ -216,6 +218,8 @@ class Gateway:
                 task = asyncio.create_task(self._subscribe_again())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+            elif first >> 4 == 9:
+                self.subscribed.set()
 
     def _on_publish(self, first: int, body: bytes) -> None:
         qos = (first >> 1) & 3

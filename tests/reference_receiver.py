@@ -112,11 +112,12 @@ class CommunityReceiver:
             self._client.disconnect()
             self._client.loop_stop()
 
-    def acknowledge(self, site: str, gateway: str, alert_id: str, by: str) -> None:
+    def acknowledge(self, site: str, gateway: str, alert_id: str, by: str) -> mqtt.MQTTMessageInfo:
+        """Send it (and resend it until confirmed); the first send's info says when the broker has it."""
         ack = AckMessage(alert_id=alert_id, kind="acknowledged", by=by)
         with self._lock:
             self.pending_acks[alert_id] = PendingAck(site, gateway, ack, time.monotonic() + ACK_RESEND[0])
-        self._send_ack(site, gateway, ack)
+        return self._send_ack(site, gateway, ack)
 
     def _resend_acks(self) -> None:
         """Acknowledgements are resent, backing off, until the gateway confirms them."""
@@ -131,9 +132,9 @@ class CommunityReceiver:
                 self.ack_resends += 1
                 self._send_ack(p.site, p.gateway, p.ack)
 
-    def _send_ack(self, site: str, gateway: str, ack: AckMessage) -> None:
+    def _send_ack(self, site: str, gateway: str, ack: AckMessage) -> mqtt.MQTTMessageInfo:
         assert self._client is not None
-        self._client.publish(f"{self.prefix}/{site}/{gateway}/ack", ack.model_dump_json(), qos=1)
+        return self._client.publish(f"{self.prefix}/{site}/{gateway}/ack", ack.model_dump_json(), qos=1)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")

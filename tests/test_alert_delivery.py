@@ -73,27 +73,30 @@ def test_a_message_the_gateway_died_with_comes_again(tmp_path: Path) -> None:
     try:
         q1: Inbox = queue.Queue()
         stop1 = threading.Event()
-        _source(broker, tmp_path, q1, stop1)
+        src1 = _source(broker, tmp_path, q1, stop1)
         pub.publish("zigbee2mqtt/kitchen_gas", json.dumps({"gas": True}), qos=1).wait_for_publish(5)
         got, _ = _next_alarm(q1, 10)
         assert got is not None and got.active
         stop1.set()  # the gateway dies before its core loop reached the reading: the queue is gone with it
-        time.sleep(0.5)
+        assert wait_for(lambda: not src1.connected.is_set())
         q2: Inbox = queue.Queue()
         stop2 = threading.Event()
-        _source(broker, tmp_path, q2, stop2)
+        src2 = _source(broker, tmp_path, q2, stop2)
         again, seen = _next_alarm(q2, 10)
         assert again is not None and again.active, f"the broker did not deliver it again: {seen}"
         for item in [*seen, *_drain(q2)]:  # now the core loop processes it and confirms it
             if isinstance(item, Processed):
                 item.confirm()
-        time.sleep(0.5)
-        stop2.set()
-        time.sleep(0.5)
+        stop2.set()  # a clean stop: the PUBACKs queued by confirm() go out before the DISCONNECT
+        assert wait_for(lambda: not src2.connected.is_set())
         q3: Inbox = queue.Queue()
         stop3 = threading.Event()
         _source(broker, tmp_path, q3, stop3)
-        assert _next_alarm(q3, 2)[0] is None, "a confirmed message was delivered a third time"
+        # a marker published now: a resumed session's unconfirmed message would come before it
+        pub.publish("zigbee2mqtt/kitchen_gas", json.dumps({"gas": False}), qos=1).wait_for_publish(5)
+        third, seen = _next_alarm(q3, 10)
+        assert third is not None, f"the marker never came: {seen}"
+        assert not third.active, "a confirmed message was delivered a third time"
         stop3.set()
     finally:
         pub.loop_stop()
@@ -168,8 +171,7 @@ def test_an_acknowledgement_lost_with_the_broker_is_resent_until_the_gateway_con
     assert wait_for(lambda: rx.alert_ids(), 20), site.log()
     (alert_id,) = rx.alert_ids()
     site.gw.kill()  # the gateway is away when the grid worker answers...
-    rx.acknowledge("s1", "gw1", alert_id, "li.ming")
-    time.sleep(0.5)
+    rx.acknowledge("s1", "gw1", alert_id, "li.ming").wait_for_publish(5)  # the broker holds it (PUBACK)
     site.community.kill()  # ...and the broker holding the answer for it dies unsaved (default autosave)
     site.community.start()
     site.gw.start()
@@ -235,7 +237,7 @@ def test_an_exception_in_an_mqtt_callback_does_not_end_the_link(tmp_path: Path) 
     try:
         for i in range(4):
             gw.bus.publish("zigbee2mqtt/kitchen_gas", json.dumps({"gas": i % 2 == 0}).encode())
-            time.sleep(0.2)
+            time.sleep(0.2)  # pace: the alarm toggles every 0.2 s
         assert wait_for(lambda: len(rx.seen) == 4 and store.unsent_count() == 0, 20), (rx.seen, store.unsent_count())
         assert gw.supervisor.callback_errors == {"uplink.on_message": 1}
         assert gw.stuck() is None

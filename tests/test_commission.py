@@ -52,7 +52,7 @@ def test_commissioning_walks_through_the_home_and_reports_ready(mosquitto: Mosqu
             x = -1.2 if inside else -0.8 if state["edge"] else 0.5  # the edge sit well inside the zone
             room.send(Targets(targets=(Target(id=1, x=x, y=1.2),)),
                       TargetHeight(height_m=0.45 if inside else 0.2 if state["fallen"] else 1.0))
-            time.sleep(0.2)
+            time.sleep(0.2)  # pace: the radars report five times a second
 
     threading.Thread(target=radars, daemon=True).start()
     assert proc.stdout is not None

@@ -15,6 +15,7 @@ from eldergate.gateway.runtime import Gateway
 from eldergate.signal.model import Event, EventName, Observation
 
 from broker import Mosquitto
+from testutil import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -51,7 +52,7 @@ def test_discovery_state_and_events_reach_home_assistant(mosquitto: Mosquitto, t
                                                   seen.get("eldergate/gw-1/state", [])):
             time.sleep(0.05)
         ha.publish("homeassistant/status", b"online")  # Home Assistant restarted: announce again
-        time.sleep(1.0)
+        assert wait_for(lambda: len(seen.get("homeassistant/device/eldergate_gw_1/config", [])) >= 2, 10)
     finally:
         gw.stop()
         th.join(timeout=10)

@@ -134,7 +134,7 @@ def test_broker_stopped_10s_and_restarted_nothing_published_after_is_missed(
     try:
         mosquitto.stop()
         assert wait_for(lambda: not run.gw.mqtt_source.connected.is_set())  # type: ignore[union-attr]
-        time.sleep(10)
+        time.sleep(10)  # fault: the broker stays down 10 s
         mosquitto.start()
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="late-publisher", protocol=mqtt.MQTTv5)
         c.connect("127.0.0.1", mosquitto.port)

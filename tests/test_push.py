@@ -23,7 +23,7 @@ from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.runtime import Gateway
 
-from broker import Mosquitto
+from broker import Mosquitto, online
 from push_endpoint import PushEndpoint
 from reference_receiver import CommunityReceiver
 from testutil import wait_for
@@ -158,8 +158,8 @@ def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
     try:
         assert gw.mqtt_source is not None and gw.mqtt_source.connected.wait(10)
         assert gw.uplink is not None and gw.uplink.connected.wait(10)
-        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="button", protocol=mqtt.MQTTv5)
-        pub.connect("127.0.0.1", mosquitto.port)
+        pub = online(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="button", protocol=mqtt.MQTTv5),
+                     mosquitto.port)
         pub.publish("zigbee2mqtt/sos", json.dumps({"action": "emergency"}), qos=1).wait_for_publish(5)
         assert wait_for(lambda: any(h.alerts for h in rx.homes.values()))
         home = next(iter(rx.homes.values()))
@@ -170,11 +170,17 @@ def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
         assert wait_for(lambda: gw.store is not None and (a := gw.store.alert(sos.id)) is not None
                     and a.acknowledged_by == "li.ming")
         clock.advance(60.0)  # well past escalate_after (8 s): nobody else is told
-        time.sleep(1.0)  # the core loop ticks the escalation at least ten times meanwhile
+        # evidence that the escalation was looked at, past its time: a core-loop turn at a later
+        # stepped time starts only after the turn at +60 s (home timers, then the push's) ended
+        later = clock.now() + 0.5
+        assert wait_for(lambda: (gw.home.last_tick or 0.0) >= clock.now())
+        clock.advance(0.5)
+        assert wait_for(lambda: (gw.home.last_tick or 0.0) >= later)
         gw.notifier.flush() if gw.notifier is not None else None
         assert sorted(endpoint.who()) == ["daughter", "daughter", "grid"]  # + "someone is on it"
         assert "已有人处理" in endpoint.received[-1][1]["title"]
         pub.disconnect()
+        pub.loop_stop()
     finally:
         gw.stop()
         th.join(timeout=10)

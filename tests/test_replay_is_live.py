@@ -40,7 +40,7 @@ def test_a_quiet_capture_gives_the_same_events_live_and_in_replay(tmp_path: Path
         end = time.monotonic() + 12  # in bed for 12 s (the entry is confirmed after 10)
         while time.monotonic() < end:
             bed.send(Presence(present=True), Distance(distance_m=0.6))
-            time.sleep(0.5)
+            time.sleep(0.5)  # pace: a frame every half second
         bed.send(Presence(present=False), Distance(distance_m=None))  # gone: said once, then quiet
         out, _ = proc.communicate(timeout=90)
         assert proc.returncode == 0, "".join(log)

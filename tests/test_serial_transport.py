@@ -108,9 +108,9 @@ def test_corrupt_frames_are_counted_and_skipped_through_the_pty(tmp_path: Path) 
         emu = FrameEmulator(port, encode_reading, seed=4)
         for i in range(40):
             emu.send(Presence(present=True), corrupt=(i % 4 == 0), split=(i % 3 == 0))
-        assert wait_for(lambda: out.qsize() >= 30)
-        time.sleep(0.2)
-        assert out.qsize() == 30 and dec.stats.frames == 30
+        emu.send(Presence(present=False))  # a marker: once it is decoded, everything sent before it was
+        assert wait_for(lambda: any(getattr(r, "present", None) is False for r in list(out.queue)))
+        assert out.qsize() == 31 and dec.stats.frames == 31
         assert dec.stats.bad_checksum + dec.stats.dropped_bytes > 0
     finally:
         stop.set()

@@ -54,7 +54,7 @@ def test_browser_sees_the_sensors_and_the_live_vitals() -> None:
             vit = _status(url)["vitals"]["r1"]  # type: ignore[index]
             if vit.get("heart_rate_bpm"):
                 break
-            time.sleep(0.2)
+            time.sleep(0.2)  # pace: polled to the deadline
         else:
             pytest.fail(f"no live vitals on the status page: demo alive {th.is_alive()}, sim time {gw.clock.now()}, "
                         f"queue {gw.queue.qsize()}, {[(k, d.stats.bytes_in) for k, d in gw.decoders.items()]}, "

@@ -140,7 +140,7 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
     for _i, it, _msg in parsed:
         fresh[(it.site, it.gateway)] = fresh.get((it.site, it.gateway), False) or not it.retained
     with transaction.atomic():
-        gateways = _gateways(fresh, now, admit)
+        gateways = _gateways(fresh, now, admit, offline.touch_s(cfg))
         # a resend of what is stored already (most alert messages in a burst) costs no write
         known = _known_states(parsed, gateways)
         created = _create_new_alerts(parsed, gateways, known, now, cfg)
@@ -239,11 +239,12 @@ def _known_states(parsed: list[tuple[int, Incoming, BaseModel]],
     return set(AlertState.objects.filter(where).values_list("alert__gateway_id", "alert__alert_id", "state"))
 
 
-def _gateways(fresh: dict[tuple[str, str], bool], now: datetime,
-              admit: Callable[[tuple[str, str]], bool]) -> dict[tuple[str, str], Gateway | None]:
+def _gateways(fresh: dict[tuple[str, str], bool], now: datetime, admit: Callable[[tuple[str, str]], bool],
+              touch_s: float) -> dict[tuple[str, str], Gateway | None]:
     """The batch's gateways in one query, the new ones created (None where the quarantine is full),
-    and one update of ``last_seen`` for all that sent something fresh (a retained copy says nothing
-    about now)."""
+    and one update of ``last_seen`` for those that sent something fresh (a retained copy says nothing
+    about now) and were last seen ``touch_s`` or more ago: a city's boxes report every 10 s, and
+    rewriting each one's row every time was most of the ingest's writes."""
     found: dict[tuple[str, str], Gateway | None] = {
         (g.site, g.gateway): g for g in Gateway.objects.select_related("home__community")
         .filter(gateway__in={gw for _site, gw in fresh}) if (g.site, g.gateway) in fresh}
@@ -258,7 +259,9 @@ def _gateways(fresh: dict[tuple[str, str], bool], now: datetime,
             except IntegrityError:
                 pass  # another ingest worker created it: its messages take the slow path
     seen = [g for key, g in found.items() if fresh[key] and g is not None]
-    Gateway.objects.filter(pk__in=[g.pk for g in seen]).update(last_seen=now)
+    due = [g.pk for g in seen if g.last_seen is None or (now - g.last_seen).total_seconds() >= touch_s]
+    if due:
+        Gateway.objects.filter(pk__in=due).update(last_seen=now)
     for g in seen:
         if g.offline:
             offline.fresh_message(g, now)

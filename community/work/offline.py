@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 KIND = "home_offline"
 
 
+def touch_s(cfg: CommunityConfig) -> float:
+    """How stale ``last_seen`` may be before the ingest writes it again (a tenth of the silence
+    that raises home_offline, at most a minute); the silence check allows for it, so a home is
+    never called silent early, and at most this much late."""
+    return min(60.0, cfg.offline.silence_s / 10)
+
+
 def open_offline(gw: Gateway) -> Alert | None:
     return Alert.objects.filter(gateway=gw, kind=KIND, resolved_at__isnull=True).first()
 
@@ -30,7 +37,7 @@ def open_offline(gw: Gateway) -> Alert | None:
 def check(now: datetime, cfg: CommunityConfig) -> int:
     """Raise home_offline for every gateway whose will fired long enough ago or that fell silent."""
     will_cut = now - timedelta(seconds=cfg.offline.grace_s)
-    silence_cut = now - timedelta(seconds=cfg.offline.silence_s)
+    silence_cut = now - timedelta(seconds=cfg.offline.silence_s + touch_s(cfg))
     raised = 0
     candidates = Gateway.objects.filter(Q(status="offline", status_at__lte=will_cut) | Q(last_seen__lte=silence_cut))
     for gw in candidates.select_related("home__community"):

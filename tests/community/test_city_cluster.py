@@ -57,7 +57,8 @@ def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path:
             tasks = [asyncio.create_task(g.run(start_within=5.0)) for g in gws]
             assert await until(lambda: all(g.connected.is_set() for g in gws), 90), \
                 f"{sum(g.connected.is_set() for g in gws)} of {GATEWAYS} gateways connected"
-            await asyncio.sleep(2.0)
+            assert await until(lambda: all(g.subscribed.is_set() for g in gws), 30), \
+                f"{sum(g.subscribed.is_set() for g in gws)} of {GATEWAYS} gateways subscribed"
             raised: list[str] = []
             t0 = time.monotonic()
             for round_ in range(ALERTS_EACH):  # three alerts per gateway over about three seconds

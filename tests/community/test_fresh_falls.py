@@ -57,7 +57,7 @@ async def _replay_with_fresh_falls(urls: list[str], qos: int = 1) -> tuple[list[
             for p in probes:  # meanwhile, falls happen now
                 p.raise_alert("fall")
                 fresh += 1
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # pace: three falls every 0.3 s
         drained = time.monotonic() - t0
         assert await until(lambda: all(not p.unreceipted for p in probes), 30, 0.05)
         return list(probe_fig.receipt_latency), fresh, len(fig.receipted), drained

@@ -39,7 +39,7 @@ def test_a_web_process_hears_the_ingests_commit_by_notify(tmp_path: Path, mosqui
         assert wall.resp.status == 200 and wall.resp.getheader("Content-Type", "").startswith("text/event-stream")
         assert wait_for(lambda: len(changes) >= 1, 10)  # the first look
         assert wait_for(lambda: "LISTEN/NOTIFY" in web.log.read_text(), 10)
-        time.sleep(1.0)
+        assert wait_for(ingest.ingesting, 10)  # its subscriptions are in place: the alert below reaches it
         before = len(changes)
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         online(pub, mosquitto.port)

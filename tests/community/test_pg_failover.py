@@ -43,7 +43,7 @@ def test_primary_killed_standby_promoted_no_receipted_alert_lost(tmp_path: Path,
             assert await until(lambda: fig.receipted >= set(before), 30)
             primary.stop()  # pg_ctl -m immediate: no checkpoint, no goodbye
             after = [g.raise_alert("gas", "critical") for g in gws]  # raised while there is no primary
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # fault: a second with no primary at all
             standby.promote()
             assert await until(lambda: fig.receipted >= set(after), 90), \
                 f"{len(set(after) - fig.receipted)} alerts raised across the failover never receipted"

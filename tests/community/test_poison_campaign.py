@@ -160,7 +160,7 @@ def test_poison_campaign_costs_no_honest_alert(tmp_path: Path, broker_urls: tupl
                     sent_bad += 1
                 for leaf, payload in forged(g.site, g.gid, rng.choice(victims)):
                     g._publish(leaf, payload, qos=1)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # pace: a round of poison every 0.2 s
             await shutdown([*honest, *bad], tasks)
             return raised
 

@@ -69,7 +69,7 @@ def test_screens_past_the_cap_are_told_so_and_the_api_stays_quick(tmp_path: Path
                 sockets.append(s)
                 break
             s.close()
-            time.sleep(0.5)
+            time.sleep(0.5)  # pace: a retry every half second, to the deadline
         else:
             raise AssertionError("the closed screen's place was never freed")
     finally:

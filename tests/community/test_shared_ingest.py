@@ -7,7 +7,6 @@ copies) and the surviving worker carries on."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -46,8 +45,8 @@ def test_two_shared_ingest_workers_one_killed_mid_burst(tmp_path: Path, mosquitt
 
         runner = threading.Thread(target=burst, args=(inj, topics, 4, 0.5))
         runner.start()
-        time.sleep(1.5)
-        procs[0].kill()  # SIGKILL, in the middle of the burst
+        assert wait_for(lambda: web.all_alerts(token), 30, 0.1)
+        procs[0].kill()  # SIGKILL, in the middle of the burst: its first alerts are stored
         runner.join(60)
         raised = sum(v.count(True) for v in inj.accepted.values())
 

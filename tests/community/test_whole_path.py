@@ -61,9 +61,9 @@ def test_every_alert_once_through_a_server_kill_and_an_ack_across_a_broker_resta
 
         runner = threading.Thread(target=burst, args=(inj, topics, ROUNDS, 0.6))
         runner.start()
-        time.sleep(2.0)
-        server.kill()  # in the middle of the burst: stored, maybe not yet receipted
-        time.sleep(1.0)
+        assert wait_for(lambda: server.all_alerts(op_token), 30, 0.1)
+        server.kill()  # in the middle of the burst: its first alerts stored, maybe not yet receipted
+        time.sleep(1.0)  # fault: the server stays dead for a second while the burst goes on
         server.start()
         runner.join(60)
 
@@ -93,7 +93,7 @@ def test_every_alert_once_through_a_server_kill_and_an_ack_across_a_broker_resta
         mosquitto.kill()
         acked = server.api(token, f"/alerts/{new['id']}/acknowledge", "POST")
         assert acked["state"] == "acknowledged" and acked["gateway_confirmed_ack"] is False
-        time.sleep(2)
+        time.sleep(2)  # fault: the broker stays down a while after the acknowledgement
         mosquitto.start()
         assert wait_for(lambda: server.api(token, f"/alerts/{new['id']}")["gateway_confirmed_ack"], 60, 0.5), \
             "the gateway never confirmed the acknowledgement"

@@ -17,7 +17,7 @@ from eldergate.gateway.runtime import Gateway
 from eldergate.gateway.tools.emulation import FrameEmulator, VirtualSerialPort
 from eldergate.signal.model import Event
 
-from testutil import ROOT, with_check_in
+from testutil import ROOT, wait_for, with_check_in
 
 
 class FakeWall:
@@ -55,7 +55,7 @@ def test_clock_jumps_are_not_silence(tmp_path: Path) -> None:
                     e.send(Presence(present=False))
                 time.sleep(0.05)
             wall.offset += jump
-            time.sleep(0.5)
+            time.sleep(0.5)  # pace: readings go on across the jump
         for _ in range(10):
             for e in emus.values():
                 e.send(Presence(present=False))
@@ -94,9 +94,11 @@ def test_garbage_on_every_input(tmp_path: Path) -> None:
                            rng.choice([b"\xff\x00", b"{", b"[]", b"null", json.dumps({"gas": "x"}).encode(),
                                        bytes(rng.getrandbits(8) for _ in range(50))]))
             time.sleep(0.005)
+        decoded = {sid: gw.decoders[sid].stats.frames for sid in ports}
         for p in ports.values():  # and afterwards, real frames still decode
             FrameEmulator(p, encode_reading).send(Presence(present=True))
-        time.sleep(0.5)
+        assert wait_for(lambda: all(gw.decoders[sid].stats.frames > n for sid, n in decoded.items()), 10), \
+            "a real frame after the garbage was not decoded"
     finally:
         gw.stop()
         th.join(timeout=10)
@@ -138,10 +140,10 @@ def test_alerts_raised_before_the_clock_was_set_are_restamped(tmp_path: Path) ->
     try:
         assert not gw.clock_trusted()
         gw.bus.publish("zigbee2mqtt/gas", b'{"gas": true}')
-        time.sleep(0.5)
+        assert wait_for(lambda: bool(store.pending_alerts()), 10)
         before = store.pending_alerts()[0].alert.raised_at
         wall.offset = 0.0  # NTP sets the clock
-        time.sleep(0.5)
+        assert wait_for(lambda: store.pending_alerts()[0].alert.raised_at >= TRUSTED_AFTER, 10)
         after = store.pending_alerts()[0].alert
     finally:
         gw.stop()

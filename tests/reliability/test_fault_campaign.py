@@ -187,18 +187,18 @@ def test_every_lifecycle_completes_under_kills(tmp_path: Path) -> None:
         assert wait_for(lambda: rx.query("SELECT 1 FROM states LIMIT 1") or _online(community), 30)
         t_start = time.time()
         th.start()
-        time.sleep(CALM_S)  # faults off: the baseline latency
+        time.sleep(CALM_S)  # pace: faults off a while, the baseline latency
         t_faults = time.time()
         plan = (["gateway"] * 25 + ["community_broker"] * 5 + ["receiver"] * 4)
         rng.shuffle(plan)
         gap = FAULT_S / len(plan)
         for what in plan:
-            time.sleep(rng.uniform(0.5, 1.5) * gap)
+            time.sleep(rng.uniform(0.5, 1.5) * gap)  # pace: the plan's faults spread over FAULT_S
             if what == "gateway":
                 if rng.random() < 0.4:  # a few milliseconds after an alarm
                     inj.published.clear()
                     if inj.published.wait(5):
-                        time.sleep(rng.uniform(0.0, 0.02))
+                        time.sleep(rng.uniform(0.0, 0.02))  # fault: a few ms after the alarm
                         kills["gateway_right_after_alarm"] += 1
                 gw.kill()
                 kills["gateway"] += 1
@@ -206,12 +206,12 @@ def test_every_lifecycle_completes_under_kills(tmp_path: Path) -> None:
             elif what == "community_broker":
                 community.kill()
                 kills["community_broker"] += 1
-                time.sleep(rng.uniform(0.5, 3.0))
+                time.sleep(rng.uniform(0.5, 3.0))  # fault: how long it stays down
                 community.start()
             else:
                 rx.kill()
                 kills["receiver"] += 1
-                time.sleep(rng.uniform(0.2, 2.0))
+                time.sleep(rng.uniform(0.2, 2.0))  # fault: how long it stays down
                 rx.start()
         t_end_faults = time.time()
         inj.stop.set()

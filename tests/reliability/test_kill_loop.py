@@ -56,10 +56,10 @@ def test_no_alert_lost_over_100_sigkills(tmp_path: Path) -> None:
     t0 = time.monotonic()
     try:
         for _ in range(KILLS):
-            time.sleep(rng.uniform(0.2, 1.2))  # killed at any point: starting, raising, sending
+            time.sleep(rng.uniform(0.2, 1.2))  # fault: killed at any point: starting, raising, sending
             gw.kill()
             gw.start()
-        time.sleep(2.0)
+        time.sleep(2.0)  # pace: the load goes on after the last kill
         stop.set()
         th.join(timeout=5)
 
