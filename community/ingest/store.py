@@ -145,6 +145,7 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
         known = _known_states(parsed, gateways)
         created = _create_new_alerts(parsed, gateways, known, now, cfg)
         vitals = _VitalsBatch()
+        statuses = _StatusBatch(now, cfg)
         events: list[Event] = []
         for i, it, msg in parsed:
             key = (it.site, it.gateway)
@@ -168,7 +169,10 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
             elif isinstance(msg, EventMessage):  # one INSERT ... ON CONFLICT DO NOTHING for the batch
                 events.append(_event_row(gw, msg))
                 outcomes[i].stored = Stored(new=True)
-            elif isinstance(msg, StatusMessage | AckAppliedMessage):  # updates only: nothing can conflict
+            elif isinstance(msg, StatusMessage):  # the last one per gateway, all written in one statement
+                statuses.add(gw, msg, it.retained)
+                outcomes[i].stored = Stored(new=True)
+            elif isinstance(msg, AckAppliedMessage):  # an update only: nothing can conflict
                 outcomes[i].stored = _apply(gw, msg, now, cfg, it.retained)
             else:
                 try:
@@ -177,6 +181,7 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
                 except IntegrityError:
                     raced.append((i, it, msg))  # another ingest worker inserted the same new row
         vitals.write()
+        statuses.write()
         Event.objects.bulk_create(events, ignore_conflicts=True)
         fanout.announce()  # one notification per batch: the pages look once
     for i, it, msg in raced:
@@ -259,7 +264,8 @@ def _gateways(fresh: dict[tuple[str, str], bool], now: datetime, admit: Callable
             except IntegrityError:
                 pass  # another ingest worker created it: its messages take the slow path
     seen = [g for key, g in found.items() if fresh[key] and g is not None]
-    due = [g.pk for g in seen if g.last_seen is None or (now - g.last_seen).total_seconds() >= touch_s]
+    # abs: a last_seen ahead of now (the server's clock was set back) is stale too, not fresh for days
+    due = [g.pk for g in seen if g.last_seen is None or abs((now - g.last_seen).total_seconds()) >= touch_s]
     if due:
         Gateway.objects.filter(pk__in=due).update(last_seen=now)
     for g in seen:
@@ -288,13 +294,9 @@ def _apply(gw: Gateway, msg: BaseModel, now: datetime, cfg: CommunityConfig, ret
         acks.confirmed(gw, msg.alert_id, now)
         return Stored()
     if isinstance(msg, StatusMessage):
-        at = new_alerts.gateway_time(msg.sent_at, now, cfg) if retained else now
-        Gateway.objects.filter(pk=gw.pk).update(status=msg.state, status_at=at, version=msg.version,
-                                                unsent_alerts=msg.unsent_alerts, sensors=msg.sensors,
-                                                config_applied_version=msg.config_version,
-                                                config_refused_version=msg.config_refused_version,
-                                                config_refused=msg.config_refused,
-                                                started_at=from_unix(msg.started_at) if msg.started_at else None)
+        statuses = _StatusBatch(now, cfg)
+        statuses.add(gw, msg, retained)
+        statuses.write()
         return Stored(new=True)
     if isinstance(msg, EventMessage):
         n = len(Event.objects.bulk_create([_event_row(gw, msg)], ignore_conflicts=True))
@@ -337,6 +339,34 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
     if created or new:
         changed(alert)
     return Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state), new=created or new)
+
+
+class _StatusBatch:
+    """A batch's status messages: each gateway's last one counts (it says what holds now), and all
+    are written in one UPDATE (was one per message: a city's heartbeats were a write each)."""
+
+    FIELDS = ("status", "status_at", "version", "unsent_alerts", "sensors", "config_applied_version",
+              "config_refused_version", "config_refused", "started_at")
+
+    def __init__(self, now: datetime, cfg: CommunityConfig) -> None:
+        self.now, self.cfg = now, cfg
+        self.last: dict[int, Gateway] = {}
+
+    def add(self, gw: Gateway, msg: StatusMessage, retained: bool) -> None:
+        gw.status = msg.state
+        gw.status_at = new_alerts.gateway_time(msg.sent_at, self.now, self.cfg) if retained else self.now
+        gw.version = msg.version
+        gw.unsent_alerts = msg.unsent_alerts
+        gw.sensors = msg.sensors
+        gw.config_applied_version = msg.config_version
+        gw.config_refused_version = msg.config_refused_version
+        gw.config_refused = msg.config_refused
+        gw.started_at = from_unix(msg.started_at) if msg.started_at else None
+        self.last[gw.pk] = gw
+
+    def write(self) -> None:
+        if self.last:
+            Gateway.objects.bulk_update(list(self.last.values()), self.FIELDS)
 
 
 class _VitalsBatch:
