@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 
 class OperatorAdminSite(admin.AdminSite):
@@ -31,7 +32,8 @@ class OperatorAdminSite(admin.AdminSite):
 
             return HttpResponse(t("admin_needs_otp", lang(request)), status=403,
                                 content_type="text/plain; charset=utf-8")
-        return HttpResponseRedirect("/console/login?" + urlencode({"next": request.GET.get("next", "/admin/")}))
+        nxt = request.GET.get("next", reverse("admin:index"))
+        return HttpResponseRedirect(reverse("login") + "?" + urlencode({"next": nxt}))
 
 
 class OperatorAdminConfig(AdminConfig):

@@ -138,6 +138,6 @@ USE_I18N = True
 USE_TZ = True
 TIME_ZONE = _cfg.server.time_zone
 STATIC_URL = "/static/"
-LOGIN_URL = "/console/login"
+LOGIN_URL = "login"  # a URL name (community/urls.py)
 SESSION_COOKIE_AGE = 14 * 86400  # a grid worker stays logged in on their phone for two weeks
 LOGGING_CONFIG = None  # the CLI sets up logging; no names or health data in it

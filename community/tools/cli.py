@@ -284,6 +284,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_wall_url(args: argparse.Namespace) -> int:
     cfg = _config(args)
     _django(cfg)
+    from django.urls import reverse
+
     from eldergate.community.models import Community
 
     qs = Community.objects.order_by("pk")
@@ -291,7 +293,7 @@ def cmd_wall_url(args: argparse.Namespace) -> int:
     if c is None:
         print("eldergate community: no such community", file=sys.stderr)
         return EXIT_CONFIG
-    print(f"{cfg.public_url()}/wall?key={c.wall_key}")
+    print(f"{cfg.public_url()}{reverse('wall')}?key={c.wall_key}")
     return EXIT_OK
 
 

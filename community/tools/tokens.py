@@ -138,6 +138,8 @@ def run_otp(args: argparse.Namespace, start: Callable[[], CommunityConfig]) -> i
 
 def run_login_link(args: argparse.Namespace, start: Callable[[], CommunityConfig]) -> int:
     cfg = start()
+    from django.urls import reverse
+
     from eldergate.community.clock import now
     from eldergate.community.models import LoginLink
     from eldergate.community.models.audit import record
@@ -152,5 +154,5 @@ def run_login_link(args: argparse.Namespace, start: Callable[[], CommunityConfig
         return EXIT_USAGE
     secret = LoginLink.issue(user, now(), next_path=safe_next(args.next), minutes=args.minutes)
     record(now(), "cli", "login_link_issued", user, minutes=args.minutes)
-    print(f"{cfg.public_url()}/console/link/{secret}")
+    print(cfg.public_url() + reverse("login-link", args=[secret]))
     return EXIT_OK

@@ -17,7 +17,7 @@ from eldergate.community.work import scoping
 from eldergate.community.work.words import t
 
 
-@login_required(login_url="/console/login")
+@login_required
 def claim_view(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     language = lang(request)

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from eldergate.community.work.words import LANGS, T, t
 
@@ -39,11 +40,12 @@ def word_fn(language: str) -> Callable[..., str]:
 
 
 def error_page(request: HttpRequest, status: int, heading_key: str, explain_key: str,
-               back: str = "/console") -> HttpResponse:
+               back: str | None = None) -> HttpResponse:
     """A page in the viewer's language with a way back, never Django's English one or a bare line."""
     language = lang(request)
     return page(request, "error.html", {"status": status, "heading": t(heading_key, language),
-                                        "explain": t(explain_key, language), "back": back}, status=status)
+                                        "explain": t(explain_key, language), "back": back or reverse("console")},
+                status=status)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import user_has_device
@@ -21,16 +22,15 @@ from eldergate.community.models.audit import record
 from eldergate.community.web.common import lang, page
 from eldergate.community.work.words import t
 
-LOGIN = "/console/login"
 VIA_PASSWORD = "password"  # the session key "eg_via" says how a session was opened
 VIA_LINK = "link"
 PENDING = "eg_second_factor_for"  # the user whose password was right, until the code is given
 
 
-def safe_next(nxt: str | None) -> str:
+def safe_next(nxt: str | None, otherwise: str | None = None) -> str:
     """Only a page of this server: never an open redirect (//elsewhere.example)."""
     if not nxt or not nxt.startswith("/") or not url_has_allowed_host_and_scheme(nxt, allowed_hosts=None):
-        return "/console"
+        return otherwise or reverse("console")
     return nxt
 
 
@@ -62,7 +62,7 @@ def _second_factor(request: HttpRequest, nxt: str) -> HttpResponse:
     pk = request.session.get(PENDING)
     user = get_user_model().objects.filter(pk=pk, is_active=True).first() if pk else None
     if user is None:
-        return HttpResponseRedirect(LOGIN)
+        return HttpResponseRedirect(reverse("login"))
     token = "".join(ch for ch in request.POST.get("otp_token", "") if ch.isdigit())[:8]
     for device in TOTPDevice.objects.filter(user=user, confirmed=True):
         allowed, _ = device.verify_is_allowed()
@@ -94,7 +94,7 @@ def link_view(request: HttpRequest, secret: str) -> HttpResponse:
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
-    return HttpResponseRedirect(LOGIN)
+    return HttpResponseRedirect(reverse("login"))
 
 
 def opened_with_password(request: HttpRequest) -> bool:
@@ -114,5 +114,5 @@ def client_ip(request: HttpRequest) -> str | None:
 
 def locked_out(request: HttpRequest, *_: Any) -> HttpResponse:
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return page(request, "login.html", {"next": "/console", "error": t("locked_out", lang(request), minutes=minutes),
-                                        "locked": True}, status=429)
+    return page(request, "login.html", {"next": reverse("console"), "locked": True,
+                                        "error": t("locked_out", lang(request), minutes=minutes)}, status=429)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from eldergate.community.clock import now
 from eldergate.community.config import active
@@ -18,7 +19,6 @@ from eldergate.community.models import Alert, Badge, Resident
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.web.common import page
-from eldergate.community.web.login import LOGIN
 from eldergate.community.work import consent, desired_config, lost, scoping
 from eldergate.community.work.words import since
 
@@ -29,7 +29,7 @@ def _local(t: Any) -> str:
     return t.astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime("%m-%d %H:%M") if t else ""
 
 
-@login_required(login_url=LOGIN)
+@login_required
 def badge_view(request: HttpRequest, pk: int) -> HttpResponse:
     r = scoping.residents(request.user).select_related("home__community").filter(pk=pk).first()
     if r is None:
@@ -52,7 +52,7 @@ def badge_view(request: HttpRequest, pk: int) -> HttpResponse:
             lost.revoke_badges(r, user, now())
         else:
             lost.issue_badge(r, user, now())
-        return HttpResponseRedirect(f"/console/residents/{r.pk}/badge")
+        return HttpResponseRedirect(reverse("resident-badge", args=[r.pk]))
     badge = Badge.objects.filter(resident=r, revoked_at__isnull=True).order_by("-created_at").first()
     url = lost.badge_url(active(), badge) if badge else ""
     svg = ""

@@ -105,7 +105,7 @@ def _for_managers(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[Http
     return checked
 
 
-@login_required(login_url="/console/login")
+@login_required
 @_for_managers
 def reports_view(request: HttpRequest) -> HttpResponse:
     start, end, label = _period(request)
@@ -132,7 +132,7 @@ def _append(ws: Any, row: list[Any]) -> None:
             cell.data_type = "s"
 
 
-@login_required(login_url="/console/login")
+@login_required
 @_for_managers
 def reports_xlsx(request: HttpRequest) -> HttpResponse:
     from openpyxl import Workbook

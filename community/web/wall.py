@@ -48,7 +48,7 @@ def _context(request: HttpRequest, c: Community) -> dict[str, Any]:
 def wall(request: HttpRequest) -> HttpResponse:
     c = _community(request)
     if c is None:
-        return error_page(request, 403, "error_wall_key", "error_wall_key_explain", back="/console")
+        return error_page(request, 403, "error_wall_key", "error_wall_key_explain")
     if FEEDS.full(_viewer(request), *_limits()):
         return too_many_screens(request)
     return page(request, "wall.html", _context(request, c))

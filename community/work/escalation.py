@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 
 from eldergate.community.config import CommunityConfig, Step
 from eldergate.community.models import Alert, Contact, DutyShift, EscalationJob, Profile, Resident
@@ -109,7 +110,7 @@ def push_for(alert: Alert, public_url: str, reminder: bool) -> Push:
     title = (f"{age}【{urgency}】{alert.title_zh or (kind.zh if kind else alert.kind)} "
              f"({alert.title_en or (kind.en if kind else alert.kind)})")
     first = f" · {kind.steps_zh[0]}" if kind and kind.steps_zh else ""
-    return Push(title=title, body=f"{place} · {urgency}{first}", link=f"{public_url}/console/alerts/{alert.ref}")
+    return Push(title=title, body=f"{place} · {urgency}{first}", link=public_url + reverse("alert", args=[alert.ref]))
 
 
 def tick(now: datetime, cfg: CommunityConfig, notifier: Notifier, limit: int = 50) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 
 from eldergate.community.config import CommunityConfig
 from eldergate.community.models import (
@@ -68,7 +69,7 @@ def revoke_badges(resident: Resident, by: str, now: datetime) -> int:
 
 
 def badge_url(cfg: CommunityConfig, badge: Badge) -> str:
-    return f"{cfg.public_url()}/f/{badge.code}"
+    return cfg.public_url() + reverse("finder", args=[badge.code])
 
 
 def live_badge(code: str) -> Badge | None:
