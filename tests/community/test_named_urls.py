@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from community_world import World
+
 COMMUNITY = Path(__file__).resolve().parents[2] / "community"
 PAGES = ("/console", "/wall", "/family", "/reports", "/f/")
 # a path kept as data (where a one-time login link lands, any page of the server), not a link built
@@ -63,3 +65,16 @@ def test_no_python_module_writes_a_page_path_by_hand() -> None:
                     and node.value.startswith(PAGES) and (str(p.relative_to(COMMUNITY)), node.value) not in DATA:
                 found.append(f"{p.relative_to(COMMUNITY)}:{node.lineno}: {node.value[:60]!r}")
     assert found == []
+
+
+def test_a_visit_forms_way_back_stays_on_this_server(world: World) -> None:
+    """The visit list sends its own page as "back"; a forged form must not send a worker elsewhere."""
+    from django.test import Client
+
+    c = Client()
+    c.force_login(world.sides["kz"].users["grid-worker"])
+    pk = world.sides["kz"].resident.pk
+    assert c.post(f"/console/residents/{pk}/visit", {"back": "/console/visits"})["Location"] == "/console/visits"
+    for forged in ("https://elsewhere.example/x", "//elsewhere.example/x", "javascript:alert(1)"):
+        r = c.post(f"/console/residents/{pk}/visit", {"back": forged})
+        assert r.status_code == 302 and r["Location"] == f"/console/residents/{pk}", forged
