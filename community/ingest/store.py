@@ -191,7 +191,14 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
 
 def store(leaf: str, site: str, gateway: str, payload: bytes, now: datetime, cfg: CommunityConfig,
           retained: bool = False) -> Stored:
-    return _store_parsed(parse(leaf, site, gateway, payload), site, gateway, now, cfg, retained)
+    """One message, through the production batch path (a batch of one): what the tests and the
+    tools call. Malformed is raised where the ingest would dead-letter it."""
+    out = store_many([Incoming(leaf, site, gateway, payload, retained)], now, cfg, always)[0]
+    if out.malformed is not None:
+        raise Malformed(out.malformed)
+    if out.stored is None:
+        raise Malformed(out.refused or "not stored")
+    return out.stored
 
 
 def _store_parsed(msg: BaseModel, site: str, gateway: str, now: datetime, cfg: CommunityConfig,
