@@ -18,10 +18,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Field
 from pydantic import BaseModel, ValidationError
 
 from eldergate.community.clock import from_unix
@@ -245,10 +245,12 @@ def _known_states(parsed: list[tuple[int, Incoming, BaseModel]],
             wanted.setdefault(gw.pk, set()).add(msg.id)
     if not wanted:
         return set()
-    where = Q()
-    for pk, ids in wanted.items():
-        where |= Q(alert__gateway_id=pk, alert__alert_id__in=ids)
-    return set(AlertState.objects.filter(where).values_list("alert__gateway_id", "alert__alert_id", "state"))
+    # one plain query (gateways × ids, a few more rows than asked), matched in Python: an OR of a
+    # Q per gateway cost Django 12 % of the workers' CPU during a replay
+    ids = set().union(*wanted.values())
+    rows = AlertState.objects.filter(alert__gateway_id__in=wanted, alert__alert_id__in=ids) \
+        .values_list("alert__gateway_id", "alert__alert_id", "state")
+    return {(pk, aid, state) for pk, aid, state in rows if aid in wanted[pk]}
 
 
 def _gateways(fresh: dict[tuple[str, str], bool], now: datetime, admit: Callable[[tuple[str, str]], bool],
@@ -350,7 +352,9 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
 
 class _StatusBatch:
     """A batch's status messages: each gateway's last one counts (it says what holds now), and all
-    are written in one UPDATE (was one per message: a city's heartbeats were a write each)."""
+    are written by one prepared UPDATE run for each (executemany: psycopg pipelines it, SQLite
+    loops in C). Django's bulk_update builds a CASE per field per row in Python: measured at 23 %
+    of the workers' CPU during a 10,000-home replay."""
 
     FIELDS = ("status", "status_at", "version", "unsent_alerts", "sensors", "config_applied_version",
               "config_refused_version", "config_refused", "started_at")
@@ -372,8 +376,15 @@ class _StatusBatch:
         self.last[gw.pk] = gw
 
     def write(self) -> None:
-        if self.last:
-            Gateway.objects.bulk_update(list(self.last.values()), self.FIELDS)
+        if not self.last:
+            return
+        meta, q = Gateway._meta, connection.ops.quote_name
+        fields = [cast(Field, meta.get_field(name)) for name in self.FIELDS]  # type: ignore[type-arg]
+        sets = ", ".join(f"{q(str(f.column))} = %s" for f in fields)
+        rows = [[f.get_db_prep_save(getattr(gw, f.name), connection) for f in fields] + [pk]
+                for pk, gw in sorted(self.last.items())]  # one order: two workers cannot deadlock on it
+        with connection.cursor() as cur:
+            cur.executemany(f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q('id')} = %s", rows)
 
 
 class _VitalsBatch:
