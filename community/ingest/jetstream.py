@@ -33,7 +33,7 @@ from eldergate.community.clock import Clock
 from eldergate.community.config import Broker, CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.drops import BrokerDrops
-from eldergate.community.ingest.lanes import Lanes, lane_of
+from eldergate.community.ingest.lanes import ALERT_LANES, Lanes, lane_of
 from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
@@ -188,12 +188,14 @@ class JetStreamIngest(BatchStore):
         return subs
 
     async def _pull(self, subs: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
-        """Two pullers fill the lanes; the store loop (a thread) empties them. The first to fail
-        ends all three, and the caller binds again (what was pulled and not acked comes back)."""
+        """Two pullers fill the lanes; two store loops (threads: alerts', telemetry's) empty them. The
+        first to fail ends all four, and the caller binds again (what was pulled and not acked comes
+        back)."""
         done = threading.Event()
         tasks = [asyncio.create_task(self._puller(subs["alerts"], ("fresh", "alerts"), done)),
                  asyncio.create_task(self._puller(subs["telemetry"], ("telemetry",), done)),
-                 asyncio.ensure_future(loop.run_in_executor(None, self._store_loop, loop, done))]
+                 *(asyncio.ensure_future(loop.run_in_executor(None, self._store_loop, loop, done, lanes))
+                   for lanes in (ALERT_LANES, ("telemetry",)))]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -231,11 +233,11 @@ class JetStreamIngest(BatchStore):
                                       timeout=0):
                     await m.nak()  # never expected: the room was checked
 
-    def _store_loop(self, loop: asyncio.AbstractEventLoop, done: threading.Event) -> None:
-        """Store what the pullers queued, fresh alerts first; then flush the receipts and ack to
-        JetStream (nak with a delay when the database cannot be reached)."""
+    def _store_loop(self, loop: asyncio.AbstractEventLoop, done: threading.Event, lanes: tuple[str, ...]) -> None:
+        """Store what the pullers queued in ``lanes`` (fresh alerts first); then flush the receipts
+        and ack to JetStream (nak with a delay when the database cannot be reached)."""
         while not (self._stop.is_set() or done.is_set()):
-            batch = self.lanes.take(BATCH, timeout=0.2)
+            batch = self.lanes.take(BATCH, timeout=0.2, lanes=lanes)
             if not batch:
                 continue
             ok = self.store_batch([p.incoming for p in batch])

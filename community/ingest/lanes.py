@@ -6,8 +6,10 @@ never waits behind a city's replay, and no alert waits behind vitals.
 * ``alerts``: the other alert messages (an outbox replaying what it kept through an outage).
 * ``telemetry``: events, vitals, summaries, status.
 
-A batch holds at most ``most`` items and is taken from the first lane that has any, the next lane
-only filling what is left; replayed alerts are taken in smaller batches (REPLAY_BATCH), so a fresh
+Two store threads take from them: one the alert lanes (ALERT_LANES), one telemetry, each with its
+own database connection, so a fall is never queued behind a batch of vitals being written. A batch
+holds at most ``most`` items and is taken from the first lane that has any, the next lane only
+filling what is left; replayed alerts are taken in smaller batches (REPLAY_BATCH), so a fresh
 fall arriving during a replay waits for one short commit at most.
 
 Bounded on purpose: when the store falls behind, ``put`` blocks the broker's network thread of the
@@ -26,6 +28,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 LANES = ("fresh", "alerts", "telemetry")
+ALERT_LANES = ("fresh", "alerts")  # stored by a thread of their own: a batch of vitals never delays an alert
 FRESH_S = 60.0  # an alert raised within this long ago is someone's emergency now, not a replay
 REPLAY_BATCH = 100  # replayed alerts per commit (created together): the wait a fresh fall may have behind them
 
@@ -74,13 +77,13 @@ class Lanes(Generic[T]):
             self._cond.notify_all()
             return True
 
-    def take(self, most: int, timeout: float) -> list[T]:
-        """Up to ``most`` items, lane by lane; waits up to ``timeout`` for the first."""
+    def take(self, most: int, timeout: float, lanes: tuple[str, ...] = LANES) -> list[T]:
+        """Up to ``most`` items from ``lanes``, lane by lane; waits up to ``timeout`` for the first."""
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self) > 0, timeout):
+            if not self._cond.wait_for(lambda: any(self._lanes[name] for name in lanes), timeout):
                 return []
             out: list[T] = []
-            for name in LANES:
+            for name in lanes:
                 lane = self._lanes[name]
                 if not lane:
                     continue

@@ -22,6 +22,7 @@ own count of messages it dropped (``$SYS/broker/publish/messages/dropped``) is r
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.drops import BrokerDrops
-from eldergate.community.ingest.lanes import Lanes, lane_of
+from eldergate.community.ingest.lanes import ALERT_LANES, LANES, Lanes, lane_of
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
 from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
@@ -96,8 +97,10 @@ class Ingest(BatchStore):
 
     def start(self, supervise: Callable[[Task], Task] | None = None) -> None:
         """Connect both, and run the store loop (under ``supervise`` when given: serve's supervisor)."""
-        task = Task("eg-ingest-store", self._drain, self._stop)
-        (supervise or Task.start)(task)
+        # alerts are stored by a thread (and a database connection) of their own: a fall never waits
+        # for a batch of vitals being written, only, on SQLite, for its commit (one writer at a time)
+        for name, lanes in (("eg-ingest-alerts", ALERT_LANES), ("eg-ingest-store", ("telemetry",))):
+            (supervise or Task.start)(Task(name, functools.partial(self._drain, lanes=lanes), self._stop))
         host, port = self.nodes[0]
         for c in (self.client, self.telemetry):
             c.connect_async(host, port, 30, **connect_kwargs(self.cfg.broker, self.persistent))
@@ -170,14 +173,15 @@ class Ingest(BatchStore):
 
     # -- the store loop -------------------------------------------------------------------------
 
-    def _drain(self, task: Task) -> None:
-        """The store loop: take what has arrived (fresh alerts first, up to BATCH), store and
-        receipt it, then PUBACK (a server killed before its commit gets the batch again from the
-        broker, and from the gateways' resends). A database that cannot be reached keeps the batch
-        here, unacknowledged, and is tried again, backing off to 10 s."""
+    def _drain(self, task: Task, lanes: tuple[str, ...] = LANES) -> None:
+        """A store loop (one for the alert lanes, one for telemetry): take what has arrived in
+        ``lanes`` (fresh alerts first, up to BATCH), store and receipt it, then PUBACK (a server
+        killed before its commit gets the batch again from the broker, and from the gateways'
+        resends). A database that cannot be reached keeps the batch here, unacknowledged, and is
+        tried again, backing off to 10 s."""
         while not self._stop.is_set():
             task.beat()
-            batch = self.lanes.take(BATCH, timeout=0.2)
+            batch = self.lanes.take(BATCH, timeout=0.2, lanes=lanes)
             wait = 0.5
             while batch and not self.handle_batch(batch):
                 task.beat()

@@ -77,7 +77,8 @@ def test_nats_cluster_two_workers_a_node_and_a_worker_killed_mid_burst(tmp_path:
             assert set(raised) == fig.receipted
             # the wall still moves: one more alert in its community reaches the open stream
             before = len(wall.changes)
-            gws[0].raise_alert("sos", "critical")
+            sos = gws[0].raise_alert("sos", "critical")
+            assert await until(lambda: sos in fig.receipted, 30), "the last alert was never receipted"
             assert await until(lambda: len(wall.changes) > before, 15), "the wall's stream went quiet"
             await shutdown(gws, tasks)
 
