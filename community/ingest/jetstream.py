@@ -29,11 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
+
 from eldergate.community.clock import Clock
 from eldergate.community.config import Broker, CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.drops import BrokerDrops
-from eldergate.community.ingest.lanes import ALERT_LANES, Lanes, lane_of
+from eldergate.community.ingest.lanes import Lanes, lane_of, store_loops
 from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
@@ -195,7 +197,7 @@ class JetStreamIngest(BatchStore):
         tasks = [asyncio.create_task(self._puller(subs["alerts"], ("fresh", "alerts"), done)),
                  asyncio.create_task(self._puller(subs["telemetry"], ("telemetry",), done)),
                  *(asyncio.ensure_future(loop.run_in_executor(None, self._store_loop, loop, done, lanes))
-                   for lanes in (ALERT_LANES, ("telemetry",)))]
+                   for _name, lanes in store_loops(connection.vendor))]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:

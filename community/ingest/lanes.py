@@ -6,8 +6,9 @@ never waits behind a city's replay, and no alert waits behind vitals.
 * ``alerts``: the other alert messages (an outbox replaying what it kept through an outage).
 * ``telemetry``: events, vitals, summaries, status.
 
-Two store threads take from them: one the alert lanes (ALERT_LANES), one telemetry, each with its
-own database connection, so a fall is never queued behind a batch of vitals being written. A batch
+On PostgreSQL two store threads take from them: one the alert lanes (ALERT_LANES), one telemetry,
+each with its own database connection, so a fall is never queued behind a batch of vitals being
+written; on SQLite one thread takes all three (``store_loops``). A batch
 holds at most ``most`` items and is taken from the first lane that has any, the next lane only
 filling what is left; replayed alerts are taken in smaller batches (REPLAY_BATCH), so a fresh
 fall arriving during a replay waits for one short commit at most.
@@ -29,6 +30,17 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 LANES = ("fresh", "alerts", "telemetry")
 ALERT_LANES = ("fresh", "alerts")  # stored by a thread of their own: a batch of vitals never delays an alert
+
+
+def store_loops(vendor: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The store threads an ingest runs, by database: (name, the lanes it takes). PostgreSQL: the
+    alert lanes have a thread of their own. SQLite takes one writer at a time, and its busy wait is
+    not first come, first served: two threads there let the telemetry's commits starve a fall (a
+    fresh fall's p99 during a 10,000-home replay went from 1.0 s to 2.1 s), so one thread takes
+    every lane, alerts first."""
+    if vendor == "sqlite":
+        return [("eg-ingest-store", LANES)]
+    return [("eg-ingest-alerts", ALERT_LANES), ("eg-ingest-store", ("telemetry",))]
 FRESH_S = 60.0  # an alert raised within this long ago is someone's emergency now, not a replay
 REPLAY_BATCH = 100  # replayed alerts per commit (created together): the wait a fresh fall may have behind them
 

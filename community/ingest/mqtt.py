@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from django.db import connection
 
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.drops import BrokerDrops
-from eldergate.community.ingest.lanes import ALERT_LANES, LANES, Lanes, lane_of
+from eldergate.community.ingest.lanes import LANES, Lanes, lane_of, store_loops
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
 from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
@@ -97,9 +98,7 @@ class Ingest(BatchStore):
 
     def start(self, supervise: Callable[[Task], Task] | None = None) -> None:
         """Connect both, and run the store loop (under ``supervise`` when given: serve's supervisor)."""
-        # alerts are stored by a thread (and a database connection) of their own: a fall never waits
-        # for a batch of vitals being written, only, on SQLite, for its commit (one writer at a time)
-        for name, lanes in (("eg-ingest-alerts", ALERT_LANES), ("eg-ingest-store", ("telemetry",))):
+        for name, lanes in store_loops(connection.vendor):  # alerts in a thread of their own (PostgreSQL)
             (supervise or Task.start)(Task(name, functools.partial(self._drain, lanes=lanes), self._stop))
         host, port = self.nodes[0]
         for c in (self.client, self.telemetry):

@@ -1,5 +1,6 @@
-"""Alerts have their own store thread (#37): a fall arriving while a batch of vitals is being
-written is stored at once, not after it (the vitals' batch is held open here until the alert is in)."""
+"""Alerts have their own store thread on PostgreSQL (#37): a fall arriving while a batch of vitals
+is being written is stored at once, not after it (the vitals' batch is held open here until the
+alert is in). SQLite, one writer at a time, keeps one thread for every lane, alerts first."""
 
 from __future__ import annotations
 
@@ -51,3 +52,10 @@ def test_a_fall_is_stored_while_a_batch_of_vitals_is_being_written(world: World,
         for t in tasks:
             assert t.thread is not None
             t.thread.join(5)
+
+
+def test_postgresql_gives_alerts_a_thread_and_sqlite_one_writer() -> None:
+    from eldergate.community.ingest.lanes import ALERT_LANES, LANES, store_loops
+
+    assert store_loops("postgresql") == [("eg-ingest-alerts", ALERT_LANES), ("eg-ingest-store", ("telemetry",))]
+    assert store_loops("sqlite") == [("eg-ingest-store", LANES)]  # one writer: alerts first in one thread
