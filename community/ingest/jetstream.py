@@ -35,7 +35,7 @@ from eldergate.community.clock import Clock
 from eldergate.community.config import Broker, CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.drops import BrokerDrops
-from eldergate.community.ingest.lanes import Lanes, lane_of, store_loops
+from eldergate.community.ingest.lanes import ALERT_LANES, Lanes, lane_of, store_loops
 from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
 from eldergate.community.work.liveness import Task
@@ -194,7 +194,7 @@ class JetStreamIngest(BatchStore):
         first to fail ends all four, and the caller binds again (what was pulled and not acked comes
         back)."""
         done = threading.Event()
-        tasks = [asyncio.create_task(self._puller(subs["alerts"], ("fresh", "alerts"), done)),
+        tasks = [asyncio.create_task(self._puller(subs["alerts"], ALERT_LANES, done)),
                  asyncio.create_task(self._puller(subs["telemetry"], ("telemetry",), done)),
                  *(asyncio.ensure_future(loop.run_in_executor(None, self._store_loop, loop, done, lanes))
                    for _name, lanes in store_loops(connection.vendor))]

@@ -30,6 +30,8 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 LANES = ("fresh", "alerts", "telemetry")
 ALERT_LANES = ("fresh", "alerts")  # stored by a thread of their own: a batch of vitals never delays an alert
+FRESH_S = 60.0  # an alert raised within this long ago is someone's emergency now, not a replay
+REPLAY_BATCH = 100  # replayed alerts per commit (created together): the wait a fresh fall may have behind them
 
 
 def store_loops(vendor: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -41,8 +43,6 @@ def store_loops(vendor: str) -> list[tuple[str, tuple[str, ...]]]:
     if vendor == "sqlite":
         return [("eg-ingest-store", LANES)]
     return [("eg-ingest-alerts", ALERT_LANES), ("eg-ingest-store", ("telemetry",))]
-FRESH_S = 60.0  # an alert raised within this long ago is someone's emergency now, not a replay
-REPLAY_BATCH = 100  # replayed alerts per commit (created together): the wait a fresh fall may have behind them
 
 
 def lane_of(leaf: str, payload: bytes | bytearray, now: float) -> str:

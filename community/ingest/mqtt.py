@@ -97,7 +97,7 @@ class Ingest(BatchStore):
         self.client.message_callback_add(DROPPED, self._on_dropped)
 
     def start(self, supervise: Callable[[Task], Task] | None = None) -> None:
-        """Connect both, and run the store loop (under ``supervise`` when given: serve's supervisor)."""
+        """Connect both, and run the store loops (under ``supervise`` when given: serve's supervisor)."""
         for name, lanes in store_loops(connection.vendor):  # alerts in a thread of their own (PostgreSQL)
             (supervise or Task.start)(Task(name, functools.partial(self._drain, lanes=lanes), self._stop))
         host, port = self.nodes[0]
@@ -173,11 +173,11 @@ class Ingest(BatchStore):
     # -- the store loop -------------------------------------------------------------------------
 
     def _drain(self, task: Task, lanes: tuple[str, ...] = LANES) -> None:
-        """A store loop (one for the alert lanes, one for telemetry): take what has arrived in
-        ``lanes`` (fresh alerts first, up to BATCH), store and receipt it, then PUBACK (a server
-        killed before its commit gets the batch again from the broker, and from the gateways'
-        resends). A database that cannot be reached keeps the batch here, unacknowledged, and is
-        tried again, backing off to 10 s."""
+        """A store loop (``lanes.store_loops``: on PostgreSQL one for the alert lanes and one for
+        telemetry, on SQLite one for all): take what has arrived in ``lanes`` (fresh alerts first,
+        up to BATCH), store and receipt it, then PUBACK (a server killed before its commit gets the
+        batch again from the broker, and from the gateways' resends). A database that cannot be
+        reached keeps the batch here, unacknowledged, and is tried again, backing off to 10 s."""
         while not self._stop.is_set():
             task.beat()
             batch = self.lanes.take(BATCH, timeout=0.2, lanes=lanes)

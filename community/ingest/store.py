@@ -383,8 +383,9 @@ class _StatusBatch:
         sets = ", ".join(f"{q(str(f.column))} = %s" for f in fields)
         rows = [[f.get_db_prep_save(getattr(gw, f.name), connection) for f in fields] + [pk]
                 for pk, gw in sorted(self.last.items())]  # one order: two workers cannot deadlock on it
+        assert meta.pk is not None  # a concrete model always has one
         with connection.cursor() as cur:
-            cur.executemany(f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q('id')} = %s", rows)
+            cur.executemany(f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q(str(meta.pk.column))} = %s", rows)
 
 
 class _VitalsBatch:

@@ -30,7 +30,7 @@ from eldergate.community.work.words import T, evidence, since, t
 from eldergate.contract.alert_kinds import facets
 
 
-def _card(a: Alert, language: str, names: Names) -> dict[str, Any]:
+def alert_card(a: Alert, language: str, names: Names) -> dict[str, Any]:
     """``names``: one per page, so a list of cards looks each person up once."""
     r = a.resident
     kind = facets(a.kind)
@@ -60,9 +60,9 @@ def alerts_view(request: HttpRequest) -> HttpResponse:
                .order_by("urgency", "raised_at"))  # critical first, then the oldest
     mine_q = Q(assignee=user) | Q(resident__grid_worker=user) | Q(resident__volunteer=user)
     names = Names(language)
-    mine = [_card(a, language, names) for a in open_qs.filter(mine_q)]
+    mine = [alert_card(a, language, names) for a in open_qs.filter(mine_q)]
     mine_ids = {c["a"].pk for c in mine}
-    others = [_card(a, language, names) for a in open_qs if a.pk not in mine_ids]
+    others = [alert_card(a, language, names) for a in open_qs if a.pk not in mine_ids]
     unacknowledged = sum(1 for c in [*mine, *others] if not c["a"].acknowledged_at and not c["a"].test)
     return page(request, "console.html", {"mine": mine, "others": others, "user": user,
                                           "unacknowledged": unacknowledged, "role": scoping.role(user),
@@ -80,7 +80,7 @@ def _visible(request: HttpRequest, alert_id: str) -> Alert:
 PHONE = re.compile(r"\+?\d[\d\- ]{5,}\d")  # a phone number written into free text ("王阿姨 138-0000-0000")
 
 
-def _calls(r: Resident | None, language: str) -> list[dict[str, Any]]:
+def contact_calls(r: Resident | None, language: str) -> list[dict[str, Any]]:
     """The resident's contacts in calling order, each with a tel: link; the keyholder named as such."""
     if r is None:
         return []
@@ -116,7 +116,8 @@ def alert_view(request: HttpRequest, alert_id: str) -> HttpResponse:
     history = [{"at": h.at, "state": t(f"state_{h.state}", language) if f"state_{h.state}" in T else h.state,
                 "by": names.actor(h.by, h.source)} for h in a.history.all()]
     return page(request, "alert.html", {
-        "c": _card(a, language, names), "a": a, "resident": r, "calls": _calls(r, language) if see_contacts else [],
+        "c": alert_card(a, language, names), "a": a, "resident": r,
+        "calls": contact_calls(r, language) if see_contacts else [],
         "history": history, "urgency": t(f"sev_{a.severity}", language) if f"sev_{a.severity}" in T else "",
         "steps": (kind.steps_zh if language != "en" else kind.steps_en) if kind else (),
         "emergency": kind.emergency if kind else None,

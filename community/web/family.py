@@ -16,8 +16,8 @@ from django.urls import reverse
 from eldergate.community.clock import now
 from eldergate.community.models import Alert, Event, Resident, Summary
 from eldergate.community.web.common import lang, page
-from eldergate.community.web.console import _card
-from eldergate.community.web.residents import _advice_lines, _trend
+from eldergate.community.web.console import alert_card
+from eldergate.community.web.residents import advice_lines, night_trend
 from eldergate.community.work import scoping
 from eldergate.community.work.lost import LOST_KINDS
 from eldergate.community.work.names import Names
@@ -64,10 +64,10 @@ def family_view(request: HttpRequest) -> HttpResponse:
                if g and health else None)
     alerts = []
     for a in scoping.alerts(user).select_related("gateway__home", "resident__home").order_by("-raised_at")[:20]:
-        card = _card(a, language, names)
+        card = alert_card(a, language, names)
         card["progress"] = _progress(a, names, language)
         alerts.append(card)
-    trend = _trend(r) if health else {"nights": [], "lines": [], "advisories": []}
+    trend = night_trend(r) if health else {"nights": [], "lines": [], "advisories": []}
     box = None
     if g is not None:
         seen = g.last_seen or g.status_at
@@ -80,4 +80,4 @@ def family_view(request: HttpRequest) -> HttpResponse:
         "summary": summary_sentence(summary.figures, summary.period_end.astimezone(zone), language)
         if summary else "",
         "summary_old": bool(summary and now() - summary.period_end > timedelta(hours=36)),
-        "advice": _advice_lines(trend["advisories"], language), "heading": t("family_title", language)})
+        "advice": advice_lines(trend["advisories"], language), "heading": t("family_title", language)})

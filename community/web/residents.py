@@ -23,7 +23,7 @@ from eldergate.community.models import Alert, Consent, Resident, Summary, Visit
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.web.common import error_page, lang, page
-from eldergate.community.web.console import _calls, _card
+from eldergate.community.web.console import alert_card, contact_calls
 from eldergate.community.web.login import safe_next
 from eldergate.community.work import consent, desired_config, scoping
 from eldergate.community.work.advisories import Night, advisories
@@ -40,7 +40,7 @@ def _resident(request: HttpRequest, pk: int) -> Resident:
     return r
 
 
-def _trend(r: Resident) -> dict[str, Any]:
+def night_trend(r: Resident) -> dict[str, Any]:
     """The last 30 daily summaries of this resident, as rows and as small SVG polylines."""
     g = r.home.gateways.first()
     rows = list(Summary.objects.filter(gateway=g, resident_key=r.resident_id,
@@ -71,8 +71,8 @@ def resident_view(request: HttpRequest, pk: int) -> HttpResponse:
     language = lang(request)
     names = Names(language)
     health = scoping.may_see_health(user, r)
-    trend = _trend(r) if health else {"nights": [], "lines": [], "advisories": []}
-    alerts = [_card(a, language, names) for a in scoping.alerts(user).filter(resident=r)
+    trend = night_trend(r) if health else {"nights": [], "lines": [], "advisories": []}
+    alerts = [alert_card(a, language, names) for a in scoping.alerts(user).filter(resident=r)
               .select_related("gateway__home").order_by("-raised_at")[:30]]
     consent_lines = [t("consent_given", language, who=c.given_by,
                        when=c.given_at.astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime("%Y-%m-%d"))
@@ -83,12 +83,12 @@ def resident_view(request: HttpRequest, pk: int) -> HttpResponse:
               for v in r.visits.select_related("by").order_by("-at")[:20]]
     see_contacts = scoping.may_see_contacts(user)
     return page(request, "resident.html", {
-        "r": r, "name": r.name, "contacts": _calls(r, language) if see_contacts else [],
+        "r": r, "name": r.name, "contacts": contact_calls(r, language) if see_contacts else [],
         "age": now().year - r.birth_year if r.birth_year else None, "place": place_label(r, language) or str(r.home),
         "trend": trend, "health": health, "consent_lines": consent_lines,
         "monitoring": consent.monitoring_consent(r, now()), "may_consent": scoping.may_administer(user)
         or scoping.role(user) == "grid-worker",
-        "advice": _advice_lines(trend["advisories"], language),
+        "advice": advice_lines(trend["advisories"], language),
         "alerts": alerts, "visits": visits,
         "may_medical": scoping.may_read_medical(user), "may_act": scoping.may_act(user),
         "may_access": see_contacts and scoping.role(user) != "relative",
@@ -131,7 +131,7 @@ def settings_view(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("resident", args=[r.pk]))
 
 
-def _advice_lines(found: list[Any], language: str) -> list[str]:
+def advice_lines(found: list[Any], language: str) -> list[str]:
     return [t(x.key, language, now=x.now, base=x.base) + f"（{t('since', language)} "
             f"{x.since.astimezone(ZoneInfo(str(settings.TIME_ZONE))).strftime('%m-%d')}）" for x in found]
 
@@ -159,7 +159,7 @@ def access_view(request: HttpRequest, pk: int) -> HttpResponse:
         return error_page(request, 403, "error_403", "error_403_explain", back=reverse("resident", args=[r.pk]))
     record(now(), user, "access_read", r)
     language = lang(request)
-    return page(request, "access.html", {"r": r, "place": place_label(r, language), "calls": _calls(r, language),
+    return page(request, "access.html", {"r": r, "place": place_label(r, language), "calls": contact_calls(r, language),
                                          "key_safe": decrypt(r.home.key_safe)})
 
 
@@ -211,7 +211,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
         last = r.visits.order_by("-at").first()
         open_n = Alert.objects.filter(resident=r).exclude(state="resolved").count()
         offline = any(g.offline for g in r.home.gateways.all())
-        advice = len(_trend(r)["advisories"]) if scoping.may_see_health(user, r) else 0
+        advice = len(night_trend(r)["advisories"]) if scoping.may_see_health(user, r) else 0
         days = (now() - last.at).days if last else None
         rows.append({"r": r, "name": r.name, "wall_name": display_name(r, r.home.community),
                      "open": open_n, "offline": offline, "advice": advice, "days": days,
