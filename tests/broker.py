@@ -64,6 +64,11 @@ class Mosquitto:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start")
 
+    def saved_after(self, t: float) -> bool:
+        """Mosquitto has written its persistence file since ``t`` (unix time)."""
+        db = self.dbdir / "mosquitto.db"
+        return db.exists() and db.stat().st_mtime > t
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
