@@ -66,6 +66,8 @@ def _files(cfg: Config) -> list[Finding]:
             wanted.append(("uplink.credentials_file", cfg.uplink.credentials_file))
     if cfg.telemetry.enabled:
         wanted += [("telemetry.token_file", cfg.telemetry.token_file), ("telemetry.ca_file", cfg.telemetry.ca_file)]
+    if cfg.updates.enabled:
+        wanted.append(("updates.public_key_file", cfg.updates.public_key_file))
     wanted += [(f"sensors[{i}].serial.chirp_config", s.serial.chirp_config)
                for i, s in enumerate(cfg.sensors) if s.serial is not None]
     return [Finding(path, why) for path, file in wanted if file is not None and (why := _readable(file)) is not None]

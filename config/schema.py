@@ -340,6 +340,33 @@ class Notifications(Strict):
     enabled: bool = True
     # a command run at once for a possible fall, e.g. a speaker asking "are you all right?"
     annunciator_command: list[str] = Field(default_factory=list)
+    # Who pages the contacts when the home has a community server (docs/alert-lifecycle.md, "Who is
+    # paged"): the server's ladder, and the box only while the server cannot be reached, i.e. when
+    # an alert has no receipt after handover_after; "first_ring": the box also pages its first wave
+    # (grid worker; relatives for a critical alert) at once, and the server's ladder skips them.
+    # A home without an uplink pages everyone itself.
+    box_pages: Literal["when_server_unreachable", "first_ring"] = "when_server_unreachable"
+    handover_after: Seconds = 45.0
+
+
+class Updates(Strict):
+    """Software updates from the community server (docs/install.md, "Software updates")."""
+
+    enabled: bool = False
+    # the platform operator's release key (ed25519, PEM), installed with the box: only bundles it
+    # signed are installed
+    public_key_file: Path | None = None
+    health_window: Seconds = 600.0  # a new release must prove healthy within this, or the box goes back
+    confirm_after: Seconds = 60.0  # healthy this long (threads alive, uplink up) and a new release is kept
+    max_starts: int = Field(3, ge=1, le=20)  # started this often without proving healthy: the box goes back
+
+    @model_validator(mode="after")
+    def _key(self) -> Updates:
+        if self.enabled and self.public_key_file is None:
+            raise ValueError("enabled updates need public_key_file: the release key the box trusts")
+        if self.confirm_after >= self.health_window:
+            raise ValueError("confirm_after must be shorter than health_window")
+        return self
 
 
 class HomeAssistant(Strict):
@@ -364,6 +391,7 @@ class Config(Strict):
     uplink: Uplink | None = None
     telemetry: Telemetry = Field(default_factory=Telemetry)
     notifications: Notifications = Field(default_factory=Notifications)
+    updates: Updates = Field(default_factory=Updates)
     status_page: StatusPage = Field(default_factory=StatusPage)
     home_assistant: HomeAssistant = Field(default_factory=HomeAssistant)
 

@@ -16,14 +16,13 @@ contacts with a push address are sent (a box pages; one it cannot reach is not a
 from __future__ import annotations
 
 from datetime import time
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eldergate.contract.messages import Id, Message
+from eldergate.contract.messages import ContactRole, Id, Message
 
-# the same roles the box's TOML knows (config/schema.py ContactRole)
-BoxContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]
+BoxContactRole = ContactRole  # the same roles the box's TOML knows (config/schema.py ContactRole)
 Minutes = Annotated[float, Field(ge=60, le=7 * 86_400, allow_inf_nan=False, description="seconds, 1 min to 7 days")]
 Rate = Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)]
 

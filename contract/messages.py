@@ -54,6 +54,8 @@ Rate = Annotated[float, Field(ge=0, le=400, allow_inf_nan=False)]
 Title = Annotated[str, Field(max_length=200, pattern=_PRINTABLE)]
 # where a reading came from: a room or sensor id, or a sensor and its source ("bed_radar:presence")
 Label = Annotated[str, Field(max_length=64, pattern=_PRINTABLE)]
+# the roles of a resident's contacts, as the box's TOML and the server's desired configuration name them
+ContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]
 
 
 def _bag(limit: int) -> Any:
@@ -84,6 +86,15 @@ class AlertMessage(Message):
         default_factory=dict, description="numbers that raised it (a flat or shallow JSON object, bounded)")
     title_zh: Title
     title_en: Title
+    paged: list[ContactRole] = Field(
+        default_factory=list, max_length=4,
+        description="the roles of the contacts the gateway has paged itself for this alert (the server could not "
+                    "be reached, or they are the home's first ring): the server's ladder does not page them again "
+                    "(docs/alert-lifecycle.md, 'Who is paged')")
+    handover_s: float | None = Field(
+        None, ge=0, le=86_400, allow_inf_nan=False,
+        description="the gateway pages its own contacts for this alert if it has no receipt this many seconds "
+                    "after raised_at (none: it never does). A copy sent before then may be older than its paging")
 
 
 class EventMessage(Message):
@@ -125,6 +136,10 @@ class StatusMessage(Message):
     config_refused_version: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     config_refused: Annotated[str, Field(max_length=300, pattern=_PRINTABLE)] = ""
     started_at: UnixTime | None = Field(None, description="when the gateway's process started (a restart shows)")
+    # the last software update it was asked for (contract/releases.py, docs/deploy-city.md "Software updates")
+    update_version: Annotated[str, Field(max_length=40, pattern=_PRINTABLE)] = ""
+    update_state: Literal["", "refused", "installing", "pending", "confirmed", "rolled_back", "failed"] = ""
+    update_reason: Annotated[str, Field(max_length=300, pattern=_PRINTABLE)] = ""
 
 
 class AckMessage(BaseModel):
@@ -133,6 +148,10 @@ class AckMessage(BaseModel):
     kind: Literal["received", "acknowledged"]
     state: Word | None = Field(None, description="for received: the alert state that was received")
     by: Person | None = Field(None, description="for acknowledged: who (a grid worker's id)")
+    paged: list[ContactRole] = Field(
+        default_factory=list, max_length=4,
+        description="for received: the roles the received copy said its gateway had paged. A gateway that has "
+                    "paged more since keeps its alert and sends it again (docs/alert-lifecycle.md, 'Who is paged')")
 
 
 class AckAppliedMessage(Message):
@@ -155,11 +174,14 @@ class ServerStatusMessage(BaseModel):
 
 class CommandMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    command: Literal["status", "test_alert", "acknowledge", "outdoor_temperature", "restart"]
+    command: Literal["status", "test_alert", "acknowledge", "outdoor_temperature", "restart", "update"]
     alert_id: Id | None = None
     by: Person | None = None
     # outdoor_temperature: the community's outdoors now (None: unknown again); outings run short in the cold
     temperature_c: float | None = Field(None, ge=-80, le=70, allow_inf_nan=False)
+    # update: install this release from this signed bundle (contract/releases.py checks it on the box)
+    release: Annotated[str, Field(pattern=r"^[0-9][0-9A-Za-z.+-]{0,39}$")] | None = None
+    bundle_url: Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s]+$")] | None = None
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {

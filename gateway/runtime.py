@@ -9,6 +9,7 @@ stored before ``run()`` returns.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import queue
@@ -36,6 +37,7 @@ from eldergate.gateway.delivery.claim import Claimer
 from eldergate.gateway.delivery.desired_config import DesiredConfig
 from eldergate.gateway.delivery.notify import Notifier, Send, apprise_send
 from eldergate.gateway.delivery.outbox import Outbox
+from eldergate.gateway.delivery.updates import Updater
 from eldergate.gateway.delivery.uplink import CommunitySink, Uplink
 from eldergate.gateway.links.decode import SensorDecoder, decoders_for
 from eldergate.gateway.links.mqtt_link import ClientSettings
@@ -58,7 +60,8 @@ class Gateway:
     def __init__(self, cfg: Config, sinks: list[Sink], clock: Clock | None = None,
                  store: Outbox | None = None, raw_tap: RawTap | None = None,
                  tick_s: float = 0.5, mqtt: bool = True, send: Send = apprise_send,
-                 health_window_s: float = 10.0, desired: DesiredConfig | None = None) -> None:
+                 health_window_s: float = 10.0, desired: DesiredConfig | None = None,
+                 state_dir: Path | None = None) -> None:
         self.cfg = cfg
         self.desired = desired  # the server's configuration, when the box runs from a TOML file
         self.restart_requested = False
@@ -94,6 +97,8 @@ class Gateway:
         self.uplink: Uplink | None = None
         self.claimer: Claimer | None = None  # a box not claimed yet (uplink.server_url, no credentials)
         self.home = Home(cfg, start=self.clock.now())
+        self.updater = Updater(cfg.updates, state_dir or cfg.gateway.state_dir, lambda: len(self.home.alerts.open),
+                               self._healthy_for_update, self._status_changed)
         if store is not None:
             restored = self.home.resume(store.open_alerts(), self.clock.now())
             self.home.remember_usual_heart(store.resting_heart_rates(self.clock.now() - USUAL_HEART_KEPT_S))
@@ -121,9 +126,18 @@ class Gateway:
         self.uplink = Uplink(self.cfg, self.store, self.stop_event, self.queue, status=self.sensor_status,
                              resend_after_s=self.cfg.uplink.resend_after, clock_trusted=self.clock_trusted,
                              guard=self.supervisor.guard,
-                             config_state=self.desired.state if self.desired is not None else None)
+                             config_state=self.desired.state if self.desired is not None else None,
+                             update_state=self.updater.report)
         self.supervisor.spawn("uplink_network", self.uplink.run_network)
         self.supervisor.spawn("uplink", self.uplink.run)
+
+    def _healthy_for_update(self) -> bool:
+        """What a new release must show to be kept: every stage turning, the community reachable."""
+        return self.stuck() is None and (self.uplink is None or self.uplink.connected.is_set())
+
+    def _status_changed(self) -> None:
+        if self.uplink is not None:
+            self.uplink.status_now()
 
     def clock_trusted(self) -> bool:
         return self.clock.now() >= TRUSTED_AFTER
@@ -233,7 +247,11 @@ class Gateway:
                         self._metrics(now)
                         self._next_metrics = time.monotonic() + 60.0
                     if self.notifier is not None:
-                        self.notifier.tick(now)
+                        for alert_id, roles in self.notifier.tick(now):
+                            self._note_paged(alert_id, roles)
+                    self.updater.tick(time.time())  # the release's deadline is wall time, as the launcher's
+                    if self.updater.relaunch or self.updater.expired:
+                        self.stop()
                     self._judge_lines()
                     next_tick = time.monotonic() + self.tick_s
             self._drain()
@@ -372,6 +390,9 @@ class Gateway:
                 self.restart_requested = True
                 self.stop()
                 return
+            elif m.command == "update":  # asked by the community (audited there); installed in a thread
+                self.updater.offer(m.release, m.bundle_url)
+                return
             elif m.command == "outdoor_temperature":
                 self.home.outdoor_temperature(m.temperature_c)
                 log.info("outdoor temperature from the community: %s", m.temperature_c)
@@ -382,6 +403,8 @@ class Gateway:
             delivered = self.home.alerts.delivered(m.alert_id, now)
             if delivered is not None and self.store is not None:
                 self.store.update_alert(delivered)
+            if self.notifier is not None:
+                self.notifier.on_delivered(m.alert_id)
             return
         acked = self.home.alerts.acknowledge(m.alert_id, m.by or "community", now)
         if acked is not None:
@@ -402,8 +425,18 @@ class Gateway:
         self._emit_all(self.home.process(r))
         self.processed += 1
 
+    def _note_paged(self, alert_id: str, roles: tuple[str, ...]) -> None:
+        """The box paged these roles for an open alert: kept with it, and written into its unsent
+        and unreceipted messages, so that the server's ladder does not page them again."""
+        a = self.home.alerts.note_paged(alert_id, roles)
+        if a is not None and self.store is not None:
+            self.store.mark_paged(a)
+
     def _emit_all(self, outputs: Sequence[Output]) -> None:
         for o in outputs:
+            if self.notifier is not None and isinstance(o, Alert) and (roles := self.notifier.pages_at_once(o)):
+                # stored (and so sent) saying whom the box pages: the server's ladder skips them
+                o = self.home.alerts.note_paged(o.id, roles) or dataclasses.replace(o, paged=roles)
             self.sinks.emit(o)
             if self.notifier is not None:
                 if isinstance(o, Alert):

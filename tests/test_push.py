@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -133,6 +134,62 @@ def test_escalation_after_the_configured_time_and_an_acknowledgement_stops_it(en
     assert endpoint.who()[-1] == "daughter" and "已有人处理" in endpoint.received[-1][1]["title"]
 
 
+SERVER = {"uplink": {"broker_url": "mqtt://127.0.0.1:1"}}  # a community server (never reached: only the policy)
+
+
+def test_with_a_community_server_its_ladder_pages_and_the_box_pages_nobody(endpoint: PushEndpoint) -> None:
+    n = Notifier(config(endpoint, escalate_after=60.0, **SERVER))
+    a = _alert()
+    assert n.pages_at_once(a) == ()
+    n.on_alert(a, 100.0)
+    assert n.tick(144.0) == []  # handover_after (45 s) not over: the box waits for the server's receipt
+    n.on_delivered("a1")  # the server has it: its ladder pages
+    assert n.tick(1000.0) == []
+    n.on_alert(_alert(AlertState.ACKNOWLEDGED, 1001.0), 1001.0)
+    n.flush()
+    assert endpoint.who() == []
+
+
+def test_without_a_receipt_the_box_pages_and_hands_over_when_the_server_has_it(endpoint: PushEndpoint) -> None:
+    n = Notifier(config(endpoint, escalate_after=60.0, **SERVER))
+    n.on_alert(_alert(), 100.0)
+    assert n.tick(144.9) == []
+    assert n.tick(145.0) == [("a1", ("grid_worker", "relative"))]  # the server cannot be reached: the box pages
+    n.flush()
+    assert sorted(endpoint.who()) == ["daughter", "grid"]
+    assert n.tick(205.0) == [("a1", ("duty_desk", "volunteer"))]  # and escalates while it still cannot
+    n.on_delivered("a1")  # the network is back: the server's ladder goes on after them
+    assert n.tick(10_000.0) == []
+    n.on_alert(_alert(AlertState.ACKNOWLEDGED, 10_001.0), 10_001.0)
+    n.flush()
+    assert sorted(endpoint.who()) == ["daughter", "daughter", "desk", "grid", "volunteer"]
+    assert "已有人处理" in endpoint.received[-1][1]["title"]  # those the box paged hear a person has it
+
+
+def test_after_a_restart_paging_goes_on_from_what_the_alert_says_the_box_paged(endpoint: PushEndpoint) -> None:
+    n = Notifier(config(endpoint, escalate_after=60.0, **SERVER))
+    held = _alert()  # raised, no receipt, nobody paged yet: the uplink gets its window again
+    paged = dataclasses.replace(_alert(), id="a2", paged=("grid_worker", "relative"))
+    handed = dataclasses.replace(_alert(), id="a3", state=AlertState.DELIVERED)
+    n.resume([held, paged, handed], 500.0)
+    assert n.tick(544.0) == []
+    assert n.tick(545.0) == [("a1", ("grid_worker", "relative"))]  # its first wave, 45 s after the restart
+    assert n.tick(559.0) == []
+    assert n.tick(560.0) == [("a2", ("duty_desk", "volunteer"))]  # the next step after the stored one
+    assert set(n.active) == {"a1", "a2"}  # a3: the server's ladder has it
+
+
+def test_a_first_ring_box_pages_at_once_and_stops_when_the_server_has_it(endpoint: PushEndpoint) -> None:
+    n = Notifier(config(endpoint, escalate_after=60.0, notifications={"box_pages": "first_ring"}, **SERVER))
+    a = _alert()
+    assert n.pages_at_once(a) == ("grid_worker", "relative")
+    n.on_alert(a, 100.0)
+    n.on_delivered("a1")
+    assert n.tick(1000.0) == []  # the server's ladder escalates, told whom the box paged
+    n.flush()
+    assert sorted(endpoint.who()) == ["daughter", "grid"]
+
+
 def test_warnings_and_sensor_health_go_to_the_grid_worker_only(endpoint: PushEndpoint) -> None:
     from eldergate.gateway.core.alerts import AlertKind, Severity
 
@@ -144,10 +201,13 @@ def test_warnings_and_sensor_health_go_to_the_grid_worker_only(endpoint: PushEnd
 
 
 @pytest.mark.broker
-def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
+def test_end_to_end_the_first_ring_is_paged_at_once_and_hears_the_console_acknowledge(
         endpoint: PushEndpoint, mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """A home whose box is the first ring (docs/alert-lifecycle.md, "Who is paged"): it pages its
+    first wave at once, tells the server whom (``paged``), pages nobody further once the server has
+    the alert, and the relatives it paged hear that a person acknowledged it."""
     cfg = config(endpoint, escalate_after=8.0, uplink={"broker_url": mosquitto.url, "resend_after": 2},
-                 local_mqtt={"url": mosquitto.url})
+                 local_mqtt={"url": mosquitto.url}, notifications={"box_pages": "first_ring"})
     clock = SteppedClock(time.time())  # time moves only when the test moves it: no race with a slow ack
     gw = Gateway(cfg, [], store=Outbox(tmp_path / "state.db"), tick_s=0.05, clock=clock)
     rx = CommunityReceiver(ClientSettings(mosquitto.url, "console"))
@@ -165,6 +225,7 @@ def test_end_to_end_an_acknowledgement_from_the_console_stops_escalation(
         home = next(iter(rx.homes.values()))
         sos = next(iter(home.alerts.values()))
         assert sos.kind == "sos" and sos.severity == "critical"
+        assert sos.paged == ["grid_worker", "relative"]  # its first message says whom the box paged
         assert wait_for(lambda: sorted(endpoint.who()) == ["daughter", "grid"])
         rx.acknowledge(home.site, home.gateway, sos.id, "li.ming")
         assert wait_for(lambda: gw.store is not None and (a := gw.store.alert(sos.id)) is not None

@@ -45,16 +45,17 @@ def alert_row(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfi
     return Alert(
         alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
         resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
-        title_zh=msg.title_zh, title_en=msg.title_en, evidence=evidence,
+        title_zh=msg.title_zh, title_en=msg.title_en, evidence=evidence, paged_by_gateway=sorted(set(msg.paged)),
         test=msg.kind == "test" or pages_nobody(home, now, snoozed),
         state="received", raised_at=raised_at, received_at=now,
         group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
 
 
 def history(alert: Alert) -> list[AlertState]:
-    """A new alert's history: raised by its box, received by the server."""
+    """A new alert's history: raised by its box, received by the server, and whom its box paged."""
     return [AlertState(alert=alert, state="raised", at=alert.raised_at, by="gateway", source="gateway"),
-            AlertState(alert=alert, state="received", at=alert.received_at, by="server", source="server")]
+            AlertState(alert=alert, state="received", at=alert.received_at, by="server", source="server"),
+            *escalation.paged_states(alert, alert.paged_by_gateway, alert.received_at)]
 
 
 def audit_row(alert: Alert, now: datetime) -> AuditEntry:
@@ -93,8 +94,9 @@ def create_all(new: Sequence[tuple[Gateway, AlertMessage]], now: datetime, cfg: 
             for gw, msg in new]
     alerts = Alert.objects.bulk_create(rows)  # primary keys come back (RETURNING on both databases)
     AlertState.objects.bulk_create([s for a in alerts for s in history(a)])
-    EscalationJob.objects.bulk_create([j for a in alerts if a.community_id is not None
-                                       for j in escalation.steps_for(a, cfg)])
+    EscalationJob.objects.bulk_create([j for a, (_gw, msg) in zip(alerts, new, strict=True)
+                                       if a.community_id is not None
+                                       for j in escalation.steps_for(a, cfg, escalation.hold_for(msg, now))])
     AuditEntry.objects.bulk_create([audit_row(a, now) for a in alerts])
     tests = [gw.pk for gw, msg in new if msg.kind == "test"]
     if tests:

@@ -142,7 +142,7 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
     with transaction.atomic():
         gateways = _gateways(fresh, now, admit, offline.touch_s(cfg))
         # a resend of what is stored already (most alert messages in a burst) costs no write
-        known = _known_states(parsed, gateways)
+        known, paged = _known_states(parsed, gateways)
         created = _create_new_alerts(parsed, gateways, known, now, cfg)
         vitals = _VitalsBatch()
         statuses = _StatusBatch(now, cfg)
@@ -159,10 +159,12 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
             if isinstance(msg, AlertMessage) and (gw.pk, msg.id) in created:
                 created.discard((gw.pk, msg.id))  # a second copy in the batch is a resend (known below)
                 known.add((gw.pk, msg.id, "raised"))
-                outcomes[i].stored = Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state),
+                outcomes[i].stored = Stored(receipt=receipt(msg),
                                             new=True)
             elif isinstance(msg, AlertMessage) and (gw.pk, msg.id, msg.state) in known:
-                outcomes[i].stored = Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state))
+                if not set(msg.paged) <= paged.get((gw.pk, msg.id), set()):  # its box paged someone since
+                    _gateway_paged(gw, msg, now)
+                outcomes[i].stored = Stored(receipt=receipt(msg))
             elif isinstance(msg, VitalsMessage):  # folded per resident and minute, written once below
                 vitals.add(gw, msg)
                 outcomes[i].stored = Stored(new=True)
@@ -187,6 +189,11 @@ def store_many(items: list[Incoming], now: datetime, cfg: CommunityConfig,
     for i, it, msg in raced:
         outcomes[i].stored = _store_parsed(msg, it.site, it.gateway, now, cfg, it.retained)
     return outcomes
+
+
+def receipt(msg: AlertMessage) -> AckMessage:
+    """The server has this copy of the alert, and so whom it says its gateway paged."""
+    return AckMessage(alert_id=msg.id, kind="received", state=msg.state, paged=msg.paged)
 
 
 def store(leaf: str, site: str, gateway: str, payload: bytes, now: datetime, cfg: CommunityConfig,
@@ -235,22 +242,31 @@ def _create_new_alerts(parsed: list[tuple[int, Incoming, BaseModel]], gateways: 
         return set()
 
 
-def _known_states(parsed: list[tuple[int, Incoming, BaseModel]],
-                  gateways: dict[tuple[str, str], Gateway | None]) -> set[tuple[int, str, str]]:
-    """(gateway pk, alert id, state) already stored for the batch's alert messages, in one query."""
+def _known_states(parsed: list[tuple[int, Incoming, BaseModel]], gateways: dict[tuple[str, str], Gateway | None],
+                  ) -> tuple[set[tuple[int, str, str]], dict[tuple[int, str], set[str]]]:
+    """(gateway pk, alert id, state) already stored for the batch's alert messages, and the roles
+    each alert's gateway said it paged, in one query."""
     wanted: dict[int, set[str]] = {}
     for _i, it, msg in parsed:
         gw = gateways.get((it.site, it.gateway))
         if isinstance(msg, AlertMessage) and gw is not None:
             wanted.setdefault(gw.pk, set()).add(msg.id)
     if not wanted:
-        return set()
+        return set(), {}
     # one plain query (gateways × ids, a few more rows than asked), matched in Python: an OR of a
     # Q per gateway cost Django 12 % of the workers' CPU during a replay
     ids = set().union(*wanted.values())
-    rows = AlertState.objects.filter(alert__gateway_id__in=wanted, alert__alert_id__in=ids) \
-        .values_list("alert__gateway_id", "alert__alert_id", "state")
-    return {(pk, aid, state) for pk, aid, state in rows if aid in wanted[pk]}
+    rows = [r for r in AlertState.objects.filter(alert__gateway_id__in=wanted, alert__alert_id__in=ids)
+            .values_list("alert__gateway_id", "alert__alert_id", "state", "alert__paged_by_gateway")
+            if r[1] in wanted[r[0]]]
+    return {(pk, aid, state) for pk, aid, state, _roles in rows}, {(pk, aid): set(roles) for pk, aid, _s, roles in rows}
+
+
+def _gateway_paged(gw: Gateway, msg: AlertMessage, now: datetime) -> None:
+    """A resend of a stored alert says its box has paged someone since (docs/alert-lifecycle.md)."""
+    alert = Alert.objects.select_for_update().filter(gateway=gw, alert_id=msg.id).first()
+    if alert is not None:
+        escalation.gateway_paged(alert, list(msg.paged), now)
 
 
 def _gateways(fresh: dict[tuple[str, str], bool], now: datetime, admit: Callable[[tuple[str, str]], bool],
@@ -330,13 +346,15 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
     home = gw.home
     alert = Alert.objects.select_for_update().filter(gateway=gw, alert_id=msg.id).first()
     created = alert is None
+    if alert is not None and msg.paged:
+        escalation.gateway_paged(alert, list(msg.paged), now)
     if alert is None:
         resident = Resident.objects.filter(home=home, resident_id=msg.resident).first() if home else None
         alert = new_alerts.alert_row(gw, msg, now, cfg, resident, None)  # None: it looks up the snooze itself
         alert.save()
         AlertState.objects.bulk_create(new_alerts.history(alert))  # a new alert has no history yet
         if home is not None:
-            escalation.schedule(alert, cfg, new=True)
+            escalation.schedule(alert, cfg, new=True, hold_until=escalation.hold_for(msg, now))
         record(now, "gateway", "raised", alert, kind=msg.kind, unknown_gateway=home is None)
         if msg.kind == "test":
             Gateway.objects.filter(pk=gw.pk).update(last_test_ok=now)
@@ -347,7 +365,7 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
         alert.save()
     if created or new:
         changed(alert)
-    return Stored(receipt=AckMessage(alert_id=msg.id, kind="received", state=msg.state), new=created or new)
+    return Stored(receipt=receipt(msg), new=created or new)
 
 
 class _StatusBatch:

@@ -30,6 +30,8 @@ class Alert(models.Model):
     title_en = models.CharField(max_length=200, blank=True)
     evidence = models.JSONField(default=dict, blank=True)
     origin = models.CharField(max_length=10, default="gateway")  # gateway | server (home_offline)
+    paged_by_gateway = models.JSONField(default=list, blank=True, help_text="the roles of the contacts the home's "
+                                        "gateway paged itself: the server's ladder does not page them again")
     test = models.BooleanField(default=False, help_text="installation mode, a test alert or a snoozed home: "
                                                         "stored and shown, pages nobody")
     state = models.CharField(max_length=20, default="raised")

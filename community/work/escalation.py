@@ -19,12 +19,21 @@ from django.db.models import Q
 from django.urls import reverse
 
 from eldergate.community.config import CommunityConfig, Step
-from eldergate.community.models import Alert, Contact, DutyShift, EscalationJob, Profile, Resident
+from eldergate.community.models import Alert, AlertState, Contact, DutyShift, EscalationJob, Profile, Resident
 from eldergate.community.models.audit import record
 from eldergate.community.work.notify import Notifier, Push
 from eldergate.contract.alert_kinds import SEVERITY_ZH, facets
+from eldergate.contract.messages import AlertMessage
 
 log = logging.getLogger(__name__)
+# a ladder's target -> the role of the box's contacts who are the same people (docs/alert-lifecycle.md,
+# "Who is paged"): a step the home's gateway has paged already is not paged again
+BOX_ROLE_OF_TARGET = {"assigned": "grid_worker", "relatives": "relative", "duty": "duty_desk"}
+PAGED_BY_GATEWAY = "paged by the home's gateway"
+# a copy of an alert sent before its box's handover time, which has passed: the box has probably paged
+# its first wave since, and a fresh copy saying whom comes within a minute (it resends at once when it
+# sees the server back): until then the steps the box could have taken wait
+BOX_COPY_HOLD = timedelta(seconds=60)
 SENDING = "sending"
 STALE_CLAIM = timedelta(minutes=5)
 RETRY = timedelta(minutes=1)
@@ -41,24 +50,69 @@ def ladder_for(alert: Alert, cfg: CommunityConfig, at: datetime) -> list[Step]:
     return esc.ladders.get(key, [])
 
 
-def schedule(alert: Alert, cfg: CommunityConfig, new: bool = False) -> int:
+def schedule(alert: Alert, cfg: CommunityConfig, new: bool = False, hold_until: datetime | None = None) -> int:
     """Create the alert's steps (none for a test, installation-mode or snoozed alert)."""
-    jobs = steps_for(alert, cfg)
+    jobs = steps_for(alert, cfg, hold_until)
     if new:  # a new alert has no steps yet: one insert
         EscalationJob.objects.bulk_create(jobs)
         return len(jobs)
     for job in jobs:
         EscalationJob.objects.get_or_create(alert=alert, step=job.step, defaults={
-            "target": job.target, "due_at": job.due_at})
+            "target": job.target, "due_at": job.due_at, "done_at": job.done_at, "result": job.result})
     return len(jobs)
 
 
-def steps_for(alert: Alert, cfg: CommunityConfig) -> list[EscalationJob]:
-    """The alert's ladder as unsaved steps (none for a test, installation-mode or snoozed alert)."""
+def steps_for(alert: Alert, cfg: CommunityConfig, hold_until: datetime | None = None) -> list[EscalationJob]:
+    """The alert's ladder as unsaved steps (none for a test, installation-mode or snoozed alert):
+    those its gateway paged are done; with ``hold_until`` (``hold_for``), those it may have paged
+    wait until then."""
     if alert.test:
         return []
-    return [EscalationJob(alert=alert, step=i, target=s.to, due_at=alert.received_at + timedelta(seconds=s.after_s))
+    jobs = [EscalationJob(alert=alert, step=i, target=s.to, due_at=alert.received_at + timedelta(seconds=s.after_s))
             for i, s in enumerate(ladder_for(alert, cfg, alert.received_at))]
+    for job in jobs:
+        if _paged_by_gateway(job.target, alert.paged_by_gateway):
+            job.done_at, job.result = alert.received_at, PAGED_BY_GATEWAY
+        elif hold_until is not None and job.target in BOX_ROLE_OF_TARGET:
+            job.due_at = max(job.due_at, hold_until)
+    return jobs
+
+
+def hold_for(msg: AlertMessage, now: datetime) -> datetime | None:
+    """Until when a new alert's steps for people its box pages wait for a fresher copy: this copy
+    was sent before the box's handover time (raised_at + handover_s, in the box's clock), and that
+    time has passed, so the box may have paged since (docs/alert-lifecycle.md, "Who is paged")."""
+    if msg.handover_s is None:
+        return None
+    decided_at = msg.raised_at + msg.handover_s
+    return now + BOX_COPY_HOLD if msg.sent_at < decided_at <= now.timestamp() else None
+
+
+def _paged_by_gateway(target: str, roles: list[str]) -> bool:
+    return BOX_ROLE_OF_TARGET.get(target) in roles
+
+
+def gateway_paged(alert: Alert, roles: list[str], now: datetime) -> bool:
+    """The alert's gateway says it paged these roles (it could not reach the server then, or they
+    are its first ring): the steps for them not yet taken are done, and the history says so.
+    Returns whether anything was new. The caller holds the alert's row (select_for_update)."""
+    new = sorted(set(roles) - set(alert.paged_by_gateway))
+    if not new:
+        return False
+    alert.paged_by_gateway = sorted(set(alert.paged_by_gateway) | set(new))
+    Alert.objects.filter(pk=alert.pk).update(paged_by_gateway=alert.paged_by_gateway)
+    targets = [t for t in BOX_ROLE_OF_TARGET if _paged_by_gateway(t, alert.paged_by_gateway)]
+    EscalationJob.objects.filter(alert=alert, done_at__isnull=True, target__in=targets).update(
+        done_at=now, result=PAGED_BY_GATEWAY)
+    AlertState.objects.bulk_create(paged_states(alert, new, now), ignore_conflicts=True)
+    record(now, "gateway", "gateway_paged", alert, roles=new)
+    return True
+
+
+def paged_states(alert: Alert, roles: list[str], at: datetime) -> list[AlertState]:
+    """The alert's history says whom its gateway paged, one row per role ("box paged relative")."""
+    return [AlertState(alert=alert, state=f"box paged {role}", at=at, by="gateway", source="gateway")
+            for role in roles]
 
 
 def recipients(target: str, alert: Alert, now: datetime, tz: str) -> tuple[list[str], list[str]]:

@@ -118,6 +118,9 @@ class Alert:
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None
     resolved_at: float | None = None
+    # the roles of the contacts the box paged itself (docs/alert-lifecycle.md, "Who is paged"): sent
+    # with the alert so that the server's ladder does not page them again
+    paged: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -140,6 +143,7 @@ class Alert:
             "raised_at": round(self.raised_at, 3),
             "delivered_at": self.delivered_at, "acknowledged_at": self.acknowledged_at,
             "acknowledged_by": self.acknowledged_by, "resolved_at": self.resolved_at,
+            "paged": list(self.paged),
         }
 
     @classmethod
@@ -149,7 +153,7 @@ class Alert:
             room=d["room"], sensor=d["sensor"], started=d["started"], evidence=d.get("evidence", {}),
             state=AlertState(d["state"]), raised_at=d["raised_at"], delivered_at=d.get("delivered_at"),
             acknowledged_at=d.get("acknowledged_at"), acknowledged_by=d.get("acknowledged_by"),
-            resolved_at=d.get("resolved_at"),
+            resolved_at=d.get("resolved_at"), paged=tuple(d.get("paged", ())),
         )
 
     def advance(self, state: AlertState, t: float, by: str | None = None) -> Alert:
@@ -248,6 +252,15 @@ class AlertEngine:
             return []  # the last one is not answered yet: one notice is enough
         self.open[a.key] = a
         return [a]
+
+    def note_paged(self, alert_id_: str, roles: tuple[str, ...]) -> Alert | None:
+        """The box paged contacts in these roles for an open alert: remembered with it (and so in
+        every later state it sends). None if the alert is no longer open here."""
+        for key, a in self.open.items():
+            if a.id == alert_id_:
+                self.open[key] = dataclasses.replace(a, paged=tuple(sorted(set(a.paged) | set(roles))))
+                return self.open[key]
+        return None
 
     def acknowledge(self, alert_id_: str, by: str, t: float) -> Alert | None:
         for key, a in self.open.items():

@@ -1,11 +1,18 @@
 """Push to the resident's contacts with Apprise, and escalation along the contact list.
 
-* A **critical** alert notifies the grid worker(s) and the relatives at once; a warning or
-  an info goes to the grid worker only (sensor health never goes to relatives).
-* An alert not acknowledged within the resident's ``escalate_after`` reaches the next
-  contact in the list that has not been told, and the community duty desk; again after
-  each further interval, until everyone has been told. An acknowledgement (from the
-  community server or the console) or the alert's resolution stops it.
+* **Who pages** (docs/alert-lifecycle.md, "Who is paged"): in a home with a community server,
+  the server's ladder. The box holds an alert's first wave for ``handover_after`` and drops it
+  when the server's receipt comes (``on_delivered``); without a receipt by then the server cannot
+  be reached, and the box pages. Once the server has an alert the box paged, its ladder takes
+  over, told (through the alert's ``paged`` roles) whom the box paged, so that nobody is paged
+  twice for one step. ``first_ring``: the box pages its first wave at once as well. A home
+  without a server pages everyone itself.
+* The first wave: a **critical** alert notifies the grid worker(s) and the relatives; a warning
+  or an info the grid worker only (sensor health never goes to relatives).
+* While the box pages, an alert not acknowledged within the resident's ``escalate_after``
+  reaches the next contact in the list that has not been told, and the community duty desk;
+  again after each further interval, until everyone has been told. An acknowledgement (from the
+  community server or the console), the alert's resolution or the server taking over stops it.
 * Texts say who, where, what and how urgent, in Chinese first (the gateway's language),
   with English beneath; never medical details or raw numbers.
 * Relatives get the morning summary in plain words.
@@ -53,6 +60,11 @@ class Escalation:
     next_at: float
     told: set[int] = field(default_factory=set)  # contact indexes already notified
     exhausted: bool = False  # everyone told: no more escalation, but the resolution is still pushed
+    held_until: float | None = None  # the first wave waits for the server's receipt until then
+    handed_over: bool = False  # the server has it: its ladder goes on; the box only tells those it told
+
+
+Paged = tuple[str, tuple[str, ...]]  # (alert id, the roles of the contacts the box has just paged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,9 @@ class Notifier:
         self.send = guard("push", send)  # a push service's bug is a failed push, never a dead worker
         self.rooms = rooms or cfg.room_names()
         self.residents = {r.id: r for r in cfg.residents}
+        self.server = cfg.uplink is not None and cfg.uplink.enabled  # a community server's ladder pages
+        self.first_ring = cfg.notifications.box_pages == "first_ring"
+        self.handover_after = cfg.notifications.handover_after
         self.recipients = {r.id: self._recipients(r) for r in cfg.residents}
         self.active: dict[str, Escalation] = {}
         self.history: dict[str, dict[str, Alert]] = {}  # resident -> alert id -> latest state
@@ -104,17 +119,54 @@ class Notifier:
             return
         if a.state != AlertState.RAISED or a.id in self.active or a.resident not in self.recipients:
             return
-        esc = Escalation(a, now + self.residents[a.resident].thresholds.escalate_after)
-        self._tell(esc, self._first_wave(a), a)
+        esc = Escalation(a, now + self._interval(a))
+        if self.pages_at_once(a):
+            self._tell(esc, self._first_wave(a), a)
+        else:
+            esc.held_until = now + self.handover_after
         self.active[a.id] = esc
 
+    def pages_at_once(self, a: Alert) -> tuple[str, ...]:
+        """The roles the box pages the moment ``a`` is raised (none: the server's ladder will, or
+        the box after ``handover_after``). Asked before the alert is stored, so that its first
+        message to the server already says whom the box paged."""
+        if a.state != AlertState.RAISED or a.resident not in self.recipients or (self.server and not self.first_ring):
+            return ()
+        return _roles(self._first_wave(a))
+
+    def on_delivered(self, alert_id: str) -> None:
+        """The community server has the alert: its ladder pages from now on."""
+        esc = self.active.get(alert_id)
+        if esc is None or not self.server:
+            return
+        if not esc.told:
+            del self.active[alert_id]
+            log.info("alert %s: the community server has it; its ladder pages", alert_id)
+        elif not esc.handed_over:
+            esc.handed_over = True  # those the box told still hear of an acknowledgement and the end
+            log.info("alert %s: the community server has it; its ladder goes on after the %d contact(s) the box paged",
+                     alert_id, len(esc.told))
+
     def resume(self, alerts: list[Alert], now: float) -> None:
-        """After a restart: escalation goes on for the open alerts nobody has acknowledged. The first
-        wave was told when the alert was raised; the next step comes one interval from now."""
+        """After a restart: paging goes on for the open alerts nobody has acknowledged, from what
+        each alert says the box paged (``paged``); the next step comes one interval from now."""
         for a in alerts:
-            if a.state in (AlertState.RAISED, AlertState.DELIVERED) and a.resident in self.recipients:
-                told = {p.index for p in self._first_wave(a)}
-                self.active[a.id] = Escalation(a, now + self.residents[a.resident].thresholds.escalate_after, told)
+            if a.state not in (AlertState.RAISED, AlertState.DELIVERED) or a.resident not in self.recipients:
+                continue
+            told = {p.index for p in self.recipients[a.resident] if p.role in a.paged}
+            esc = Escalation(a, now + self._interval(a), told)
+            if a.state == AlertState.DELIVERED and self.server:
+                if not told:
+                    continue  # the server's ladder has it
+                esc.handed_over = True
+            elif not told and (not self.server or self.first_ring):
+                esc.told = {p.index for p in self._first_wave(a)}  # paged when raised (stored before "paged" was)
+            elif not told:
+                esc.held_until = now + self.handover_after  # the uplink gets its window again
+            self.active[a.id] = esc
+
+    def _interval(self, a: Alert) -> float:
+        return self.residents[a.resident].thresholds.escalate_after
 
     def _first_wave(self, a: Alert) -> list[Recipient]:
         first = [p for p in self.recipients[a.resident]
@@ -127,9 +179,23 @@ class Notifier:
         never to relatives."""
         return [p for p in self.recipients[a.resident] if not (a.kind in _HEALTH and p.role == "relative")]
 
-    def tick(self, now: float) -> None:
+    def tick(self, now: float) -> list[Paged]:
+        """Page whoever is due; returns whom the box has just paged, per alert (the runtime stores
+        it with the alert, which tells the server)."""
+        paged: list[Paged] = []
         for esc in list(self.active.values()):
-            if esc.exhausted or now < esc.next_at:
+            if esc.held_until is not None:
+                if now < esc.held_until:
+                    continue
+                esc.held_until = None
+                log.warning("alert %s: no receipt from the community server after %.0f s: the box pages its contacts",
+                            esc.alert.id, self.handover_after)
+                first = self._first_wave(esc.alert)
+                self._tell(esc, first, esc.alert)
+                esc.next_at = now + self._interval(esc.alert)
+                paged.append((esc.alert.id, _roles(first)))
+                continue
+            if esc.exhausted or esc.handed_over or now < esc.next_at:
                 continue
             people = self._reachable(esc.alert)
             nxt = [p for p in people if p.index not in esc.told and p.role != "duty_desk"][:1]
@@ -140,7 +206,9 @@ class Notifier:
             log.warning("alert %s not acknowledged after %.0f s: escalating", esc.alert.id,
                         now - esc.alert.raised_at)
             self._tell(esc, nxt + desk, esc.alert, escalated=True)
-            esc.next_at = now + self.residents[esc.alert.resident].thresholds.escalate_after
+            esc.next_at = now + self._interval(esc.alert)
+            paged.append((esc.alert.id, _roles(nxt + desk)))
+        return paged
 
     def on_summary(self, s: DailySummary) -> None:
         for p in self.recipients.get(s.resident, []):
@@ -271,6 +339,10 @@ class Notifier:
     def close(self) -> None:
         self.flush(5.0)
         self._jobs.put(None)
+
+
+def _roles(people: list[Recipient]) -> tuple[str, ...]:
+    return tuple(sorted({p.role for p in people}))
 
 
 def contact_address(c: Contact) -> str | None:

@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,16 +296,22 @@ class Outbox:
             self._recover(str(err))
             return self._db.execute(sql, args).fetchall()
 
-    def received(self, alert_id: str, state: str | None) -> bool:
-        """The server has the alert message: it leaves the outbox. Returns True if it was there."""
+    def received(self, alert_id: str, state: str | None, paged: Collection[str] = ()) -> bool:
+        """The server has the alert message: it leaves the outbox. Returns True if it was there.
+        ``paged``: whom the received copy said the box paged; a message that says more now (the box
+        paged since that copy was sent) stays, due at once, so that the server hears it."""
         found = [0]
 
         def delete(db: sqlite3.Connection) -> None:
-            if state is None:
-                found[0] = db.execute("DELETE FROM outbox WHERE alert_id = ?", (alert_id,)).rowcount
-            else:
-                found[0] = db.execute("DELETE FROM outbox WHERE alert_id = ? AND state = ?",
-                                      (alert_id, state)).rowcount
+            rows = db.execute("SELECT seq, body FROM outbox WHERE alert_id = ?" + ("" if state is None else
+                              " AND state = ?"), (alert_id,) if state is None else (alert_id, state)).fetchall()
+            done = [(seq,) for seq, body in rows if set(json.loads(body).get("paged", ())) <= set(paged)]
+            db.executemany("DELETE FROM outbox WHERE seq = ?", done)
+            found[0] = len(done)
+            stale = [(time.time(), seq) for seq, _body in rows if (seq,) not in done]
+            db.executemany("UPDATE outbox SET next_send = ? WHERE seq = ?", stale)
+            if stale:
+                self.changed.set()
 
         with self._lock:
             self._write(delete)
@@ -381,6 +387,19 @@ class Outbox:
         with self._lock:
             self._write(lambda db: db.execute("UPDATE alerts SET state = ?, updated_at = ?, body = ? WHERE id = ?",
                                               (str(a.state), time.time(), json.dumps(a.to_json()), a.id)))
+
+    def mark_paged(self, a: Alert) -> None:
+        """The box paged contacts for ``a`` (``a.paged``): its stored state and every message of it
+        still waiting for a receipt say so; a resend carries it to the server."""
+        with self._lock:
+            rows = self._read("SELECT seq, body FROM outbox WHERE alert_id = ?", (a.id,))
+            for seq, body in rows:
+                d = json.loads(body)
+                d["paged"] = list(a.paged)
+                self._write(functools.partial(_update_body, seq=seq, body=json.dumps(d)))
+            self._write(lambda db: db.execute("UPDATE alerts SET body = ? WHERE id = ?",
+                                              (json.dumps(a.to_json()), a.id)))
+        self.changed.set()
 
     # -- telemetry lane ---------------------------------------------------------------------
 

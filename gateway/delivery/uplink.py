@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel, ValidationError
@@ -41,6 +41,7 @@ from eldergate.contract.messages import (
     AckMessage,
     AlertMessage,
     CommandMessage,
+    ContactRole,
     EventMessage,
     ServerStatusMessage,
     StatusMessage,
@@ -62,6 +63,8 @@ from eldergate.signal.model import Event, Observation
 from eldergate.signal.summary import DailySummary
 
 log = logging.getLogger(__name__)
+_ROLES = frozenset(get_args(ContactRole))
+_UPDATE_STATES = frozenset(get_args(StatusMessage.model_fields["update_state"].annotation))
 STARTED_AT = time.time()  # this process's start: the server sees a restart in the status
 
 RESEND_AFTER_S = 30.0  # the longest wait before an alert message without a receipt is sent again
@@ -81,19 +84,24 @@ def resend_delay(attempts: int, resend_after_s: float, rng: random.Random) -> fl
     return base * rng.uniform(0.75, 1.25)
 
 
-def alert_message(a: Alert, site: str, gateway: str, now: float) -> AlertMessage:
+def alert_message(a: Alert, site: str, gateway: str, now: float, handover_s: float | None = None) -> AlertMessage:
+    """``handover_s``: the box pages this alert's contacts itself when it has no receipt by then."""
     return AlertMessage(
         site=site, gateway=gateway, sent_at=now, id=a.id, kind=str(a.kind), severity=a.severity.value,
         state=a.state.value, resident=a.resident, room=_label(a.room), sensor=_label(a.sensor), started=a.started,
         raised_at=a.raised_at, resolved_at=a.resolved_at, acknowledged_by=a.acknowledged_by,
         evidence=clean_bag(a.evidence, MAX_EVIDENCE_BYTES), title_zh=alert_name(a.kind, "zh"),
-        title_en=alert_name(a.kind, "en"),
+        title_en=alert_name(a.kind, "en"), paged=[r for r in a.paged if r in _ROLES], handover_s=handover_s,
     )
 
 
 def _label(text: str) -> str:
     """A room or sensor name as the contract takes it: printable, 64 characters at most."""
     return "".join(c for c in text if c.isprintable())[:64]
+
+
+def _label_text(text: str, limit: int = 300) -> str:
+    return "".join(c for c in text if c.isprintable())[:limit]
 
 
 def _finite(value: float | None) -> float | None:
@@ -163,12 +171,14 @@ class Uplink:
                  status: Callable[[], dict[str, str]] | None = None,
                  resend_after_s: float = RESEND_AFTER_S, clock_trusted: Callable[[], bool] | None = None,
                  guard: Guard = unguarded, rng: random.Random | None = None,
-                 config_state: ConfigState | None = None) -> None:
+                 config_state: ConfigState | None = None,
+                 update_state: Callable[[], tuple[str, str, str]] | None = None) -> None:
         assert cfg.uplink is not None
         self.cfg, self.up = cfg, cfg.uplink
         self.outbox, self.stop, self.inbox = outbox, stop, inbox
         self.sensor_status = status or dict
         self.config = config_state or ConfigState()  # the server's configuration, as the status reports it
+        self.update_state = update_state or (lambda: ("", "", ""))  # the last software update (updates.py)
         self.resend_after_s = resend_after_s
         self.clock_trusted = clock_trusted or (lambda: True)
         self.rng = rng or random.Random()
@@ -235,12 +245,18 @@ class Uplink:
     def _send_alerts(self) -> None:
         now = time.time()
         for p in self.outbox.pending_alerts(now):
-            msg = alert_message(p.alert, self.cfg.gateway.site, self.cfg.gateway.id, now)
+            msg = alert_message(p.alert, self.cfg.gateway.site, self.cfg.gateway.id, now, self._handover(p.alert))
             info = self._client.publish(self.topics["alerts"], msg.model_dump_json(), qos=1)
             with self._lock:
                 self._inflight[info.mid] = ("alert", p.seq)
             self.outbox.mark_sent(p.seq, resend_delay(p.attempts, self.resend_after_s, self.rng), now)
             self.sent_alerts += 1
+
+    def _handover(self, a: Alert) -> float | None:
+        """When the box's notifier pages this alert itself if unreceipted (notify.py), else None."""
+        n = self.cfg.notifications
+        pages = n.enabled and any(r.contacts for r in self.cfg.residents if r.id == a.resident)
+        return n.handover_after if pages else None
 
     def _send_lane(self) -> None:
         if self.outbox.pending_alerts():
@@ -258,12 +274,15 @@ class Uplink:
             self.outbox.changed.set()
 
     def _status(self, state: str) -> StatusMessage:
+        update_version, update_state, update_reason = self.update_state()
         return StatusMessage(site=self.cfg.gateway.site, gateway=self.cfg.gateway.id, sent_at=time.time(),
                              state="online" if state == "online" else "offline", version=version(),
                              unsent_alerts=self.outbox.unsent_count(), sensors=self.sensor_status(),
                              clock_trusted=self.clock_trusted(), config_version=self.config.version,
                              config_refused_version=self.config.refused_version, config_refused=self.config.refused,
-                             started_at=STARTED_AT)
+                             started_at=STARTED_AT, update_version=update_version,
+                             update_state=update_state if update_state in _UPDATE_STATES else "",
+                             update_reason=_label_text(update_reason))
 
     def status_now(self) -> None:
         """Publish the status at once (a refused configuration is reported without waiting)."""
@@ -353,7 +372,7 @@ class Uplink:
                     if ack.state is None:  # the server always names the state it stored; "all of them"
                         log.warning("ignored a receipt for %s that names no state", ack.alert_id)  # is a forgery
                         return
-                    self.outbox.received(ack.alert_id, ack.state)
+                    self.outbox.received(ack.alert_id, ack.state, ack.paged)
                 self.inbox.put(ack)
             elif msg.topic == self.topics["config"]:
                 desired = ConfigMessage.model_validate_json(msg.payload)

@@ -22,6 +22,7 @@ from eldergate.drivers.registry import PROTOCOLS, describe
 from eldergate.gateway.core.logsetup import setup_logging
 from eldergate.gateway.core.version import version
 from eldergate.gateway.tools.capture import CaptureError
+from eldergate.gateway.tools.release import add_release_parser, cmd_release
 
 log = logging.getLogger("eldergate")
 
@@ -88,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--json", action="store_true", help="one JSON line per alert that is new or changed")
     con.add_argument("--every", type=float, default=3.0, help="seconds between looks at the server")
     con.add_argument("--duration", type=float, help="stop after this many seconds")
+
+    add_release_parser(sub)
 
     vit = sub.add_parser("vitals", help="heart and breathing rate from a CSV of chest displacement")
     vit.add_argument("input", type=Path, help="CSV with columns t (s) and displacement_mm")
@@ -219,6 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from eldergate.gateway.core.sdnotify import SystemdNotifier
     from eldergate.gateway.core.sinks import Sink
     from eldergate.gateway.delivery.desired_config import DesiredConfig, effective_config
+    from eldergate.gateway.delivery.updates import relaunch_command
     from eldergate.gateway.local.console_view import ConsoleView
     from eldergate.gateway.runtime import Gateway, default_store
 
@@ -227,7 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = default_store(cfg, args.state_dir)
     sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone, rooms=cfg.room_names())] if args.console else []
     desired = DesiredConfig(Path(args.config), args.state_dir or cfg.gateway.state_dir, state, cfg)
-    gw = Gateway(cfg, sinks, store=store, desired=desired)
+    gw = Gateway(cfg, sinks, store=store, desired=desired, state_dir=args.state_dir)
     _stop_on_signals(gw.stop)
     gw.start()
     notifier = SystemdNotifier()
@@ -236,6 +240,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     gw.run()
     notifier.notify("STOPPING=1")
     log.info("stopped; %d reading(s) processed, everything stored", gw.processed)
+    if gw.updater.expired:  # a new release that did not prove healthy in time: the launcher goes back
+        return EXIT_FAIL
+    if gw.updater.relaunch and (launch := relaunch_command()) is not None:  # a new release is installed
+        logging.shutdown()
+        os.execv(launch[0], launch)
     if gw.restart_requested:  # the server's configuration changed: run again with it, as the same process
         logging.shutdown()
         os.execv(sys.executable, [sys.executable, "-m", "eldergate.gateway.tools.cli", *sys.argv[1:]])
@@ -470,6 +479,7 @@ _COMMANDS = {
     "vitals": cmd_vitals,
     "console": cmd_console,
     "commission": cmd_commission,
+    "release": cmd_release,
 }
 
 if __name__ == "__main__":

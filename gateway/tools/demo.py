@@ -304,8 +304,11 @@ def run_demo(out: IO[str] = sys.stdout, speedup: float = 1.0, config: Path = DEM
         cfg = demo_config(load_config(config), workdir, preview.port)
         if uplink_url is not None:  # the demo's community server is listening on this broker
             claim = {"server_url": server_url, "credentials_file": workdir / "uplink.credentials"} if server_url else {}
-            cfg = cfg.model_copy(update={"uplink": Uplink(broker_url=uplink_url, resend_after=2.0, heartbeat=5.0,
-                                                          **claim)})
+            # the demo's home is its own first ring (docs/alert-lifecycle.md, "Who is paged"): the pushes
+            # are shown here, while the community's ladder pages nobody the box has paged
+            cfg = cfg.model_copy(update={
+                "uplink": Uplink(broker_url=uplink_url, resend_after=2.0, heartbeat=5.0, **claim),
+                "notifications": cfg.notifications.model_copy(update={"box_pages": "first_ring"})})
         if status_port is not None:  # the installer's page, on loopback, for the demo too
             cfg = cfg.model_copy(update={"status_page": cfg.status_page.model_copy(
                 update={"enabled": True, "port": status_port})})

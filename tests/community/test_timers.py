@@ -57,6 +57,51 @@ def test_the_day_ladder_runs_its_steps_in_order_then_reminds(world: World, db: A
     assert "杜秀英" in n.sent[0][1].body
 
 
+def test_the_ladder_skips_the_steps_whose_people_the_gateway_paged(world: World, db: Any) -> None:
+    """docs/alert-lifecycle.md, "Who is paged": an alert its box paged the grid worker and the
+    relatives for (the server could not be reached) reaches the others only; a resend saying the
+    box has paged the duty desk since stops that step too. Nobody is paged twice for one step."""
+    from eldergate.community.models import Alert, EscalationJob
+    from eldergate.community.work import escalation
+
+    n = _notifier()
+    c = Clock(DAY)
+    _store(db, "a1", DAY, paged=["grid_worker", "relative"])
+    assert escalation.tick(c.at(0), db, n) == 0  # step 0: the grid worker, paged by the box
+    _store(db, "a1", c.at(60), paged=["duty_desk", "grid_worker", "relative"])  # a resend, the box paged on
+    for s in (120, 300, 600):
+        escalation.tick(c.at(s), db, n)
+    assert _who(n) == [["kz-community-admin"]]  # only the step the box cannot take
+    steps = dict(EscalationJob.objects.values_list("target", "result"))
+    assert steps["assigned"] == steps["relatives"] == steps["duty"] == escalation.PAGED_BY_GATEWAY
+    a = Alert.objects.get(alert_id="a1")
+    assert a.paged_by_gateway == ["duty_desk", "grid_worker", "relative"]
+    assert {"box paged grid_worker", "box paged relative", "box paged duty_desk"} <= set(
+        a.history.values_list("state", flat=True))  # the alert's page says whom the box paged
+
+
+def test_a_copy_older_than_its_boxs_paging_waits_a_minute_for_a_fresh_one(world: World, db: Any) -> None:
+    """The server was down: the broker hands it the alert's first copy, sent before the box's
+    handover time (45 s), which has passed. The box has probably paged since; its fresh copy says
+    whom. Without a fresh copy, the held steps go out a minute later."""
+    from eldergate.community.ingest.store import store
+    from eldergate.community.work import escalation
+
+    n = _notifier()
+    c = Clock(DAY)
+    raised = DAY.timestamp() - 100
+    store("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a1", t=raised, handover_s=45), DAY, db)
+    store("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a2", t=raised, handover_s=45), DAY, db)
+    assert escalation.tick(c.at(0), db, n) == 0  # both wait for their box's word
+    store("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a1", t=raised, sent_at=raised + 110, handover_s=45,
+                                               paged=["grid_worker"]), c.at(10), db)
+    assert escalation.tick(c.at(59), db, n) == 0
+    assert escalation.tick(c.at(60), db, n) == 1  # a2: no fresh copy came; its grid worker, a minute late
+    assert _who(n) == [["kz-grid-worker"]]
+    assert escalation.tick(c.at(120), db, n) == 2  # the duty step of each (the admin by day)
+    assert _who(n)[1:] == [["kz-community-admin"], ["kz-community-admin"]]  # a1's grid worker: paged by its box
+
+
 def test_an_acknowledgement_between_two_steps_stops_the_rest(world: World, db: Any) -> None:
     from eldergate.community.models import EscalationJob
     from eldergate.community.work import escalation

@@ -82,7 +82,8 @@ def test_the_gateway_confirming_stops_the_resends(world: World, db: Any) -> None
     assert acks.send_due(t + timedelta(seconds=1.1), "eldergate/v1", Pub()) == 1
     assert acks.send_due(t + timedelta(seconds=2.5), "eldergate/v1", Pub()) == 0  # now 2 s
     assert sent[0][0] == "eldergate/v1/kz/gw1/ack"
-    assert json.loads(sent[0][1]) == {"alert_id": "a1", "kind": "acknowledged", "state": None, "by": "kz-volunteer"}
+    assert json.loads(sent[0][1]) == {"alert_id": "a1", "kind": "acknowledged", "state": None, "by": "kz-volunteer",
+                                      "paged": []}
     done = {"v": 1, "site": "kz", "gateway": "gw1", "sent_at": 1.0, "alert_id": "a1", "by": "kz-volunteer",
             "state": "acknowledged"}
     store("acked", "kz", "gw1", json.dumps(done).encode(), t, db)
