@@ -227,6 +227,15 @@ class Server(Strict):
         return host.strip("[]"), int(port)
 
 
+class Fleet(Strict):
+    """Software updates for the boxes (docs/deploy-city.md, "Software updates")."""
+
+    release_public_key_file: Path | None = Field(None, description="the release key's public half (PEM): "
+                                                 "`community release add` refuses a bundle it did not sign")
+    releases_dir: Path = Field(Path("releases"), description="where the added bundles are kept and served from "
+                               "(relative to data_dir)")
+
+
 class CommunityConfig(Strict):
     server: Server = Server()
     broker: Broker = Broker()
@@ -234,6 +243,7 @@ class CommunityConfig(Strict):
     offline: Offline = Offline()
     retention: Retention = Retention()
     ingest: Ingest = Ingest()
+    fleet: Fleet = Fleet()
 
     @model_validator(mode="after")
     def _secrets_exist(self) -> CommunityConfig:

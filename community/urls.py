@@ -4,7 +4,18 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, re_path, reverse
 
 from eldergate.community.api.app import api
-from eldergate.community.web import claims, console, family, finder, login, lost_pages, reports, residents, wall
+from eldergate.community.web import (
+    claims,
+    console,
+    family,
+    finder,
+    fleet,
+    login,
+    lost_pages,
+    reports,
+    residents,
+    wall,
+)
 
 
 def home(_request: HttpRequest) -> HttpResponse:
@@ -36,6 +47,8 @@ urlpatterns = [
     path("console/residents/<int:pk>/settings", residents.settings_view, name="resident-settings"),
     path("console/visits", residents.visit_list, name="visits"),
     path("console/claim", claims.claim_view, name="claim"),
+    path("console/fleet", fleet.fleet_view, name="fleet"),
+    path("releases/eldergate-<str:version>.zip", fleet.release_bundle, name="release-bundle"),
     path("family", family.family_view, name="family"),
     path("reports", reports.reports_view, name="reports"),
     path("reports.xlsx", reports.reports_xlsx, name="reports-xlsx"),

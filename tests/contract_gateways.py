@@ -95,6 +95,10 @@ class Gateway:
         self.telemetry = True
         self.config_version = 0  # the server's desired configuration in effect
         self.config: dict[str, object] = {}
+        self.software = "load"  # the version its status says
+        self.update = ("", "", "")  # the last software update: version, state, reason
+        self.broken_releases: set[str] = set()  # releases this box rolls back (it cannot run them)
+        self.update_commands: list[str] = []  # the releases the server asked it to install
         self._pending = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()  # there are alerts awaiting their receipt
 
@@ -169,8 +173,9 @@ class Gateway:
                                                                   f"{PREFIX}/_server/status"], self.subscribe_qos))
 
     def _publish_status(self) -> None:
-        self._publish("status", self._msg(state="online", version="load", unsent_alerts=len(self.unreceipted),
-                                          config_version=self.config_version), retain=True)
+        self._publish("status", self._msg(state="online", version=self.software, unsent_alerts=len(self.unreceipted),
+                                          config_version=self.config_version, update_version=self.update[0],
+                                          update_state=self.update[1], update_reason=self.update[2]), retain=True)
 
     async def _subscribe_again(self) -> None:
         """A refused subscription (SUBACK 0x80: a busy NATS cluster times out creating its consumer)
@@ -244,6 +249,15 @@ class Gateway:
             self.config_version = int(payload["version"])
             self.config = payload
             self.fig.configs_applied += 1
+            self._publish_status()
+        elif topic.endswith("/cmd") and payload.get("command") == "update":
+            # what a real box ends up saying (gateway/delivery/updates.py): kept, or rolled back by itself
+            release = str(payload["release"])
+            self.update_commands.append(release)
+            if release in self.broken_releases:
+                self.update = (release, "rolled_back", "it exited with status 1 before it was healthy")
+            else:
+                self.software, self.update = release, (release, "confirmed", "")
             self._publish_status()
         elif topic.endswith("_server/status") and payload.get("state") == "online" and not first & 0x01:
             self.fig.server_online_seen += 1  # a live "online": the server subscribed again

@@ -57,7 +57,8 @@ def _gateway_out(g: Gateway, offline: bool | None = None) -> dict[str, Any]:
             "software_version": g.version, "unsent_alerts": g.unsent_alerts, "sensors": g.sensors,
             "last_test_ok": g.last_test_ok, "config_desired_version": g.home.config_version if g.home else 0,
             "config_applied_version": g.config_applied_version, "config_refused_version": g.config_refused_version,
-            "config_refused": g.config_refused}
+            "config_refused": g.config_refused, "update_version": g.update_version, "update_state": g.update_state,
+            "update_reason": g.update_reason}
 
 
 def _home_out(h: Home) -> dict[str, Any]:

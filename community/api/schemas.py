@@ -163,6 +163,10 @@ class GatewayOut(Schema):
     config_applied_version: int = Field(description="in effect on the box (0: its TOML alone)")
     config_refused_version: int
     config_refused: str = Field(description="why the box refused config_refused_version, naming the field")
+    update_version: str = Field(description="the last software release it was asked to install")
+    update_state: str = Field(description="what became of it: refused, installing, pending, confirmed, "
+                              "rolled_back or failed (empty: never asked)")
+    update_reason: str = Field(description="why it was refused or rolled back")
     unsent_alerts: int
     sensors: dict[str, str]
     last_test_ok: datetime | None

@@ -375,7 +375,8 @@ class _StatusBatch:
     of the workers' CPU during a 10,000-home replay."""
 
     FIELDS = ("status", "status_at", "version", "unsent_alerts", "sensors", "config_applied_version",
-              "config_refused_version", "config_refused", "started_at")
+              "config_refused_version", "config_refused", "started_at", "update_version", "update_state",
+              "update_reason")
 
     def __init__(self, now: datetime, cfg: CommunityConfig) -> None:
         self.now, self.cfg = now, cfg
@@ -391,6 +392,7 @@ class _StatusBatch:
         gw.config_refused_version = msg.config_refused_version
         gw.config_refused = msg.config_refused
         gw.started_at = from_unix(msg.started_at) if msg.started_at else None
+        gw.update_version, gw.update_state, gw.update_reason = msg.update_version, msg.update_state, msg.update_reason
         self.last[gw.pk] = gw
 
     def write(self) -> None:

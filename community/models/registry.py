@@ -96,6 +96,11 @@ class Gateway(models.Model):
     config_refused_version = models.PositiveIntegerField(default=0)
     config_refused = models.CharField(max_length=300, blank=True, help_text="the box's first reason, naming the field")
     started_at = models.DateTimeField(null=True, blank=True, help_text="its process's start, as its status says")
+    update_version = models.CharField(max_length=40, blank=True, help_text="the last software update it was asked "
+                                      "for, as its status says (work/rollouts.py)")
+    update_state = models.CharField(max_length=12, blank=True, help_text="refused, installing, pending, confirmed, "
+                                    "rolled_back or failed")
+    update_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "gateway"], name="one_gateway_per_topic")]

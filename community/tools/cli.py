@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eldergate.community.config import CommunityConfig, CommunityConfigError, load, with_overrides
-from eldergate.community.tools import dead_letters, identities, lost_cli, rotate_keys, tokens
+from eldergate.community.tools import dead_letters, identities, lost_cli, releases_cli, rotate_keys, tokens
 
 log = logging.getLogger("eldergate.community")
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     identities.add_parsers(sub, with_config)
     tokens.add_parsers(sub, with_config)
     lost_cli.add_parsers(sub, with_config)
+    releases_cli.add_parsers(sub, with_config)
     rotate_keys.add_parser(sub, with_config)
 
     cr = with_config(sub.add_parser("config-resend", help="send every home's whole configuration to its boxes "
@@ -323,7 +324,8 @@ def cmd_django_tool(args: argparse.Namespace) -> int:
         return cfg
 
     run = {"tokens": tokens.run_tokens, "otp": tokens.run_otp, "badge": lost_cli.run, "locator": lost_cli.run,
-           "weather": lost_cli.run}.get(args.command, tokens.run_login_link)
+           "weather": lost_cli.run, "release": releases_cli.run, "rollout": releases_cli.run,
+           }.get(args.command, tokens.run_login_link)
     return run(args, start)
 
 
@@ -359,5 +361,6 @@ COMMANDS = {"simulate": cmd_simulate, "dead-letters": cmd_dead_letters, "wall-ur
             "init": cmd_init, "serve": cmd_serve, "check-config": cmd_check_config, "import-residents": cmd_import,
             "create-user": cmd_create_user, "escalate": cmd_escalate, "openapi": cmd_openapi,
             "identities": cmd_identities, "rotate-keys": cmd_rotate_keys, "config-resend": cmd_config_resend,
-            **dict.fromkeys(("tokens", "login-link", "otp", "badge", "locator", "weather"), cmd_django_tool),
+            **dict.fromkeys(("tokens", "login-link", "otp", "badge", "locator", "weather", "release", "rollout"),
+                            cmd_django_tool),
             "broker": identities.run_broker, "ca": identities.run_ca}

@@ -16,7 +16,16 @@ from django.db import close_old_connections, connection
 
 from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
-from eldergate.community.work import acks, box_commands, desired_config, escalation, lost, offline, retention
+from eldergate.community.work import (
+    acks,
+    box_commands,
+    desired_config,
+    escalation,
+    lost,
+    offline,
+    retention,
+    rollouts,
+)
 from eldergate.community.work.liveness import Task
 from eldergate.community.work.notify import Notifier
 from eldergate.community.work.publisher import Publisher
@@ -47,6 +56,8 @@ class Timers:
             self._job(done, "command_answers", now, lambda: box_commands.settle(now))
             if publisher is not None:  # a new outdoor temperature reaches the homes within seconds
                 self._job(done, "outdoor", now, lambda: lost.send_outdoor_temperatures(now, self.cfg, publisher))
+                self._job(done, "rollouts", now, lambda: rollouts.tick(now, publisher, self.cfg.broker.prefix,
+                                                                       self.cfg.public_url()))
         if self._last_daily is None or now - self._last_daily >= timedelta(hours=1):
             self._last_daily = now
             if publisher is not None:

@@ -1,0 +1,187 @@
+"""Software rollouts to the boxes (docs/deploy-city.md, "Software updates"): a signed release
+(contract/releases.py) offered to a canary group first, then in waves, halted by itself when a box
+of the stage is not healthy. The boxes do the installing and the rolling back (gateway/delivery/
+updates.py, gateway/tools/launch.py); this decides who is asked when, and reads their answers
+from their statuses (``update_version``, ``update_state``, ``version``, ``started_at``).
+
+- ``start``: every box adopted into a home (of the communities given) is a target, in an order
+  shuffled by the rollout (a stable hash): the first ``canary_percent`` (at least one box) are
+  stage 0, the rest are split into ``waves`` stages.
+- ``tick``, for each running rollout's current stage:
+  1. a box of a home with an open alert waits (an update never runs while an alert is open
+     there; the box refuses it too); the others are sent the update command, and again after
+     ``RESEND`` while they have not answered (a box that was off gets it when it is back);
+  2. answers: the box runs the release and says *confirmed*; it says *rolled_back*, *failed*
+     or refused it for any reason but an open alert: failed;
+  3. the stage: a canary that fails, or has not confirmed within ``check_s`` of the stage's
+     start, halts the rollout, the later stages untouched; in a wave, more than
+     ``WAVE_FAILURES`` of its boxes failing halts it. Once every box of the stage has
+     confirmed (a wave's silent boxes: after ``check_s``), the stage is watched ``check_s``
+     more: a canary that goes offline or restarts then (a watchdog reset) halts the rollout.
+     Then the next stage; after the last, the rollout is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+
+from eldergate.community.models import Alert, Gateway
+from eldergate.community.models.audit import record
+from eldergate.community.models.releases import Release, Rollout, RolloutTarget
+from eldergate.community.work.publisher import Publisher
+from eldergate.contract.messages import CommandMessage, topic
+
+RESEND = timedelta(seconds=60)
+WAVE_FAILURES = 0.10  # of a wave's boxes, at least one: a wave halts past this
+OPEN_ALERT = "an alert is open in this home"
+
+
+def start(release: Release, canary_percent: float, waves: int, check_s: float, by: Any, now: datetime,
+          communities: list[str] | None = None) -> Rollout:
+    if Rollout.objects.filter(state="running").exists():
+        raise ValueError("a rollout is running already: let it finish, or halt it first")
+    gateways = Gateway.objects.filter(home__isnull=False)
+    if communities:
+        gateways = gateways.filter(home__community__code__in=communities)
+    boxes = list(gateways.order_by("pk"))
+    if not boxes:
+        raise ValueError("no box is adopted into a home" + (f" in {', '.join(communities)}" if communities else ""))
+    with transaction.atomic():
+        r = Rollout.objects.create(release=release, canary_percent=canary_percent, waves=waves, check_s=check_s,
+                                   created_by=by if hasattr(by, "get_username") else None, created_at=now,
+                                   stage_started_at=now)
+        boxes.sort(key=lambda g: hashlib.sha256(f"{r.pk}/{g.site}/{g.gateway}".encode()).digest())
+        canary = max(1, math.ceil(len(boxes) * canary_percent / 100))
+        rest = boxes[canary:]
+        per_wave = math.ceil(len(rest) / waves) if rest else 0
+        stages = [0] * canary + [1 + i // per_wave for i in range(len(rest))] if per_wave else [0] * canary
+        RolloutTarget.objects.bulk_create([RolloutTarget(rollout=r, gateway=g, stage=s)
+                                           for g, s in zip(boxes, stages, strict=True)])
+        r.stages = max(stages) + 1
+        r.save(update_fields=["stages"])
+        record(now, by, "rollout_started", r, release=release.version, boxes=len(boxes), canary=canary,
+               stages=r.stages)
+    return r
+
+
+def halt(r: Rollout, why: str, now: datetime, by: Any = "server") -> None:
+    Rollout.objects.filter(pk=r.pk).update(state="halted", reason=why[:300], finished_at=now)
+    r.state, r.reason = "halted", why[:300]
+    record(now, by, "rollout_halted", r, release=r.release.version, stage=r.stage, reason=why[:300])
+
+
+def tick(now: datetime, publisher: Publisher, prefix: str, public_url: str) -> int:
+    """Advance every running rollout; returns how many update commands were sent."""
+    sent = 0
+    for r in Rollout.objects.filter(state="running").select_related("release"):
+        sent += _send(r, now, publisher, prefix, public_url)
+        _answers(r, now)
+        _judge(r, now)
+    return sent
+
+
+def _stage(r: Rollout) -> Any:
+    return RolloutTarget.objects.filter(rollout=r, stage=r.stage).select_related("gateway")
+
+
+def _reached(r: Rollout) -> Any:
+    """The boxes of this stage and the earlier ones: a box that was off in its wave is asked again."""
+    return RolloutTarget.objects.filter(rollout=r, stage__lte=r.stage).select_related("gateway")
+
+
+def _send(r: Rollout, now: datetime, publisher: Publisher, prefix: str, public_url: str) -> int:
+    url = public_url + reverse("release-bundle", args=[r.release.version])
+    due = _reached(r).filter(Q(state="waiting") | Q(state="sent", sent_at__lt=now - RESEND))
+    busy = _homes_with_open_alerts([t.gateway.home_id for t in due])
+    n = 0
+    for t in due:
+        if t.gateway.home_id in busy:
+            if t.result != OPEN_ALERT:
+                RolloutTarget.objects.filter(pk=t.pk).update(state="waiting", result=OPEN_ALERT)
+            continue
+        g = t.gateway
+        body = CommandMessage(command="update", release=r.release.version, bundle_url=url).model_dump_json()
+        if not publisher.publish(topic(prefix, g.site, g.gateway, "cmd"), body, qos=1):
+            break
+        RolloutTarget.objects.filter(pk=t.pk).update(state="sent", sent_at=now, result="")
+        n += 1
+    return n
+
+
+def _homes_with_open_alerts(homes: list[int | None]) -> set[int]:
+    wanted = {h for h in homes if h is not None}
+    if not wanted:
+        return set()
+    rows = Alert.objects.filter(gateway__home_id__in=wanted, resolved_at__isnull=True, test=False)
+    return set(rows.values_list("gateway__home_id", flat=True))
+
+
+def _answers(r: Rollout, now: datetime) -> None:
+    v = r.release.version
+    for t in _reached(r).filter(state__in=("sent", "waiting")):
+        g = t.gateway
+        if g.version == v and g.update_version == v and g.update_state == "confirmed":
+            RolloutTarget.objects.filter(pk=t.pk).update(state="confirmed", confirmed_at=now, result="",
+                                                         started_at=g.started_at)
+        elif g.update_version == v and g.update_state in ("rolled_back", "failed"):
+            RolloutTarget.objects.filter(pk=t.pk).update(state="failed", result=f"{g.update_state}: "
+                                                         f"{g.update_reason}"[:300])
+        elif g.update_version == v and g.update_state == "refused" and g.update_reason != OPEN_ALERT:
+            RolloutTarget.objects.filter(pk=t.pk).update(state="failed", result=f"refused: {g.update_reason}"[:300])
+        elif g.update_version == v and g.update_state == "refused":
+            RolloutTarget.objects.filter(pk=t.pk).update(state="waiting", result=OPEN_ALERT)
+
+
+def _judge(r: Rollout, now: datetime) -> None:
+    targets = list(_stage(r))
+    failed = [t for t in targets if t.state == "failed"]
+    canary = r.stage == 0
+    if failed and (canary or len(failed) > max(1, WAVE_FAILURES * len(targets))):
+        first = failed[0]
+        halt(r, f"{'canary' if canary else f'wave {r.stage}'} {first.gateway.site}/{first.gateway.gateway} "
+                f"{first.result}", now)
+        return
+    since = now - r.stage_started_at
+    late = since > timedelta(seconds=r.check_s)
+    unconfirmed = [t for t in targets if t.state != "confirmed"]
+    if canary and late and unconfirmed and r.stage_confirmed_at is None:
+        t = unconfirmed[0]
+        halt(r, f"canary {t.gateway.site}/{t.gateway.gateway} did not prove healthy within {r.check_s:.0f} s "
+                f"({t.state}{': ' + t.result if t.result else ''})", now)
+        return
+    if r.stage_confirmed_at is None:
+        if not unconfirmed or (not canary and late):
+            Rollout.objects.filter(pk=r.pk).update(stage_confirmed_at=now)
+        return
+    if canary:  # watched: still up, not restarted since it confirmed (a watchdog reset)
+        for t in targets:
+            g = t.gateway
+            if g.status != "online" or (t.started_at is not None and g.started_at != t.started_at):
+                why = "went offline" if g.status != "online" else "restarted"
+                halt(r, f"canary {g.site}/{g.gateway} {why} after it confirmed {r.release.version}", now)
+                return
+    if now - r.stage_confirmed_at < timedelta(seconds=r.check_s):
+        return
+    if r.stage + 1 >= r.stages:
+        Rollout.objects.filter(pk=r.pk).update(state="done", finished_at=now)
+        record(now, "server", "rollout_done", r, release=r.release.version)
+        return
+    Rollout.objects.filter(pk=r.pk).update(stage=r.stage + 1, stage_started_at=now, stage_confirmed_at=None)
+    record(now, "server", "rollout_stage", r, release=r.release.version, stage=r.stage + 1)
+
+
+def progress(r: Rollout) -> dict[str, Any]:
+    """Counts per stage and state, for the fleet page and the CLI."""
+    out: dict[int, dict[str, int]] = {}
+    for stage, state in RolloutTarget.objects.filter(rollout=r).values_list("stage", "state"):
+        out.setdefault(stage, {}).setdefault(state, 0)
+        out[stage][state] += 1
+    return {"release": r.release.version, "state": r.state, "stage": r.stage, "stages": r.stages,
+            "reason": r.reason, "per_stage": {str(k): v for k, v in sorted(out.items())}}
