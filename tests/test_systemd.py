@@ -29,8 +29,8 @@ ANALYZE = shutil.which("systemd-analyze")
 @pytest.mark.parametrize("name", ["eldergate.service", "eldergate-community.service"])
 def test_unit_verifies_and_is_rated_2_or_better(tmp_path: Path, name: str) -> None:
     unit = tmp_path / name
-    unit.write_text((ROOT / "systemd" / name).read_text().replace(
-        "/opt/eldergate/venv/bin/eldergate", ELDERGATE))  # the program as installed in this environment
+    unit.write_text((ROOT / "systemd" / name).read_text().replace(  # the program as installed in this environment
+        "/opt/eldergate/venv/bin/eldergate", ELDERGATE).replace("/opt/eldergate/venv/bin/python", sys.executable))
     assert systemd_rating(unit) <= 2.0
     # a refused configuration (exit 2) is not restarted into a crash loop
     assert re.search(r"^RestartPreventExitStatus=2$", unit.read_text(), re.M)

@@ -13,12 +13,14 @@ from their statuses (``update_version``, ``update_state``, ``version``, ``starte
      ``RESEND`` while they have not answered (a box that was off gets it when it is back);
   2. answers: the box runs the release and says *confirmed*; it says *rolled_back*, *failed*
      or refused it for any reason but an open alert: failed;
-  3. the stage: a canary that fails, or has not confirmed within ``check_s`` of the stage's
-     start, halts the rollout, the later stages untouched; in a wave, more than
-     ``WAVE_FAILURES`` of its boxes failing halts it. Once every box of the stage has
-     confirmed (a wave's silent boxes: after ``check_s``), the stage is watched ``check_s``
-     more: a canary that goes offline or restarts then (a watchdog reset) halts the rollout.
-     Then the next stage; after the last, the rollout is done.
+  3. the stage: a canary that fails, or was asked and has not confirmed within ``check_s`` of the
+     stage's start, halts the rollout, the later stages untouched; in a wave, more than
+     ``WAVE_FAILURES`` of its boxes failing halts it. Once every box of the stage asked has
+     confirmed (a wave's silent boxes: after ``check_s``; a box waiting for an alert to be
+     resolved does not hold the stage), the stage is watched ``check_s`` more: a canary that goes
+     offline or restarts then (a watchdog reset) halts the rollout. Then the next stage; after
+     the last, the rollout is done once every box has confirmed or failed (a box that was off
+     is asked again when it is back; the operator may halt what is left).
 """
 
 from __future__ import annotations
@@ -148,20 +150,19 @@ def _judge(r: Rollout, now: datetime) -> None:
         halt(r, f"{'canary' if canary else f'wave {r.stage}'} {first.gateway.site}/{first.gateway.gateway} "
                 f"{first.result}", now)
         return
-    since = now - r.stage_started_at
-    late = since > timedelta(seconds=r.check_s)
-    unconfirmed = [t for t in targets if t.state != "confirmed"]
-    if canary and late and unconfirmed and r.stage_confirmed_at is None:
-        t = unconfirmed[0]
-        halt(r, f"canary {t.gateway.site}/{t.gateway.gateway} did not prove healthy within {r.check_s:.0f} s "
-                f"({t.state}{': ' + t.result if t.result else ''})", now)
+    late = now - r.stage_started_at > timedelta(seconds=r.check_s)
+    asked = [t for t in targets if t.state == "sent"]  # asked and not answered ("waiting": an open alert)
+    confirmed = [t for t in targets if t.state == "confirmed"]
+    if canary and late and asked and r.stage_confirmed_at is None:
+        t = asked[0]
+        halt(r, f"canary {t.gateway.site}/{t.gateway.gateway} did not prove healthy within {r.check_s:.0f} s", now)
         return
     if r.stage_confirmed_at is None:
-        if not unconfirmed or (not canary and late):
+        if (confirmed and not asked) or (not canary and late):
             Rollout.objects.filter(pk=r.pk).update(stage_confirmed_at=now)
         return
     if canary:  # watched: still up, not restarted since it confirmed (a watchdog reset)
-        for t in targets:
+        for t in confirmed:
             g = t.gateway
             if g.status != "online" or (t.started_at is not None and g.started_at != t.started_at):
                 why = "went offline" if g.status != "online" else "restarted"
@@ -170,6 +171,8 @@ def _judge(r: Rollout, now: datetime) -> None:
     if now - r.stage_confirmed_at < timedelta(seconds=r.check_s):
         return
     if r.stage + 1 >= r.stages:
+        if _reached(r).exclude(state__in=("confirmed", "failed")).exists():
+            return  # the last stage is through; boxes that were off or busy are still asked when they can be
         Rollout.objects.filter(pk=r.pk).update(state="done", finished_at=now)
         record(now, "server", "rollout_done", r, release=r.release.version)
         return

@@ -140,7 +140,7 @@ class Updater:
         whl = tmp / wheel_name
         whl.write_bytes(wheel)
         _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "-q",
-              "--disable-pip-version-check", str(whl)], "install the wheel")
+              "--no-cache-dir", "--disable-pip-version-check", str(whl)], "install the wheel")
         whl.unlink()
         said = _run([str(tmp / "bin" / "eldergate"), "--version"], "start").strip()
         if said.split()[-1:] != [release]:
