@@ -174,7 +174,7 @@ class ServerStatusMessage(BaseModel):
 
 class CommandMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    command: Literal["status", "test_alert", "acknowledge", "outdoor_temperature", "restart", "update"]
+    command: Literal["status", "test_alert", "acknowledge", "outdoor_temperature", "restart", "update", "diagnostics"]
     alert_id: Id | None = None
     by: Person | None = None
     # outdoor_temperature: the community's outdoors now (None: unknown again); outings run short in the cold

@@ -13,11 +13,13 @@ import dataclasses
 import functools
 import logging
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from eldergate.config.preflight import preflight
 from eldergate.config.schema import Config
 from eldergate.contract.desired_config import ConfigMessage
 from eldergate.contract.messages import AckMessage, CommandMessage
@@ -32,13 +34,14 @@ from eldergate.gateway.core.output import Output
 from eldergate.gateway.core.sdnotify import SystemdNotifier, Watchdog, watchdog_interval
 from eldergate.gateway.core.sinks import Fanout, Sink
 from eldergate.gateway.core.supervisor import Supervisor
+from eldergate.gateway.core.version import version
 from eldergate.gateway.delivery.annunciator import Annunciator
 from eldergate.gateway.delivery.claim import Claimer
 from eldergate.gateway.delivery.desired_config import DesiredConfig
 from eldergate.gateway.delivery.notify import Notifier, Send, apprise_send
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.delivery.updates import Updater
-from eldergate.gateway.delivery.uplink import CommunitySink, Uplink
+from eldergate.gateway.delivery.uplink import STARTED_AT, CommunitySink, Uplink
 from eldergate.gateway.links.decode import SensorDecoder, decoders_for
 from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.links.mqtt_source import MqttSource
@@ -47,6 +50,7 @@ from eldergate.gateway.links.transports import MessageBus, RawTap, SerialTranspo
 from eldergate.gateway.local.homeassistant import HomeAssistantBridge
 from eldergate.gateway.local.status_page import StatusModel, StatusPage
 from eldergate.gateway.local.telemetry import Spool, TelemetrySink, TelemetryWriter, process_metrics
+from eldergate.signal.model import Event, EventName
 from eldergate.signal.summary import DailySummary
 
 log = logging.getLogger(__name__)
@@ -249,6 +253,8 @@ class Gateway:
                     if self.notifier is not None:
                         for alert_id, roles in self.notifier.tick(now):
                             self._note_paged(alert_id, roles)
+                    if self.store is not None:
+                        self.store.flush_due()
                     self.updater.tick(time.time())  # the release's deadline is wall time, as the launcher's
                     if self.updater.relaunch or self.updater.expired:
                         self.stop()
@@ -326,6 +332,37 @@ class Gateway:
                 "unsent_alerts": self.store.unsent_count() if self.store is not None else 0,
                 **{f"sensor_{sid}": h.state for sid, h in self.sensor_health().items()}}
 
+    def diagnostics(self) -> dict[str, str | int | float | bool | None]:
+        """The box's diagnostic report: what a grid worker's visit would check and the installer's
+        walk-through checks unattended (docs/install.md, "Diagnostics from afar"). Figures and
+        states only: no names, no health data, no raw waveform. Flat, and within an event's 4 KB."""
+        health = self.sensor_health()
+        findings = [f"{f.path}: {f.message}" for f in preflight(self.cfg) if f.severity == "error"]
+        stuck = self.stuck()
+        up = self.uplink is not None and self.uplink.connected.is_set()
+        update = self.updater.report()
+        try:
+            free_mb: float | None = round(shutil.disk_usage(self.updater.state_dir).free / 2**20)
+        except OSError:
+            free_mb = None
+        ok = not findings and stuck is None and (self.uplink is None or up) and all(
+            h.state == "ok" for h in health.values())
+        report: dict[str, str | int | float | bool | None] = {
+            "checks_ok": ok, "version": version(), "uptime_s": round(time.time() - STARTED_AT),
+            "status": self.status_line(), "stuck": stuck or "", "uplink": up, "clock_trusted": self.clock_trusted(),
+            "config_version": self.desired.state.version if self.desired is not None else 0,
+            "update": " ".join(x for x in update[:2] if x), "open_alerts": len(self.home.alerts.open),
+            "unsent_alerts": self.store.unsent_count() if self.store is not None else 0,
+            "lane_dropped": self.store.lane_dropped() if self.store is not None else 0,
+            "rss_mb": round(process_metrics()["rss_mb"], 1), "disk_free_mb": free_mb,
+            "findings": "; ".join(findings)[:400],
+        }
+        for sid, h in health.items():
+            c = h.counters
+            report[f"sensor:{sid}"] = (f"{h.state}, {c.get('frames', 0)} frames, {c.get('bad_checksum', 0)} bad "
+                                       f"checksums, {c.get('malformed', 0)} malformed, {h.restarts} restarts")[:200]
+        return report
+
     def metrics(self) -> dict[str, float | int | bool]:
         """The gateway's own figures: for telemetry, the status page and systemd's STATUS."""
         m: dict[str, float | int | bool] = {
@@ -389,6 +426,9 @@ class Gateway:
                 log.warning("the community server asked for a restart: restarting in place")
                 self.restart_requested = True
                 self.stop()
+                return
+            elif m.command == "diagnostics":  # asked by the community (audited there): one event answers
+                self._emit_all([Event(now, EventName.DIAGNOSTICS, details=self.diagnostics())])
                 return
             elif m.command == "update":  # asked by the community (audited there); installed in a thread
                 self.updater.offer(m.release, m.bundle_url)

@@ -68,6 +68,8 @@ class EventName(enum.StrEnum):
     TAMPER_CLEARED = "tamper_cleared"
     BRIDGE_OFFLINE = "bridge_offline"
     BRIDGE_ONLINE = "bridge_online"
+    # the box itself: its diagnostic report, asked for by the community server (cmd "diagnostics")
+    DIAGNOSTICS = "diagnostics"
 
 
 @dataclass(frozen=True, slots=True)

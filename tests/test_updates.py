@@ -26,6 +26,7 @@ from releases import BundleServer, project_wheel, retag
 
 from eldergate.contract.releases import build, new_key
 from eldergate.gateway.core.version import version
+from eldergate.gateway.delivery.uplink import UPLINK_SUBSCRIBED
 
 from broker import Mosquitto, online
 from community_path import Injector
@@ -74,14 +75,17 @@ class Server:
     def __init__(self, broker: Mosquitto) -> None:
         self.status: dict[str, Any] = {}
         self.alerts: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="server", protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
         online(self.client, broker.port)
-        self.client.subscribe([(f"{PREFIX}/status", 1), (f"{PREFIX}/alerts", 1)])
+        self.client.subscribe([(f"{PREFIX}/status", 1), (f"{PREFIX}/alerts", 1), (f"{PREFIX}/events", 1)])
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic.endswith("/alerts"):
             self.alerts.append(json.loads(msg.payload))
+        elif msg.topic.endswith("/events"):
+            self.events.append(json.loads(msg.payload))
         else:
             self.status = json.loads(msg.payload)
 
@@ -89,8 +93,13 @@ class Server:
         return self.status.get("state") == "online" and all(self.status.get(k) == v for k, v in want.items())
 
     def update(self, release: str, url: str) -> None:
-        body = {"command": "update", "release": release, "bundle_url": url}
+        self.command({"command": "update", "release": release, "bundle_url": url})
+
+    def command(self, body: dict[str, Any]) -> None:
         self.client.publish(f"{PREFIX}/cmd", json.dumps(body), qos=1).wait_for_publish(5)
+
+    def diagnostics(self) -> dict[str, Any] | None:
+        return next((e["details"] for e in reversed(self.events) if e["name"] == "diagnostics"), None)
 
     def close(self) -> None:
         self.client.disconnect()
@@ -124,7 +133,12 @@ def test_a_box_refuses_what_it_must_keeps_a_healthy_release_and_rolls_back_one_t
     inj = Injector(mosquitto)
     try:
         assert wait_for(lambda: server.says(version=version()), 60, 0.1), server.status
-        assert wait_for(lambda: SUBSCRIBED in box.log.read_text(), 30, 0.1)
+        assert wait_for(lambda: SUBSCRIBED in box.log.read_text() and UPLINK_SUBSCRIBED in box.log.read_text(), 30, 0.1)
+        server.command({"command": "diagnostics"})  # the unattended commissioning checks, from afar
+        assert wait_for(lambda: server.diagnostics() is not None, 30, 0.1)
+        report = server.diagnostics()
+        assert report is not None and report["version"] == version() and report["uplink"] is True
+        assert report["sensor:leak0"].startswith("ok") and report["findings"] == "" and report["checks_ok"] is True
 
         inj.send("zigbee2mqtt/leak0", True)  # a leak: an alert is open in the home
         assert wait_for(lambda: any(a["state"] == "raised" for a in server.alerts), 30, 0.1)

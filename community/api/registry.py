@@ -163,12 +163,13 @@ def gateways(request: HttpRequest) -> list[dict[str, Any]]:
 
 def _command_out(c: BoxCommand) -> dict[str, Any]:
     return {"id": c.pk, "gateway": c.gateway_id, "command": c.command, "by": c.by.get_username() if c.by else None,
-            "created_at": c.created_at, "sent_at": c.sent_at, "done_at": c.done_at, "ok": c.ok, "result": c.result}
+            "created_at": c.created_at, "sent_at": c.sent_at, "done_at": c.done_at, "ok": c.ok, "result": c.result,
+            "report": c.report}
 
 
 @router.post("/gateways/{gateway_id}/commands", response={202: CommandOut, 403: Problem, 404: Problem},
-             summary="ask a box for a test alert end to end, a fresh status or a restart (audited; the answer is "
-                     "the box's own: GET …/commands)")
+             summary="ask a box for a test alert end to end, a fresh status, a restart or its diagnostic report "
+                     "(the unattended commissioning checks; audited; the answer is the box's own: GET …/commands)")
 def command(request: HttpRequest, gateway_id: int, body: CommandIn) -> Status[dict[str, Any]]:
     u = user(request)
     g = _found(scoping.gateways(u), gateway_id, "no such gateway")

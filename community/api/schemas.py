@@ -105,7 +105,7 @@ class ResidentOut(Schema):
 
 
 class CommandIn(Schema):
-    command: Literal["test_alert", "status", "restart"]
+    command: Literal["test_alert", "status", "restart", "diagnostics"]
 
 
 class CommandOut(Schema):
@@ -118,6 +118,8 @@ class CommandOut(Schema):
     done_at: datetime | None
     ok: bool | None = Field(description="None while waiting for the box's answer")
     result: str
+    report: dict[str, Any] = Field(default_factory=dict, description="diagnostics: the box's report (states and "
+                                   "figures: sensors, configuration findings, uplink, clock, storage, software)")
 
 
 class ContactIn(Schema):

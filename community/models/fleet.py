@@ -7,7 +7,7 @@ from django.db import models
 
 from eldergate.community.models.registry import Gateway
 
-COMMANDS = ("test_alert", "status", "restart")
+COMMANDS = ("test_alert", "status", "restart", "diagnostics")
 
 
 class BoxCommand(models.Model):
@@ -19,6 +19,7 @@ class BoxCommand(models.Model):
     done_at = models.DateTimeField(null=True, blank=True, help_text="the box's answer arrived, or it timed out")
     ok = models.BooleanField(null=True, help_text="None while waiting")
     result = models.CharField(max_length=300, blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="diagnostics: the box's report, as it sent it")
 
     class Meta:
         indexes = [models.Index(fields=["done_at", "sent_at"])]

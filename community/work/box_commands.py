@@ -1,7 +1,9 @@
-"""Commands to a box from afar (a test alert end to end, a fresh status, a restart), each audited,
-sent by the timers on the box's ``cmd`` leaf, and answered by what the box then does: its test
-alert stored, a status newer than the command, a status from a process started after it. No
-answer within ANSWER_WITHIN is a result too ("no answer")."""
+"""Commands to a box from afar (a test alert end to end, a fresh status, a restart, its diagnostic
+report), each audited, sent by the timers on the box's ``cmd`` leaf, and answered by what the box
+then does: its test alert stored, a status newer than the command, a status from a process started
+after it, its ``diagnostics`` event (the commissioning checks that run unattended: every sensor
+alive, the configuration's findings, uplink, clock, storage). No answer within ANSWER_WITHIN is a
+result too ("no answer")."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from typing import Any
 
 from django.db.models import Q
 
-from eldergate.community.models import BoxCommand, Gateway
+from eldergate.community.models import BoxCommand, Event, Gateway
 from eldergate.community.models.audit import record
 from eldergate.community.work.publisher import Publisher
 from eldergate.contract.messages import CommandMessage, topic
 
 ANSWER_WITHIN = timedelta(minutes=10)
+CLOCK_LEEWAY = timedelta(minutes=1)
 RESEND = timedelta(seconds=30)
 
 
@@ -45,12 +48,37 @@ def settle(now: datetime) -> int:
     """Record the answer of every command the box has answered since it was sent."""
     done = 0
     for cmd in BoxCommand.objects.filter(sent_at__isnull=False, done_at__isnull=True).select_related("gateway"):
-        ok, result = answer(cmd, cmd.gateway, now)
+        report = _diagnostics(cmd) if cmd.command == "diagnostics" else None
+        ok, result = (report_result(report) if report is not None else answer(cmd, cmd.gateway, now))
         if ok is None:
             continue
-        BoxCommand.objects.filter(pk=cmd.pk).update(done_at=now, ok=ok, result=result[:300])
+        BoxCommand.objects.filter(pk=cmd.pk).update(done_at=now, ok=ok, result=result[:300], report=report or {})
         done += 1
     return done
+
+
+def _diagnostics(cmd: BoxCommand) -> dict[str, Any] | None:
+    """The box's report sent after the command (its event's time is the box's: a minute's leeway)."""
+    assert cmd.sent_at is not None
+    ev = (Event.objects.filter(gateway=cmd.gateway, name="diagnostics", t__gte=cmd.sent_at - CLOCK_LEEWAY)
+          .order_by("-t").first())
+    return dict(ev.details) if ev is not None else None
+
+
+def report_result(report: dict[str, Any]) -> tuple[bool, str]:
+    """A diagnostic report in one line: the checks, and what failed."""
+    ok = report.get("checks_ok") is True
+    bad = [f"{k.split(':', 1)[1]} {str(v).split(',')[0]}" for k, v in report.items()
+           if k.startswith("sensor:") and not str(v).startswith("ok")]
+    parts = [f"checks {'passed' if ok else 'failed'}", f"software {report.get('version', '?')}",
+             f"uplink {'up' if report.get('uplink') else 'down'}"]
+    if bad:
+        parts.append("sensors: " + ", ".join(bad))
+    if report.get("findings"):
+        parts.append(f"configuration: {report['findings']}")
+    if report.get("stuck"):
+        parts.append(str(report["stuck"]))
+    return ok, "; ".join(parts)
 
 
 def answer(cmd: BoxCommand, g: Gateway, now: datetime) -> tuple[bool | None, str]:

@@ -433,6 +433,14 @@ class Outbox:
         if time.monotonic() - self._last_flush >= self._batch_s:
             self.flush()
 
+    def flush_due(self) -> None:
+        """Write what has waited a batch's time (the core loop's tick): the last event of a quiet
+        evening is not held until the next one comes."""
+        with self._lock:
+            waiting = bool(self._pending_lane or self._pending_events)
+        if waiting:
+            self._maybe_flush()
+
     def flush(self) -> None:
         with self._lock:
             lane, self._pending_lane = self._pending_lane, []

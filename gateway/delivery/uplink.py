@@ -74,6 +74,7 @@ AUTH_RETRY = (60, 600)  # seconds: slow retries when the broker refuses who we a
 # many seconds, and at most once per SERVER_BACK_EVERY_S, so that neither a real restart nor a
 # forged "online" (a stolen credential) brings ten thousand boxes back in the same second.
 SERVER_BACK_SPREAD_S = 10.0
+UPLINK_SUBSCRIBED = "community broker: subscribed (receipts, commands, configuration)"
 SERVER_BACK_EVERY_S = 60.0
 
 
@@ -326,6 +327,8 @@ class Uplink:
                                     lambda: self._subscribe(client) if client.is_connected() else None)
             timer.daemon = True
             timer.start()
+        else:
+            log.info(UPLINK_SUBSCRIBED)
 
     def _server_back(self) -> None:
         now = time.monotonic()

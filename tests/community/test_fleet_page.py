@@ -85,3 +85,31 @@ def test_a_canary_busy_with_an_alert_waits_and_one_that_restarts_after_confirmin
     r.refresh_from_db()
     assert r.state == "halted" and "other/gw1 restarted after it confirmed 0.3.0" in r.reason
     assert Rollout.objects.filter(state="running").count() == 0
+
+
+def test_a_diagnostics_command_is_answered_by_the_boxs_report(world: World, db: Any) -> None:
+    import json
+
+    from eldergate.community.ingest.store import store
+    from eldergate.community.models import BoxCommand
+    from eldergate.community.work import box_commands
+
+    from community_world import api
+
+    g = world.sides["kz"].gateway
+    status, cmd = api(world.sides["kz"].tokens["community-admin"], "POST", f"/gateways/{g.pk}/commands",
+                      {"command": "diagnostics"})
+    assert status == 202
+    pub = Publisher()
+    assert box_commands.send_due(pub, "eldergate/v1", T0) == 1 and '"diagnostics"' in pub.sent[0][1]
+    report = {"checks_ok": False, "version": "0.3.0", "uplink": True, "findings": "",
+              "sensor:bed_radar": "silent, 0 frames, 0 bad checksums, 0 malformed, 0 restarts",
+              "sensor:door": "ok, 12 frames, 0 bad checksums, 0 malformed, 0 restarts"}
+    event = {"v": 1, "site": "kz", "gateway": "gw1", "sent_at": T0.timestamp() + 2, "t": T0.timestamp() + 2,
+             "name": "diagnostics", "resident": "", "details": report}
+    store("events", "kz", "gw1", json.dumps(event).encode(), T0 + timedelta(seconds=2), db)
+    assert box_commands.settle(T0 + timedelta(seconds=3)) == 1
+    done = BoxCommand.objects.get(pk=cmd["id"])
+    assert done.ok is False and "sensors: bed_radar silent" in done.result and done.report == report
+    _, listed = api(world.sides["kz"].tokens["community-admin"], "GET", f"/gateways/{g.pk}/commands")
+    assert listed[0]["report"]["sensor:door"].startswith("ok")
