@@ -5,8 +5,8 @@ updates.py, gateway/tools/launch.py); this decides who is asked when, and reads 
 from their statuses (``update_version``, ``update_state``, ``version``, ``started_at``).
 
 - ``start``: every box adopted into a home (of the communities given) is a target, in an order
-  shuffled by the rollout (a stable hash): the first ``canary_percent`` (at least one box) are
-  stage 0, the rest are split into ``waves`` stages.
+  shuffled by the rollout (a stable hash), the boxes online now first: the first
+  ``canary_percent`` (at least one box) are stage 0, the rest are split into ``waves`` stages.
 - ``tick``, for each running rollout's current stage:
   1. a box of a home with an open alert waits (an update never runs while an alert is open
      there; the box refuses it too); the others are sent the update command, and again after
@@ -59,7 +59,10 @@ def start(release: Release, canary_percent: float, waves: int, check_s: float, b
         r = Rollout.objects.create(release=release, canary_percent=canary_percent, waves=waves, check_s=check_s,
                                    created_by=by if hasattr(by, "get_username") else None, created_at=now,
                                    stage_started_at=now)
-        boxes.sort(key=lambda g: hashlib.sha256(f"{r.pk}/{g.site}/{g.gateway}".encode()).digest())
+        # shuffled per rollout; the canaries are boxes that are online now (one that is off could
+        # prove nothing, and would halt the rollout for it)
+        boxes.sort(key=lambda g: (not (g.status == "online" and not g.offline),
+                                  hashlib.sha256(f"{r.pk}/{g.site}/{g.gateway}".encode()).digest()))
         canary = max(1, math.ceil(len(boxes) * canary_percent / 100))
         rest = boxes[canary:]
         per_wave = math.ceil(len(rest) / waves) if rest else 0
