@@ -88,13 +88,18 @@ def _broker_url(url: str) -> str:
 BrokerUrl = Annotated[str, AfterValidator(_broker_url)]
 
 
+def _language(v: object) -> object:
+    return "zh-hans" if v == "zh" else v  # the box's earlier code for the same language
+
+
 class GatewayIdentity(Strict):
     site: Identifier = Field(description="community or site id, part of every MQTT topic")
     id: Identifier = Field(description="this gateway's id, unique within the site")
     timezone: Annotated[str, AfterValidator(_known_timezone)] = "Asia/Shanghai"
     # where the home is, as a grid worker needs it to go there: in pushes only, never sent over MQTT
     address: str = ""
-    language: Literal["zh", "en"] = "zh"
+    # push texts; the community server's codes ("zh" is still read as "zh-hans")
+    language: Annotated[Literal["zh-hans", "en"], BeforeValidator(_language)] = "zh-hans"
     state_dir: Path = Path("/var/lib/eldergate")
 
 

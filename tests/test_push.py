@@ -296,3 +296,13 @@ def test_a_push_says_where_the_home_is(endpoint: PushEndpoint) -> None:
     n.on_alert(_alert(), 100.0)
     n.flush()
     assert all("幸福里 3-2-401" in body["message"] for _path, body in endpoint.received)
+
+
+def test_the_boxs_older_language_code_is_read_as_the_servers(endpoint: PushEndpoint) -> None:
+    """One language code for both halves (#36): "zh-hans", as the community server says it; a
+    configuration written with the box's older "zh" still starts, meaning the same."""
+    assert config(endpoint).gateway.language == "zh-hans"  # written "zh" above
+    english = config(endpoint)
+    english = english.model_copy(update={"gateway": english.gateway.model_copy(update={"language": "en"})})
+    title, _body = Notifier(english).alert_text(_alert())
+    assert title.startswith("[CRITICAL]")

@@ -9,7 +9,7 @@ from typing import Literal
 
 from eldergate.contract.alert_kinds import KINDS
 
-Lang = Literal["zh", "en"]
+Lang = Literal["zh-hans", "en"]  # the codes the community server uses too (Django's)
 
 # an alert kind's words are the contract's (contract/alert_kinds.py), the same on the wall and in a push
 ALERT_NAMES: dict[str, tuple[str, str]] = {k: (f.zh, f.en[:1].lower() + f.en[1:]) for k, f in KINDS.items()}
@@ -50,16 +50,16 @@ SEVERITY_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-def alert_name(kind: str, lang: Lang = "zh") -> str:
+def alert_name(kind: str, lang: Lang = "zh-hans") -> str:
     zh, en = ALERT_NAMES.get(kind, (kind, kind))
-    return zh if lang == "zh" else en
+    return en if lang == "en" else zh
 
 
-def event_name(name: str, lang: Lang = "zh") -> str:
+def event_name(name: str, lang: Lang = "zh-hans") -> str:
     zh, en = EVENT_NAMES.get(name, (name, name))
-    return zh if lang == "zh" else en
+    return en if lang == "en" else zh
 
 
-def severity_name(severity: str, lang: Lang = "zh") -> str:
+def severity_name(severity: str, lang: Lang = "zh-hans") -> str:
     zh, en = SEVERITY_NAMES.get(severity, (severity, severity))
-    return zh if lang == "zh" else en
+    return en if lang == "en" else zh

@@ -223,14 +223,14 @@ class Notifier:
         who = self.residents[a.resident].display_name if a.resident in self.residents else a.resident
         room = self.rooms.get(a.room, a.room)
         when = datetime.fromtimestamp(a.raised_at, self.tz).strftime("%H:%M")
-        what_zh, what_en = alert_name(a.kind, "zh"), alert_name(a.kind, "en")
+        what_zh, what_en = alert_name(a.kind, "zh-hans"), alert_name(a.kind, "en")
         if a.kind in _HEALTH and a.sensor:  # which device, and where: the installer goes to that one
             what_zh, what_en = f"{what_zh}（{room} {a.sensor}）", f"{what_en} ({a.sensor} in {room})"
         if acknowledged:
             by = a.acknowledged_by or "社区"
             return (f"【已有人处理】{who} {what_zh}", f"{who}：{what_zh}，{by} 已确认并处理。\n"
                                                     f"{who}: {what_en}, acknowledged by {by}.")
-        sev_zh, sev_en = severity_name(a.severity, "zh"), severity_name(a.severity, "en")
+        sev_zh, sev_en = severity_name(a.severity, "zh-hans"), severity_name(a.severity, "en")
         if resolved:
             return (f"【已解除】{who} {what_zh}", f"{who}：{what_zh}已解除。\n{who}: {what_en} is over.")
         ask_zh = "请立即联系或上门查看。" if a.severity == Severity.CRITICAL else "请尽快确认。"
@@ -269,7 +269,7 @@ class Notifier:
                 zh_done, en_done = f"{a.acknowledged_by} 已确认", f"acknowledged by {a.acknowledged_by}"
             else:
                 zh_done, en_done = "尚未处理", "still open"
-            zh += f"\n{when} {alert_name(a.kind, 'zh')}：{zh_done}。"
+            zh += f"\n{when} {alert_name(a.kind, 'zh-hans')}：{zh_done}。"
             en += f"\n{when} {alert_name(a.kind, 'en')}: {en_done}."
         return title, f"{zh}\n{en}"
 

@@ -91,7 +91,7 @@ def alert_message(a: Alert, site: str, gateway: str, now: float, handover_s: flo
         site=site, gateway=gateway, sent_at=now, id=a.id, kind=str(a.kind), severity=a.severity.value,
         state=a.state.value, resident=a.resident, room=_label(a.room), sensor=_label(a.sensor), started=a.started,
         raised_at=a.raised_at, resolved_at=a.resolved_at, acknowledged_by=a.acknowledged_by,
-        evidence=clean_bag(a.evidence, MAX_EVIDENCE_BYTES), title_zh=alert_name(a.kind, "zh"),
+        evidence=clean_bag(a.evidence, MAX_EVIDENCE_BYTES), title_zh=alert_name(a.kind, "zh-hans"),
         title_en=alert_name(a.kind, "en"), paged=[r for r in a.paged if r in _ROLES], handover_s=handover_s,
     )
 

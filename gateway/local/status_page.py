@@ -78,7 +78,7 @@ class StatusModel:
                 v["quality"], v["reason"], v["t"] = item.quality, item.reason, item.t  # each figure has its age
             elif isinstance(item, Event):
                 self.events.appendleft({"t": item.t, "name": str(item.name), "resident": item.resident,
-                                        "title": event_name(str(item.name), "zh"),
+                                        "title": event_name(str(item.name), "zh-hans"),
                                         "title_en": event_name(str(item.name), "en"),
                                         "room": self.rooms.get(item.room, item.room)})
                 if item.name in (EventName.BED_ENTRY, EventName.BED_RETURN, EventName.BED_EXIT):
@@ -89,7 +89,8 @@ class StatusModel:
                 if item.state == AlertState.RESOLVED:
                     self.alerts.pop(item.id, None)
                 else:
-                    self.alerts[item.id] = {"id": item.id, "kind": str(item.kind), "title": alert_name(item.kind, "zh"),
+                    self.alerts[item.id] = {"id": item.id, "kind": str(item.kind),
+                                            "title": alert_name(item.kind, "zh-hans"),
                                             "title_en": alert_name(item.kind, "en"), "severity": str(item.severity),
                                             "state": str(item.state), "resident": item.resident,
                                             "room": self.rooms.get(item.room, item.room),
