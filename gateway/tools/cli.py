@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,10 @@ from eldergate.drivers.registry import PROTOCOLS, describe
 from eldergate.gateway.core.logsetup import setup_logging
 from eldergate.gateway.core.version import version
 from eldergate.gateway.tools.capture import CaptureError
+from eldergate.gateway.tools.console_client import cmd_console
 from eldergate.gateway.tools.release import add_release_parser, cmd_release
+from eldergate.gateway.tools.signals import stop_on_signals
+from eldergate.gateway.tools.vitals_csv import cmd_vitals
 
 log = logging.getLogger("eldergate")
 
@@ -195,7 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if args.keep_running:
                 print("the community keeps running: open the wall and the console; Ctrl-C ends it", flush=True)
                 stop = threading.Event()
-                _stop_on_signals(stop.set)
+                stop_on_signals(stop.set)
                 stop.wait()
     finally:
         if community is not None:
@@ -232,7 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     sinks: list[Sink] = [ConsoleView(sys.stdout, cfg.gateway.timezone, rooms=cfg.room_names())] if args.console else []
     desired = DesiredConfig(Path(args.config), args.state_dir or cfg.gateway.state_dir, state, cfg)
     gw = Gateway(cfg, sinks, store=store, desired=desired, state_dir=args.state_dir)
-    _stop_on_signals(gw.stop)
+    stop_on_signals(gw.stop)
     gw.start()
     notifier = SystemdNotifier()
     gw.announce(notifier)
@@ -269,7 +269,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         gw = Gateway(cfg, [JsonLinesSink(sys.stdout)] if args.json else [], raw_tap=tap)
         writer = CaptureWriter(fh, gw.clock.now(), cfg.gateway.timezone)
         gw.bus.raw_tap = lambda t, sensor, topic, payload: writer.message(t, sensor, topic, payload)
-        _stop_on_signals(gw.stop)
+        stop_on_signals(gw.stop)
         if args.duration:
             threading.Timer(args.duration, gw.stop).start()
         gw.start()
@@ -353,121 +353,6 @@ def cmd_commission(args: argparse.Namespace) -> int:
     report = Commissioning(cfg, sys.stdout, wait, args.step_timeout, args.alive_timeout, args.retries).run()
     send_report(cfg, report, cfg.gateway.state_dir, print)
     return EXIT_OK if report.ready else EXIT_FAIL
-
-
-def cmd_console(args: argparse.Namespace) -> int:
-    """Type "ack ID" (or "ack" for the newest unacknowledged alert) and Enter to acknowledge."""
-    from eldergate.gateway.tools.console_client import ApiError, ConsoleClient, render
-
-    if args.token_file is not None:
-        try:
-            token = args.token_file.read_text().strip()
-        except OSError as err:
-            print(f"eldergate: --token-file: cannot read {args.token_file}: {err.strerror}", file=sys.stderr)
-            return EXIT_CONFIG
-    else:
-        token = os.environ.get(args.token_env, "")
-    if not token:
-        print(f"eldergate: no API token: give --token-file or set {args.token_env}", file=sys.stderr)
-        return EXIT_CONFIG
-    client = ConsoleClient(args.server, token)
-    stop = threading.Event()
-    _stop_on_signals(stop.set)
-    if args.duration:
-        threading.Timer(args.duration, stop.set).start()
-    latest: list[dict[str, object]] = []
-    if sys.stdin is not None and sys.stdin.isatty():
-        threading.Thread(target=_console_input, args=(client, latest, stop), daemon=True).start()
-    shown: dict[str, str] = {}
-    last_error = ""
-    while not stop.is_set():
-        try:
-            alerts = client.open_alerts()
-            last_error = ""
-        except ApiError as err:
-            if str(err) != last_error:  # said once, not every few seconds
-                print(f"eldergate console: {err}", file=sys.stderr, flush=True)
-                last_error = str(err)
-            if str(err).startswith("401"):
-                return EXIT_CONFIG
-            stop.wait(args.every)
-            continue
-        latest[:] = alerts
-        now = {str(a["id"]): f"{a['state']}|{a['acknowledged_by']}" for a in alerts}
-        if args.json:
-            for a in alerts:
-                if shown.get(str(a["id"])) != now[str(a["id"])]:
-                    print(json.dumps(a, ensure_ascii=False), flush=True)
-        elif now != shown:
-            print(render(alerts), flush=True)
-        shown = now
-        stop.wait(args.every)
-    return EXIT_OK
-
-
-def _console_input(client: object, latest: list[dict[str, object]], stop: threading.Event) -> None:
-    from eldergate.gateway.tools.console_client import ApiError, ConsoleClient
-
-    assert isinstance(client, ConsoleClient)
-    for line in sys.stdin:
-        parts = line.split()
-        if parts[:1] != ["ack"]:
-            continue
-        waiting = [a for a in latest if not a.get("acknowledged_by")]
-        chosen = [a for a in waiting if len(parts) < 2 or str(a["id"]).startswith(parts[1])]
-        if not chosen:
-            print("no such open, unacknowledged alert", flush=True)
-            continue
-        try:
-            done = client.acknowledge(str(chosen[-1]["id"]))
-            print(f"acknowledged {done['id']} ({done['title_en']})", flush=True)
-        except ApiError as err:
-            print(f"not acknowledged: {err}", flush=True)
-
-
-
-def cmd_vitals(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from eldergate.signal.vitals import VitalsEstimator
-
-    try:
-        with args.input.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        t = np.array([float(r["t"]) for r in rows])
-        x = np.array([float(r["displacement_mm"]) for r in rows])
-    except (OSError, KeyError, ValueError) as err:
-        print(f"eldergate vitals: cannot read {args.input}: {err} "
-              "(need a CSV with columns t and displacement_mm)", file=sys.stderr)
-        return EXIT_CONFIG
-    usual = args.usual_heart_rate
-    if usual is not None and not 30.0 <= usual <= 200.0:
-        print(f"eldergate vitals: --usual-heart-rate {usual} is not a resting heart rate (30–200)", file=sys.stderr)
-        return EXIT_CONFIG
-    order = np.argsort(t, kind="stable")
-    estimator = VitalsEstimator()
-    estimator.usual_heart_bpm = usual
-    for e in estimator.feed(t[order], x[order]):
-        print(json.dumps({
-            "t": round(e.t, 3),
-            "heart_rate_bpm": None if e.heart_rate_bpm is None else round(e.heart_rate_bpm, 1),
-            "breathing_rate_bpm": None if e.breathing_rate_bpm is None else round(e.breathing_rate_bpm, 1),
-            "quality": round(e.quality, 3),
-            "heart_quality": round(e.heart_quality, 3),  # calibrated: expected share within ±5 bpm
-            "breathing_quality": round(e.breathing_quality, 3),
-            "reason": None if e.reason is None else str(e.reason),
-            "heart_doubt": None if e.heart_doubt is None else str(e.heart_doubt),
-        }))
-    return EXIT_OK
-
-
-def _stop_on_signals(stop: Callable[[], object]) -> None:
-    def handler(signum: int, _frame: object) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 _COMMANDS = {
