@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cu = with_config(sub.add_parser("create-user", help="create a user; --token prints an API token last"))
     cu.add_argument("name")
-    cu.add_argument("--role", required=True, choices=ROLES)
+    # the box's TOML writes a contact's role grid_worker: the same word is taken here (one vocabulary)
+    cu.add_argument("--role", required=True, choices=ROLES, type=lambda r: r.replace("_", "-"))
     cu.add_argument("--community", help="community code (for community roles)")
     cu.add_argument("--street", help="street name (street admin)")
     cu.add_argument("--resident", type=int, help="resident record id (relative)")

@@ -135,3 +135,13 @@ def test_the_migrations_match_the_models() -> None:
     r = subprocess.run([sys.executable, "-m", "eldergate.community.tools.makemigrations", "--check", "--dry-run"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_role_is_taken_as_the_box_writes_it_too(tmp_path: Path) -> None:
+    """One vocabulary (#36): the box's TOML names a contact's role grid_worker; the server's CLI
+    takes that spelling as its own grid-worker, and still refuses a role it does not know."""
+    assert community("init", str(tmp_path / "s"), "--community", "s1", cwd=tmp_path).returncode == 0
+    cfg = ("--config", str(tmp_path / "s" / "community.toml"))
+    made = community("create-user", "li", "--role", "grid_worker", "--community", "s1", *cfg, cwd=tmp_path)
+    assert made.returncode == 0 and "(grid-worker)" in made.stdout, made.stderr
+    assert community("create-user", "x", "--role", "grid_boss", *cfg, cwd=tmp_path).returncode == 2
