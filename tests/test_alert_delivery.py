@@ -8,7 +8,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -215,11 +215,11 @@ class BuggyOutbox(Outbox):
 
     bugs = 1
 
-    def received(self, alert_id: str, state: str | None) -> bool:
+    def received(self, alert_id: str, state: str | None, paged: Collection[str] = ()) -> bool:
         if self.bugs:
             self.bugs -= 1
             raise RuntimeError("a bug in the receipt handler")
-        return super().received(alert_id, state)
+        return super().received(alert_id, state, paged)
 
 
 def test_an_exception_in_an_mqtt_callback_does_not_end_the_link(tmp_path: Path) -> None:
