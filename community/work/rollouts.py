@@ -83,12 +83,18 @@ def halt(r: Rollout, why: str, now: datetime, by: Any = "server") -> None:
 
 
 def tick(now: datetime, publisher: Publisher, prefix: str, public_url: str) -> int:
-    """Advance every running rollout; returns how many update commands were sent."""
+    """Advance every running rollout; returns how many update commands were sent. Each step is
+    one transaction with its rows written in bulk: a wave is thousands of boxes, and on SQLite
+    one commit per box held the one writer long enough to delay fresh falls by seconds
+    (bench/rollout_load.py at 10,000 boxes: a fresh fall's p99 22.6 s during a wave)."""
     sent = 0
     for r in Rollout.objects.filter(state="running").select_related("release"):
-        sent += _send(r, now, publisher, prefix, public_url)
-        _answers(r, now)
-        _judge(r, now)
+        with transaction.atomic():
+            sent += _send(r, now, publisher, prefix, public_url)
+        with transaction.atomic():
+            _answers(r, now)
+        with transaction.atomic():
+            _judge(r, now)
     return sent
 
 
@@ -104,20 +110,28 @@ def _reached(r: Rollout) -> Any:
 def _send(r: Rollout, now: datetime, publisher: Publisher, prefix: str, public_url: str) -> int:
     url = public_url + reverse("release-bundle", args=[r.release.version])
     due = _reached(r).filter(Q(state="waiting") | Q(state="sent", sent_at__lt=now - RESEND))
+    due = list(due)
     busy = _homes_with_open_alerts([t.gateway.home_id for t in due])
-    n = 0
+    body = CommandMessage(command="update", release=r.release.version, bundle_url=url).model_dump_json()
+    held, sent = [], []
     for t in due:
         if t.gateway.home_id in busy:
             if t.result != OPEN_ALERT:
-                RolloutTarget.objects.filter(pk=t.pk).update(state="waiting", result=OPEN_ALERT)
+                held.append(t.pk)
             continue
         g = t.gateway
-        body = CommandMessage(command="update", release=r.release.version, bundle_url=url).model_dump_json()
         if not publisher.publish(topic(prefix, g.site, g.gateway, "cmd"), body, qos=1):
             break
-        RolloutTarget.objects.filter(pk=t.pk).update(state="sent", sent_at=now, result="")
-        n += 1
-    return n
+        sent.append(t.pk)
+    for chunk in _chunks(held):
+        RolloutTarget.objects.filter(pk__in=chunk).update(state="waiting", result=OPEN_ALERT)
+    for chunk in _chunks(sent):
+        RolloutTarget.objects.filter(pk__in=chunk).update(state="sent", sent_at=now, result="")
+    return len(sent)
+
+
+def _chunks(pks: list[int], size: int = 500) -> list[list[int]]:
+    return [pks[i:i + size] for i in range(0, len(pks), size)]
 
 
 def _homes_with_open_alerts(homes: list[int | None]) -> set[int]:
@@ -130,18 +144,21 @@ def _homes_with_open_alerts(homes: list[int | None]) -> set[int]:
 
 def _answers(r: Rollout, now: datetime) -> None:
     v = r.release.version
-    for t in _reached(r).filter(state__in=("sent", "waiting")):
+    changed: list[RolloutTarget] = []
+    for t in _reached(r).filter(state__in=("sent", "waiting"), gateway__update_version=v):
         g = t.gateway
-        if g.version == v and g.update_version == v and g.update_state == "confirmed":
-            RolloutTarget.objects.filter(pk=t.pk).update(state="confirmed", confirmed_at=now, result="",
-                                                         started_at=g.started_at)
-        elif g.update_version == v and g.update_state in ("rolled_back", "failed"):
-            RolloutTarget.objects.filter(pk=t.pk).update(state="failed", result=f"{g.update_state}: "
-                                                         f"{g.update_reason}"[:300])
-        elif g.update_version == v and g.update_state == "refused" and g.update_reason != OPEN_ALERT:
-            RolloutTarget.objects.filter(pk=t.pk).update(state="failed", result=f"refused: {g.update_reason}"[:300])
-        elif g.update_version == v and g.update_state == "refused":
-            RolloutTarget.objects.filter(pk=t.pk).update(state="waiting", result=OPEN_ALERT)
+        if g.version == v and g.update_state == "confirmed":
+            t.state, t.confirmed_at, t.result, t.started_at = "confirmed", now, "", g.started_at
+        elif g.update_state in ("rolled_back", "failed"):
+            t.state, t.result = "failed", f"{g.update_state}: {g.update_reason}"[:300]
+        elif g.update_state == "refused" and g.update_reason != OPEN_ALERT:
+            t.state, t.result = "failed", f"refused: {g.update_reason}"[:300]
+        elif g.update_state == "refused" and t.state != "waiting":
+            t.state, t.result = "waiting", OPEN_ALERT
+        else:
+            continue
+        changed.append(t)
+    RolloutTarget.objects.bulk_update(changed, ["state", "confirmed_at", "result", "started_at"], batch_size=500)
 
 
 def _judge(r: Rollout, now: datetime) -> None:
