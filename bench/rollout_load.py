@@ -76,23 +76,31 @@ def run(n: int, db: str | None, waves: int, check_s: float) -> dict[str, Any]:
     assert community("import-residents", str(tmp / "homes.csv"), *cfg, cwd=tmp).returncode == 0
     assert community("release", "add", str(tmp / "eldergate-9.0.0.zip"), *cfg, cwd=tmp).returncode == 0
     server = CommunityServer(folder, broker.url, extra=cfg).start()
-    loop = asyncio.new_event_loop()
+    # the probes on an event loop of their own: a fall is not timed behind the 10,000 boxes' callbacks
+    loop, probe_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
+    probe_thread = threading.Thread(target=probe_loop.run_forever, daemon=True)
     thread.start()
+    probe_thread.start()
     tasks: list[asyncio.Task[None]] = []
+    probe_tasks: list[asyncio.Task[None]] = []
     stop = threading.Event()
 
     async def go() -> None:
-        tasks.extend(asyncio.create_task(b.run(start_within=max(5.0, n / 500))) for b in boxes + probes)
+        tasks.extend(asyncio.create_task(b.run(start_within=max(5.0, n / 500))) for b in boxes)
+
+    async def go_probes() -> None:
+        probe_tasks.extend(asyncio.create_task(p.run()) for p in probes)
 
     def falls() -> None:  # a fresh fall from each probe home every second, their receipts timed
         while not stop.wait(1.0):  # pace: one fall per probe per second
             for p in probes:
-                loop.call_soon_threadsafe(p.raise_alert)
+                probe_loop.call_soon_threadsafe(p.raise_alert)
 
     out: dict[str, Any] = {"boxes": n, "db": "pg" if db else "sqlite", "waves": waves, "check_s": check_s}
     try:
         asyncio.run_coroutine_threadsafe(go(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(go_probes(), probe_loop).result(10)
         assert wait_for(lambda: all(b.subscribed.is_set() for b in boxes + probes), 300, 0.5), "not connected"
         threading.Thread(target=falls, daemon=True).start()
         # the connection storm's backlog (every box's retained status) drained: six falls in a row fast
@@ -127,10 +135,12 @@ def run(n: int, db: str | None, waves: int, check_s: float) -> dict[str, Any]:
                 "fresh_during_p99_ms": round(1000 * percentile(during, 0.99)) if during else None}
     finally:
         stop.set()
-        asyncio.run_coroutine_threadsafe(shutdown(boxes + probes, tasks), loop).result(60)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+        asyncio.run_coroutine_threadsafe(shutdown(boxes, tasks), loop).result(60)
+        asyncio.run_coroutine_threadsafe(shutdown(probes, probe_tasks), probe_loop).result(60)
+        for lp, th in ((loop, thread), (probe_loop, probe_thread)):
+            lp.call_soon_threadsafe(lp.stop)
+            th.join(10)
+            lp.close()
         server.stop()
         broker.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)

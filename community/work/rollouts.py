@@ -41,6 +41,9 @@ from eldergate.community.work.publisher import Publisher
 from eldergate.contract.messages import CommandMessage, topic
 
 RESEND = timedelta(seconds=60)
+# boxes asked per tick (the timers tick rollouts every 2 s): a wave is spread over seconds, so that its
+# thousands of answers do not arrive at once beside a fresh fall (bench/rollout_load.py)
+SEND_PER_TICK = 200
 WAVE_FAILURES = 0.10  # of a wave's boxes, at least one: a wave halts past this
 OPEN_ALERT = "an alert is open in this home"
 
@@ -109,8 +112,8 @@ def _reached(r: Rollout) -> Any:
 
 def _send(r: Rollout, now: datetime, publisher: Publisher, prefix: str, public_url: str) -> int:
     url = public_url + reverse("release-bundle", args=[r.release.version])
-    due = _reached(r).filter(Q(state="waiting") | Q(state="sent", sent_at__lt=now - RESEND))
-    due = list(due)
+    due = list(_reached(r).filter(Q(state="waiting") | Q(state="sent", sent_at__lt=now - RESEND))
+               .order_by("stage", "pk")[:SEND_PER_TICK])
     busy = _homes_with_open_alerts([t.gateway.home_id for t in due])
     body = CommandMessage(command="update", release=r.release.version, bundle_url=url).model_dump_json()
     held, sent = [], []
