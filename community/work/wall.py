@@ -2,7 +2,7 @@
 
 State comes from the resident's latest bed, sleep and door events; vitals with their age
 ("as of 22:04"), greyed when stale and left out when the resident is not in bed; today's bed
-exits, turnovers and nap time from today's events (local midnight onward); the home's gateway
+exits, turnovers and nap time from the last 24 hours' events (last night included); the home's gateway
 offline shown as such. Names as the community chooses: full name, or surname + 婆婆/爷爷 + house
 number (the default); medical notes never, unless the community turned them on."""
 
