@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
 from eldergate.community.models import Alert, Gateway
@@ -112,8 +112,10 @@ def _reached(r: Rollout) -> Any:
 
 def _send(r: Rollout, now: datetime, publisher: Publisher, prefix: str, public_url: str) -> int:
     url = public_url + reverse("release-bundle", args=[r.release.version])
+    # boxes never asked first, then those held by an alert or silent since (the oldest first): a
+    # hundred homes with an alert open, or a hundred boxes that are off, never take the whole tick
     due = list(_reached(r).filter(Q(state="waiting") | Q(state="sent", sent_at__lt=now - RESEND))
-               .order_by("stage", "pk")[:SEND_PER_TICK])
+               .order_by("stage", "result", F("sent_at").asc(nulls_first=True), "pk")[:SEND_PER_TICK])
     busy = _homes_with_open_alerts([t.gateway.home_id for t in due])
     body = CommandMessage(command="update", release=r.release.version, bundle_url=url).model_dump_json()
     held, sent = [], []

@@ -113,3 +113,21 @@ def test_a_diagnostics_command_is_answered_by_the_boxs_report(world: World, db: 
     assert done.ok is False and "sensors: bed_radar silent" in done.result and done.report == report
     _, listed = api(world.sides["kz"].tokens["community-admin"], "GET", f"/gateways/{g.pk}/commands")
     assert listed[0]["report"]["sensor:door"].startswith("ok")
+
+
+def test_boxes_held_by_an_alert_never_take_a_whole_tick(world: World, db: Any, monkeypatch: Any) -> None:
+    from eldergate.community.ingest.store import store
+    from eldergate.community.models import RolloutTarget
+    from eldergate.community.work import rollouts
+
+    from community_world import alert_payload
+
+    monkeypatch.setattr(rollouts, "SEND_PER_TICK", 1)
+    release = _release(db)
+    rollouts.start(release, 100, 1, 30, "test", T0)
+    store("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a1", t=T0.timestamp()), T0, db)
+    pub = Publisher()
+    for s in range(3):
+        rollouts.tick(T0 + timedelta(seconds=2 * s), pub, "eldergate/v1", "https://c.example")
+    assert [t for t, _ in pub.sent] == ["eldergate/v1/other/gw1/cmd"]
+    assert RolloutTarget.objects.get(gateway__site="kz").state == "waiting"
