@@ -55,13 +55,6 @@ def new_key() -> tuple[bytes, bytes]:
     return private, public
 
 
-def public_key_of(private_pem: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_pem, password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise BadRelease("the release key is not an ed25519 key")
-    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 def build(wheel: Path, private_pem: bytes, out: Path) -> Manifest:
     """Sign ``wheel`` into a bundle at ``out``; the version is the wheel's own (its file name)."""
     data = wheel.read_bytes()

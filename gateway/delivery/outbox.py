@@ -383,7 +383,7 @@ class Outbox:
         return out
 
     def update_alert(self, a: Alert) -> None:
-        """A lifecycle stamp that is not itself news for the server (delivered)."""
+        """A change to the stored alert that is not itself news for the server (delivered; whom the box paged)."""
         with self._lock:
             self._write(lambda db: db.execute("UPDATE alerts SET state = ?, updated_at = ?, body = ? WHERE id = ?",
                                               (str(a.state), time.time(), json.dumps(a.to_json()), a.id)))
@@ -397,8 +397,7 @@ class Outbox:
                 d = json.loads(body)
                 d["paged"] = list(a.paged)
                 self._write(functools.partial(_update_body, seq=seq, body=json.dumps(d)))
-            self._write(lambda db: db.execute("UPDATE alerts SET body = ? WHERE id = ?",
-                                              (json.dumps(a.to_json()), a.id)))
+        self.update_alert(a)
         self.changed.set()
 
     # -- telemetry lane ---------------------------------------------------------------------

@@ -60,7 +60,10 @@ class Updater:
         self.expired = False  # this release is past its deadline unconfirmed: stop; the launcher goes back
         self._healthy_since: float | None = None
         self._busy = threading.Lock()
-        self._done = threading.Event()  # the worker switched to a new release
+        # the release this process runs, if it is still proving itself: read once, at start (the
+        # launcher writes it before; only this process writes it after), not on every loop turn
+        started = read_state(state_dir)
+        self._proving = started if started.get("state") == "pending" and started.get("version") == version() else None
 
     # -- what the status says ----------------------------------------------------------------
 
@@ -114,10 +117,7 @@ class Updater:
             self._say(release, "pending", "", previous=version(), deadline=self.clock() + self.cfg.health_window,
                       starts=0, max_starts=self.cfg.max_starts)
             self.relaunch = True
-            self._done.set()
-        except BadRelease as why:
-            self._say(release, "refused", str(why))
-        except Refused as why:
+        except (BadRelease, Refused) as why:
             self._say(release, "refused", str(why))
         except (OSError, subprocess.SubprocessError, urllib.error.URLError) as err:
             self._say(release, "failed", f"{type(err).__name__}: {err}")
@@ -152,8 +152,8 @@ class Updater:
     def tick(self, now: float) -> None:
         """Confirm this release once healthy long enough; past its deadline unconfirmed, ask for
         the launcher (which goes back to the previous release)."""
-        s = read_state(self.state_dir)
-        if s.get("state") != "pending" or s.get("version") != version() or self.relaunch or self.expired:
+        s = self._proving
+        if s is None or self.relaunch or self.expired:
             return
         if now > float(s.get("deadline", 0)):
             log.error("software update %s: not healthy within its window: stopping so that the box goes back",
@@ -165,6 +165,7 @@ class Updater:
             return
         self._healthy_since = self._healthy_since or now
         if now - self._healthy_since >= self.cfg.confirm_after:
+            self._proving = None
             self._say(version(), "confirmed", "", previous=s.get("previous", ""))
             self._prune(keep={version(), str(s.get("previous", ""))})
 

@@ -96,12 +96,8 @@ def alert_message(a: Alert, site: str, gateway: str, now: float, handover_s: flo
     )
 
 
-def _label(text: str) -> str:
+def _label(text: str, limit: int = 64) -> str:
     """A room or sensor name as the contract takes it: printable, 64 characters at most."""
-    return "".join(c for c in text if c.isprintable())[:64]
-
-
-def _label_text(text: str, limit: int = 300) -> str:
     return "".join(c for c in text if c.isprintable())[:limit]
 
 
@@ -283,7 +279,7 @@ class Uplink:
                              config_refused_version=self.config.refused_version, config_refused=self.config.refused,
                              started_at=STARTED_AT, update_version=update_version,
                              update_state=update_state if update_state in _UPDATE_STATES else "",
-                             update_reason=_label_text(update_reason))
+                             update_reason=_label(update_reason, 300))
 
     def status_now(self) -> None:
         """Publish the status at once (a refused configuration is reported without waiting)."""

@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("args", nargs=argparse.REMAINDER, help="-- and the gateway's arguments (run --config ...)")
     a = p.parse_args(argv)
     args = a.args[1:] if a.args[:1] == ["--"] else a.args
-    env = {**os.environ, LAUNCH_ENV: json.dumps([sys.executable, "-m", "eldergate.gateway.tools.launch", *argv])}
+    again = [sys.executable, "-m", "eldergate.gateway.tools.launch", *argv]  # this launcher, started again
+    env = {**os.environ, LAUNCH_ENV: json.dumps(again)}
     state = read_state(a.state_dir)
     if state.get("state") == "pending":
         state["starts"] = int(state.get("starts", 0)) + 1
@@ -75,16 +76,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"eldergate launcher: {exe}: {err}; running the factory installation", file=sys.stderr, flush=True)
             factory = str(a.factory / "bin" / "eldergate")
             os.execve(factory, [factory, *args], env)
-    return _watch(a.state_dir, exe, args, env, argv)
+    return _watch(a.state_dir, exe, args, env, again)
 
 
-def _watch(state_dir: Path, exe: str, args: list[str], env: dict[str, str], argv: list[str]) -> int:
+def _watch(state_dir: Path, exe: str, args: list[str], env: dict[str, str], again: list[str]) -> int:
     """Run a pending release as a child; roll it back if it ends before it is confirmed."""
     try:
         child = subprocess.Popen([exe, *args], env=env)
     except OSError as err:
         roll_back(state_dir, read_state(state_dir), f"it could not be started: {err.strerror}")
-        os.execv(sys.executable, [sys.executable, "-m", "eldergate.gateway.tools.launch", *argv])
+        os.execv(again[0], again)
     stopping = [False]
 
     def forward(signum: int, _frame: object) -> None:
@@ -98,7 +99,7 @@ def _watch(state_dir: Path, exe: str, args: list[str], env: dict[str, str], argv
     if state.get("state") != "pending" or stopping[0]:
         return code
     roll_back(state_dir, state, f"it exited with status {code} before it was healthy")
-    os.execv(sys.executable, [sys.executable, "-m", "eldergate.gateway.tools.launch", *argv])
+    os.execv(again[0], again)
     return code  # not reached
 
 
