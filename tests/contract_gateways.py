@@ -14,12 +14,17 @@ import asyncio
 import json
 import random
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 PREFIX = "eldergate/v1"
+
+
+T = TypeVar("T")
 
 
 def _varint(n: int) -> bytes:
@@ -354,6 +359,45 @@ def fleet(n: int, urls: list[str], figures: Figures, sites: int = 10, seed: int 
     return [Gateway(f"load-{i % sites:02d}", f"gw{i:05d}", brokers, figures, random.Random(rng.getrandbits(32)),
                     **kw)  # type: ignore[arg-type]
             for i in range(n)]
+
+
+class FleetOnThread:
+    """Contract-level boxes on an event loop of their own thread, without telemetry: a test calls
+    the server's API and CLI meanwhile, and reaches into the boxes with ``call``."""
+
+    def __init__(self, n: int, url: str, start_within: float = 1.0) -> None:
+        self.fig = Figures()
+        self.boxes = fleet(n, [url], self.fig, sites=1)
+        for b in self.boxes:
+            b.telemetry = False
+        self.start_within = start_within
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Until every box holds its subscriptions (receipts, commands and configurations reach it)."""
+        self.thread.start()
+
+        async def go() -> None:
+            self.tasks = [asyncio.create_task(b.run(start_within=self.start_within)) for b in self.boxes]
+        asyncio.run_coroutine_threadsafe(go(), self.loop).result(10)
+        deadline = time.monotonic() + timeout
+        while not all(b.subscribed.is_set() for b in self.boxes):
+            assert time.monotonic() < deadline, "the boxes did not subscribe"
+            time.sleep(0.1)  # pace: how often the test looks
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn`` run on the boxes' loop (their state is that loop's)."""
+        async def run() -> T:
+            return fn()
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(shutdown(self.boxes, self.tasks), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
 
 
 async def until(cond: Callable[[], bool], timeout: float, every: float = 0.1) -> bool:

@@ -7,9 +7,7 @@ server, counted at the boxes and read back through GET /api/v1/gateways."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 from broker import Mosquitto
 from community_path import Injector, gateway_process
 from community_proc import CommunityServer, community
-from contract_gateways import Figures, fleet, shutdown
+from contract_gateways import FleetOnThread
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -35,33 +33,6 @@ def _registry(path: Path, boxes: list[Any]) -> Path:
              for i, (site, gw) in enumerate(homes)]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
-
-
-class Fleet:
-    """The contract-level boxes, on an event loop of their own (the test calls the API meanwhile)."""
-
-    def __init__(self, url: str) -> None:
-        self.fig = Figures()
-        self.boxes = fleet(BOXES, [url], self.fig, sites=1)
-        for b in self.boxes:
-            b.telemetry = False
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.tasks: list[asyncio.Task[None]] = []
-
-    def start(self) -> None:
-        self.thread.start()
-
-        async def go() -> None:
-            self.tasks = [asyncio.create_task(b.run(start_within=2.0)) for b in self.boxes]
-        asyncio.run_coroutine_threadsafe(go(), self.loop).result(10)
-        assert wait_for(lambda: all(b.connected.is_set() for b in self.boxes), 60, 0.1)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(shutdown(self.boxes, self.tasks), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 def _gateways(server: CommunityServer, token: str) -> dict[str, dict[str, Any]]:
@@ -88,7 +59,7 @@ def test_the_registry_reaches_every_box_refusals_are_reported_and_an_offline_box
                        cwd=tmp_path).stdout.strip().splitlines()[-1]
     ops = community("create-user", "ops", "--role", "platform-operator", "--token", *cfg,
                     cwd=tmp_path).stdout.strip().splitlines()[-1]
-    boxes = Fleet(mosquitto.url)
+    boxes = FleetOnThread(BOXES, mosquitto.url, start_within=2.0)
     imported = community("import-residents", str(_registry(tmp_path / "homes.csv", boxes.boxes)), *cfg, cwd=tmp_path)
     assert imported.returncode == 0, imported.stdout + imported.stderr
 

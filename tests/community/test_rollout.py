@@ -12,9 +12,7 @@ signed bundles made from the project's own wheel and added through the CLI.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from eldergate.contract.releases import build, new_key
 
 from broker import Mosquitto
 from community_proc import CommunityServer, community
-from contract_gateways import Figures, fleet, shutdown
+from contract_gateways import FleetOnThread
 from testutil import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -37,35 +35,6 @@ def _registry(path: Path, boxes: list[Any]) -> Path:
     rows += [f"s1,幸福路 {i} 号,{b.site},{b.gid},r1,住户{i},1938" for i, b in enumerate(boxes)]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
-
-
-class Fleet:
-    def __init__(self, url: str) -> None:
-        self.boxes = fleet(BOXES, [url], Figures(), sites=1)
-        for b in self.boxes:
-            b.telemetry = False
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.tasks: list[asyncio.Task[None]] = []
-
-    def start(self) -> None:
-        self.thread.start()
-
-        async def go() -> None:
-            self.tasks = [asyncio.create_task(b.run(start_within=1.0)) for b in self.boxes]
-        asyncio.run_coroutine_threadsafe(go(), self.loop).result(10)
-        assert wait_for(lambda: all(b.subscribed.is_set() for b in self.boxes), 60, 0.1)
-
-    def call(self, fn: Any) -> Any:
-        async def run() -> Any:
-            return fn()
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(shutdown(self.boxes, self.tasks), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 def test_a_rollout_halts_at_a_failing_canary_and_a_good_one_reaches_every_box(
@@ -87,7 +56,7 @@ def test_a_rollout_halts_at_a_failing_canary_and_a_good_one_reaches_every_box(
     token = op.stdout.strip().splitlines()[-1]
     admin = community("create-user", "wang", "--role", "community-admin", "--community", "s1", "--token", *cfg,
                       cwd=tmp_path).stdout.strip().splitlines()[-1]
-    boxes = Fleet(mosquitto.url)
+    boxes = FleetOnThread(BOXES, mosquitto.url, start_within=1.0)
     imported = community("import-residents", str(_registry(tmp_path / "r.csv", boxes.boxes)), *cfg, cwd=tmp_path)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     for name in ("eldergate-0.2.0.zip", "eldergate-0.2.1.zip"):
