@@ -25,6 +25,7 @@ import json
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -47,15 +48,24 @@ def store_loops(vendor: str) -> list[tuple[str, tuple[str, ...]]]:
 
 def lane_of(leaf: str, payload: bytes | bytearray, now: float) -> str:
     """The lane a message from a gateway goes into (``now``: the server's unix time)."""
+    return sort(leaf, payload, now)[0]
+
+
+def sort(leaf: str, payload: bytes | bytearray, now: float) -> tuple[str, Hashable | None]:
+    """The lane a message goes into, and for an alert message what makes a resend of it the same
+    copy as far as the store is concerned (its id, state and whom its box paged; None otherwise)."""
     if leaf == "acked":
-        return "fresh"
+        return "fresh", None
     if leaf != "alerts":
-        return "telemetry"
+        return "telemetry", None
     try:
-        raised = float(json.loads(payload).get("raised_at"))
+        doc = json.loads(payload)
+        raised = float(doc.get("raised_at"))
+        paged = doc.get("paged") or []
+        key = (str(doc.get("id")), str(doc.get("state")), tuple(sorted(str(p) for p in paged)))
     except (ValueError, TypeError, AttributeError):
-        return "alerts"  # the store says what is wrong with it
-    return "fresh" if now - raised <= FRESH_S else "alerts"
+        return "alerts", None  # the store says what is wrong with it
+    return ("fresh" if now - raised <= FRESH_S else "alerts"), key
 
 
 class Lanes(Generic[T]):
@@ -63,19 +73,33 @@ class Lanes(Generic[T]):
         """``shed_above``: the share of ``size`` the telemetry lane may hold before vitals are shed."""
         self.size = size
         self.shed_at = max(1, int(size * shed_above))
-        self._lanes: dict[str, deque[tuple[float, T]]] = {name: deque() for name in LANES}
+        self._lanes: dict[str, deque[tuple[float, T, Hashable | None]]] = {name: deque() for name in LANES}
+        self._waiting: set[Hashable] = set()  # keys of the alert copies queued and not yet taken
         self._cond = threading.Condition()
         self.shed: Counter[str] = Counter()  # what was dropped, by leaf
         self.last_shed = 0.0  # monotonic time of the last shed item
 
-    def put(self, item: T, lane: str, timeout: float | None = None) -> bool:
-        """Queue it; blocks while full (up to ``timeout``: False if still full)."""
+    def put(self, item: T, lane: str, timeout: float | None = None, key: Hashable | None = None) -> bool:
+        """Queue it; blocks while full (up to ``timeout``: False if still full). ``key``: the
+        copy it is (``sort``), for ``waiting``."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self) < self.size, timeout):
                 return False
-            self._lanes[lane].append((time.monotonic(), item))
+            self._lanes[lane].append((time.monotonic(), item, key))
+            if key is not None:
+                self._waiting.add(key)
             self._cond.notify_all()
             return True
+
+    def waiting(self, key: Hashable | None) -> bool:
+        """A copy with this key is queued and not yet taken: one more (a box resending while the
+        server is behind, every 2, 4, 8 … s) would only be stored as a duplicate and receipted
+        again. The caller acknowledges it to the broker at once instead: the queued copy is not
+        acknowledged until its commit, so a server killed meanwhile still gets that one again."""
+        if key is None:
+            return False
+        with self._cond:
+            return key in self._waiting
 
     def offer(self, item: T, leaf: str) -> bool:
         """Telemetry that may be shed (vitals): queued while the telemetry lane has room, else
@@ -85,7 +109,7 @@ class Lanes(Generic[T]):
                 self.shed[leaf] += 1
                 self.last_shed = time.monotonic()
                 return False
-            self._lanes["telemetry"].append((time.monotonic(), item))
+            self._lanes["telemetry"].append((time.monotonic(), item, None))
             self._cond.notify_all()
             return True
 
@@ -101,7 +125,9 @@ class Lanes(Generic[T]):
                     continue
                 limit = min(most, REPLAY_BATCH) if name == "alerts" and not out else most
                 while lane and len(out) < limit:
-                    out.append(lane.popleft()[1])
+                    _t, item, key = lane.popleft()
+                    out.append(item)
+                    self._waiting.discard(key)
                 if name != "telemetry" and out:
                     break  # alerts are committed without telemetry in the same transaction
             self._cond.notify_all()

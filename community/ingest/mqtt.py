@@ -36,7 +36,7 @@ from eldergate.community.clock import Clock
 from eldergate.community.config import CommunityConfig
 from eldergate.community.ingest.batches import BATCH, BatchStore, broker_back
 from eldergate.community.ingest.drops import BrokerDrops
-from eldergate.community.ingest.lanes import LANES, Lanes, lane_of, store_loops
+from eldergate.community.ingest.lanes import LANES, Lanes, sort, store_loops
 from eldergate.community.ingest.links import connect_kwargs, fail_over, make_client
 from eldergate.community.ingest.quota import ALERT_LEAVES
 from eldergate.community.ingest.store import Incoming
@@ -162,13 +162,14 @@ class Ingest(BatchStore):
         if leaf == "vitals" and msg.qos == 0:
             self.lanes.offer(item, leaf)  # shed, counted, when the telemetry lane is full
             return
-        lane = self._lane(leaf, msg.payload)
-        while not self.lanes.put(item, lane, timeout=1.0):
+        lane, key = sort(leaf, msg.payload, self.clock.now().timestamp())
+        if self.lanes.waiting(key):  # a resend of a copy still queued (lanes.Lanes.waiting)
+            self.counts["coalesced"] += 1
+            client.ack(msg.mid, msg.qos)
+            return
+        while not self.lanes.put(item, lane, timeout=1.0, key=key):
             if self._stop.is_set():  # shutting down: the broker gives it back to the next session
                 return
-
-    def _lane(self, leaf: str, payload: bytes | bytearray) -> str:
-        return lane_of(leaf, payload, self.clock.now().timestamp())
 
     # -- the store loop -------------------------------------------------------------------------
 

@@ -13,15 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import Q
-
 from eldergate.community.clock import from_unix
 from eldergate.community.config import CommunityConfig
-from eldergate.community.models import Alert, AlertState, EscalationJob, Gateway, Resident, Snooze
+from eldergate.community.models import Alert, AlertState, EscalationJob, Gateway, Home, Resident, Snooze
 from eldergate.community.models.audit import AuditEntry
 from eldergate.community.work import escalation
 from eldergate.community.work.server_alerts import pages_nobody
-from eldergate.community.work.workflow import changed
+from eldergate.community.work.workflow import changed_all
 from eldergate.contract.messages import AlertMessage
 
 
@@ -68,13 +66,12 @@ def unseen(candidates: Sequence[tuple[Gateway, AlertMessage]]) -> list[tuple[Gat
     """The candidates no alert row exists for yet, each (gateway, id) once (one query)."""
     if not candidates:
         return []
-    where = Q()
-    by_gateway: dict[int, set[str]] = {}
-    for gw, msg in candidates:
-        by_gateway.setdefault(gw.pk, set()).add(msg.id)
-    for pk, ids in by_gateway.items():
-        where |= Q(gateway_id=pk, alert_id__in=ids)
-    existing = set(Alert.objects.filter(where).values_list("gateway_id", "alert_id"))
+    # one plain query (gateways × ids, a few more rows than asked): an OR of a Q per gateway costs
+    # Django more than the query itself on a replay's batch
+    wanted = {(gw.pk, msg.id) for gw, msg in candidates}
+    existing = {row for row in Alert.objects.filter(gateway_id__in={pk for pk, _ in wanted},
+                                                     alert_id__in={aid for _, aid in wanted})
+                .values_list("gateway_id", "alert_id") if row in wanted}
     out: list[tuple[Gateway, AlertMessage]] = []
     for gw, msg in candidates:
         if (gw.pk, msg.id) not in existing:
@@ -86,6 +83,11 @@ def unseen(candidates: Sequence[tuple[Gateway, AlertMessage]]) -> list[tuple[Gat
 def create_all(new: Sequence[tuple[Gateway, AlertMessage]], now: datetime, cfg: CommunityConfig) -> list[Alert]:
     """Create them all, in the caller's transaction (its savepoint decides what a conflict undoes)."""
     homes = {gw.home_id for gw, _msg in new if gw.home_id is not None}
+    with_community = Home.objects.select_related("community").in_bulk(homes)
+    for gw, _msg in new:  # one query for the batch, not one per gateway (the ingest loads gateways alone)
+        home = with_community.get(gw.home_id) if gw.home_id is not None else None
+        if home is not None and not Gateway.home.is_cached(gw):
+            gw.home = home
     residents: dict[tuple[int | None, str], Resident] = {
         (r.home_id, r.resident_id): r for r in Resident.objects.filter(home_id__in=homes)}
     snoozed = set(Snooze.objects.filter(home_id__in=homes, created__lte=now, until__gt=now)
@@ -101,6 +103,5 @@ def create_all(new: Sequence[tuple[Gateway, AlertMessage]], now: datetime, cfg: 
     tests = [gw.pk for gw, msg in new if msg.kind == "test"]
     if tests:
         Gateway.objects.filter(pk__in=tests).update(last_test_ok=now)
-    for a in alerts:
-        changed(a)
+    changed_all(alerts)
     return alerts

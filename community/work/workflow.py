@@ -33,10 +33,18 @@ def on_change(listener: Callable[[str], None]) -> None:
 
 
 def changed(alert: Alert) -> None:
+    changed_all([alert])
+
+
+def changed_all(alerts: list[Alert]) -> None:
+    """Alerts a transaction changed together: one NOTIFY for them all (each is a round trip to
+    PostgreSQL, and a replay's batch creates a hundred alerts)."""
+    if not alerts:
+        return
     fanout.announce()
-    aid = alert.alert_id
-    for listener in list(_listeners):
-        transaction.on_commit(lambda listener=listener: listener(aid))  # type: ignore[misc]
+    for aid in [a.alert_id for a in alerts]:
+        for listener in list(_listeners):
+            transaction.on_commit(lambda listener=listener, aid=aid: listener(aid))  # type: ignore[misc]
 
 
 class WorkflowError(Exception):
