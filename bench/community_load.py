@@ -6,9 +6,11 @@ cluster (JetStream R3), side by side.
     .venv/bin/python bench/community_load.py [--gateways 1000 5000 10000] [--dbs sqlite pg] [--workers 1 2 4]
         [--brokers mosquitto nats] [--steady 30] [--full] [--json OUT]
 
-Each case: a fresh broker and database (fsync on), N `serve --role ingest` workers, one `serve
---role web`, then the gateways connect (persistent sessions, a retained status and will), send
-vitals every 10 s and an event every 2 min each, and
+Each case: a fresh broker and database (fsync on), every gateway in the registry (a home and a
+resident each, imported as an installer would: their alerts write a resident's escalation ladder,
+as a city's do), N `serve --role ingest` workers, one `serve --role web`, then the gateways
+connect (persistent sessions, a retained status and will), send vitals every 10 s and an event
+every 2 min each, and
   * steady: a probe gateway raises one alert a second: send → receipt, and send → the probe
     community's wall stream moving (its own community, so only its alert moves it);
   * ingested: what the database holds at the end of the steady phase minus at its start, per second,
@@ -17,6 +19,9 @@ vitals every 10 s and an event every 2 min each, and
     the probe raises a fresh fall every second: time until the last receipt, receipt p50/p99 of
     all, and of the fresh falls ("fresh": sent → receipt at the box; "fr→db": raised → stored by
     the server, which leaves out the load generator's own event loop reading 10,000 receipts);
+    "burst→db s": until the server had stored the last replayed alert (its receipt follows the
+    commit); the JSON adds the cores each part kept busy meanwhile and how late this process's
+    own event loop ran (a drain the generator slows is not the server's);
   * storm: the broker restarted (SIGKILL, then started again; all three NATS nodes): time until
     every gateway is connected again, and the probe's fresh falls meanwhile ("stfresh", "st→db").
 By default the scaling curve is taken at the largest size only (1, 2, 4 workers) and the sizes with
@@ -285,7 +290,8 @@ def run_case(pg: Postgres | None, kind: str, n: int, workers: int, steady_s: flo
             raise RuntimeError("the ingest workers did not start")
         wall = WallStream(web.port, key, timeout=600)
         pg_pid = pg._pid() if pg is not None else None
-        row.update(asyncio.run(_drive(n, broker, wall, db, [p.pid for p in procs], pg_pid, steady_s)))
+        web_pid = web.proc.pid if web.proc is not None else 0
+        row.update(asyncio.run(_drive(n, broker, wall, db, [p.pid for p in procs], pg_pid, steady_s, web_pid)))
     finally:
         for p in procs:
             p.terminate()
@@ -310,7 +316,7 @@ async def _loop_lag(lags: list[float], every: float = 0.1) -> None:
 
 
 async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids: list[int], pg_pid: int | None,
-                 steady_s: float) -> dict[str, Any]:
+                 steady_s: float, web_pid: int) -> dict[str, Any]:
     fig = Figures()
     qos = 0 if broker.kind == "nats" else 1  # as docs/deploy-city.md configures the gateways
     gws = fleet(n, broker.urls, fig, subscribe_qos=qos)
@@ -382,7 +388,7 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
     fig.receipt_latency.clear()
     probe_fig.receipt_latency.clear()
     tb, tb_unix = time.monotonic(), time.time()
-    burst_cpu0 = [cpu_s(worker_pids), cpu_s(broker.pids()), cpu_s(pg_pids), cpu_s(me)]
+    burst_cpu0 = [cpu_s(worker_pids), cpu_s(broker.pids()), cpu_s(pg_pids), cpu_s(me), cpu_s([web_pid])]
     lags: list[float] = []
     lag_probe = asyncio.create_task(_loop_lag(lags))
     for g in gws:
@@ -399,7 +405,8 @@ async def _drive(n: int, broker: Broker, wall: WallStream, db: str, worker_pids:
     out["burst_generator_lag_ms"] = {"p50": _ms(lags, 0.5), "p99": _ms(lags, 0.99), "max": _ms(lags, 1.0)}
     # cores each part kept busy while the replay drained: which of them the drain waits for
     out["burst_cores"] = {name: round((cpu_s(pids) - c0) / burst_s, 2) for name, pids, c0 in zip(
-        ("workers", "broker", "pg", "generator"), (worker_pids, broker.pids(), pg_pids, me), burst_cpu0, strict=True)}
+        ("workers", "broker", "pg", "generator", "web"), (worker_pids, broker.pids(), pg_pids, me, [web_pid]),
+        burst_cpu0, strict=True)}
     await until(lambda: not probe.unreceipted, 30)
     out |= {"burst_alerts": n, "burst_drain_s": round(time.monotonic() - tb, 1) if drained else None,
             "burst_p50_ms": _ms(fig.receipt_latency, 0.5),

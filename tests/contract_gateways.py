@@ -213,14 +213,13 @@ class Gateway:
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:
-            first = (await asyncio.wait_for(reader.readexactly(1), 120))[0]
-            n, mult = 0, 1
-            while True:
+            head = await asyncio.wait_for(reader.readexactly(2), 120)  # the type and a length's first byte
+            first, b = head[0], head[1]
+            n, mult = b & 0x7F, 128
+            while b & 0x80:
                 b = (await reader.readexactly(1))[0]
                 n += (b & 0x7F) * mult
                 mult *= 128
-                if not b & 0x80:
-                    break
             body = await reader.readexactly(n) if n else b""
             if first >> 4 == 3:
                 self._on_publish(first, body)
@@ -325,17 +324,24 @@ class Gateway:
     def _due_now(self, aid: str) -> None:
         body, first, _attempts, _ = self.unreceipted[aid]
         self.unreceipted[aid] = (body, first, 0, 0.0)
+        self._pending.set()
 
     async def _resender(self) -> None:
+        """Resends what is due, then sleeps until the next is (or an alert is raised or made due):
+        waking every quarter second while anything waited cost 10,000 boxes 40,000 wake-ups a
+        second during a replay, and ran the load generator's own loop seconds late."""
         while True:
-            if not self.unreceipted:
-                self._pending.clear()
-                await self._pending.wait()
+            self._pending.clear()
             now = time.monotonic()
             for aid, (_b, _f, _a, due) in list(self.unreceipted.items()):
                 if due <= now:
                     self._send_alert(aid)
-            await asyncio.sleep(0.25)
+            dues = [entry[3] for entry in self.unreceipted.values()]
+            try:
+                await asyncio.wait_for(self._pending.wait(),
+                                       max(0.05, min(dues) - time.monotonic()) if dues else None)
+            except TimeoutError:
+                pass
 
 
 async def shutdown(gws: list[Gateway], tasks: list[asyncio.Task[None]]) -> None:

@@ -22,6 +22,7 @@ them, and the next one is 10 s away) are shed instead of waited for, and counted
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -46,14 +47,20 @@ def store_loops(vendor: str) -> list[tuple[str, tuple[str, ...]]]:
     return [("eg-ingest-alerts", ALERT_LANES), ("eg-ingest-store", ("telemetry",))]
 
 
+ALERT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the contract's Id (contract/messages.py)
+ALERT_STATES = ("raised", "delivered", "acknowledged", "resolved")
+
+
 def lane_of(leaf: str, payload: bytes | bytearray, now: float) -> str:
     """The lane a message from a gateway goes into (``now``: the server's unix time)."""
-    return sort(leaf, payload, now)[0]
+    return sort(leaf, "", "", payload, now)[0]
 
 
-def sort(leaf: str, payload: bytes | bytearray, now: float) -> tuple[str, Hashable | None]:
+def sort(leaf: str, site: str, gateway: str, payload: bytes | bytearray, now: float) -> tuple[str, Hashable | None]:
     """The lane a message goes into, and for an alert message what makes a resend of it the same
-    copy as far as the store is concerned (its id, state and whom its box paged; None otherwise)."""
+    copy as far as the store is concerned: who sent it (its topic's site and gateway: one box's
+    copies never stand for another's), the alert's id, state and whom its box paged. None when
+    any of them is off the contract: each such message goes to the store and its dead letters."""
     if leaf == "acked":
         return "fresh", None
     if leaf != "alerts":
@@ -61,11 +68,14 @@ def sort(leaf: str, payload: bytes | bytearray, now: float) -> tuple[str, Hashab
     try:
         doc = json.loads(payload)
         raised = float(doc.get("raised_at"))
-        paged = doc.get("paged") or []
-        key = (str(doc.get("id")), str(doc.get("state")), tuple(sorted(str(p) for p in paged)))
+        aid, state, paged = doc.get("id"), doc.get("state"), doc.get("paged") or []
+        lane = "fresh" if now - raised <= FRESH_S else "alerts"
     except (ValueError, TypeError, AttributeError):
         return "alerts", None  # the store says what is wrong with it
-    return ("fresh" if now - raised <= FRESH_S else "alerts"), key
+    if not (isinstance(aid, str) and ALERT_ID.fullmatch(aid) and state in ALERT_STATES and isinstance(paged, list)
+            and all(isinstance(p, str) for p in paged)):
+        return lane, None
+    return lane, (site, gateway, aid, state, tuple(sorted(paged)))
 
 
 class Lanes(Generic[T]):

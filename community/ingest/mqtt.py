@@ -162,7 +162,7 @@ class Ingest(BatchStore):
         if leaf == "vitals" and msg.qos == 0:
             self.lanes.offer(item, leaf)  # shed, counted, when the telemetry lane is full
             return
-        lane, key = sort(leaf, msg.payload, self.clock.now().timestamp())
+        lane, key = sort(leaf, site, gw, msg.payload, self.clock.now().timestamp())
         if self.lanes.waiting(key):  # a resend of a copy still queued (lanes.Lanes.waiting)
             self.counts["coalesced"] += 1
             client.ack(msg.mid, msg.qos)

@@ -26,12 +26,17 @@ def test_lanes_know_which_copies_wait_until_they_are_taken() -> None:
     from eldergate.community.ingest.lanes import Lanes, sort
 
     lanes: Lanes[str] = Lanes(10)
-    lane, key = sort("alerts", alert_payload("kz", "gw1", "a1", t=NOW_T), NOW_T + 600)
-    assert (lane, key) == ("alerts", ("a1", "raised", ()))
-    assert sort("alerts", alert_payload("kz", "gw1", "a1", t=NOW_T, paged=["relative"]), NOW_T)[1] \
-        == ("a1", "raised", ("relative",))
-    assert sort("alerts", b"{not json", NOW_T) == ("alerts", None)
-    assert sort("vitals", b"{}", NOW_T) == ("telemetry", None)
+    lane, key = sort("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a1", t=NOW_T), NOW_T + 600)
+    assert (lane, key) == ("alerts", ("kz", "gw1", "a1", "raised", ()))
+    assert sort("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a1", t=NOW_T, paged=["relative"]), NOW_T)[1] \
+        == ("kz", "gw1", "a1", "raised", ("relative",))
+    # another box's copy of the same id is its own (a forger's never stands for its victim's)
+    assert sort("alerts", "kz", "gw2", alert_payload("kz", "gw1", "a1", t=NOW_T), NOW_T)[1] != key
+    # off the contract: no key, so each copy reaches the store and its dead letters
+    assert sort("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a/b", t=NOW_T), NOW_T) == ("fresh", None)
+    assert sort("alerts", "kz", "gw1", alert_payload("kz", "gw1", "a1", state="gone", t=NOW_T), NOW_T)[1] is None
+    assert sort("alerts", "kz", "gw1", b"{not json", NOW_T) == ("alerts", None)
+    assert sort("vitals", "kz", "gw1", b"{}", NOW_T) == ("telemetry", None)
     assert not lanes.waiting(None)
     assert lanes.put("first copy", lane, key=key)
     assert lanes.waiting(key)
