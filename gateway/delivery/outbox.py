@@ -106,6 +106,7 @@ class Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.recovered: list[str] = []  # damaged files moved aside, not yet reported as alerts
+        self._closed = False
         try:
             self._db = _connect(path)
         except sqlite3.DatabaseError as err:
@@ -191,7 +192,10 @@ class Outbox:
 
     def _write(self, fn: Txn) -> bool:
         """Run a write; on a full or failing disk say so (once per new error) and return False.
-        A damaged database is replaced (see the module's docstring) and the write tried once more."""
+        A damaged database is replaced (see the module's docstring) and the write tried once more.
+        Closed (the home is stopping): nothing is written, as a late timer's call may come after."""
+        if self._closed:
+            return False
         try:
             try:
                 fn(self._db)
@@ -472,4 +476,5 @@ class Outbox:
     def close(self) -> None:
         self.flush()
         with self._lock:
+            self._closed = True
             self._db.close()

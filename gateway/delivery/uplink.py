@@ -333,7 +333,7 @@ class Uplink:
         self._server_back_at = now
         delay = self.rng.uniform(0.0, SERVER_BACK_SPREAD_S)
         log.info("the community server is back: resending every unconfirmed alert in %.1f s", delay)
-        timer = threading.Timer(delay, self.outbox.all_due)
+        timer = threading.Timer(delay, lambda: None if self.stop.is_set() else self.outbox.all_due())
         timer.daemon = True
         timer.start()
 
