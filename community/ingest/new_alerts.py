@@ -16,7 +16,7 @@ from datetime import datetime
 from eldergate.community.clock import from_unix
 from eldergate.community.config import CommunityConfig
 from eldergate.community.models import Alert, AlertState, EscalationJob, Gateway, Home, Resident, Snooze
-from eldergate.community.models.audit import AuditEntry
+from eldergate.community.models.audit import AuditEntry, audit_entry
 from eldergate.community.work import escalation
 from eldergate.community.work.server_alerts import pages_nobody
 from eldergate.community.work.workflow import changed_all
@@ -57,9 +57,8 @@ def history(alert: Alert) -> list[AlertState]:
 
 
 def audit_row(alert: Alert, now: datetime) -> AuditEntry:
-    details = {"kind": alert.kind, "unknown_gateway": alert.community_id is None}
-    return AuditEntry(at=now, actor=None, actor_name="gateway", action="raised", object_type="alert",
-                      object_id=str(alert.pk), details=details)
+    """What the one-by-one path's ``record`` writes for a new alert (``store._alert``)."""
+    return audit_entry(now, "gateway", "raised", alert, kind=alert.kind, unknown_gateway=alert.community_id is None)
 
 
 def unseen(candidates: Sequence[tuple[Gateway, AlertMessage]]) -> list[tuple[Gateway, AlertMessage]]:

@@ -37,7 +37,7 @@ from eldergate.community.models import (
     VitalsLatest,
     VitalsMinute,
 )
-from eldergate.community.models.audit import AuditEntry, record
+from eldergate.community.models.audit import AuditEntry, audit_entry, record
 from eldergate.community.work import acks, escalation, fanout, offline
 from eldergate.community.work.workflow import changed, gateway_state
 from eldergate.contract.bounds import MAX_PAYLOAD_BYTES
@@ -317,8 +317,7 @@ def _first_seen(new: list[tuple[str, str]], fresh: dict[tuple[str, str], bool], 
     wanted = set(new)
     rows = {(g.site, g.gateway): g for g in Gateway.objects.only(*INGEST_FIELDS, "first_seen")
             .filter(gateway__in={gw for _site, gw in new}) if (g.site, g.gateway) in wanted}
-    AuditEntry.objects.bulk_create([AuditEntry(at=now, actor_name="server", action="gateway_first_seen",
-                                               object_type="gateway", object_id=str(g.pk), details={})
+    AuditEntry.objects.bulk_create([audit_entry(now, "server", "gateway_first_seen", g)
                                     for g in rows.values() if g.first_seen == now])
     return rows
 

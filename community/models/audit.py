@@ -50,11 +50,18 @@ class AuditPurge(models.Model):
 
 
 def record(at: datetime, actor: Any, action: str, obj: models.Model | str, **details: Any) -> AuditEntry:
+    entry = audit_entry(at, actor, action, obj, **details)
+    entry.save()
+    return entry
+
+
+def audit_entry(at: datetime, actor: Any, action: str, obj: models.Model | str, **details: Any) -> AuditEntry:
+    """The entry ``record`` writes, not saved: a batch writes many with one bulk_create."""
     name = actor.get_username() if hasattr(actor, "get_username") else str(actor or "server")
     user = actor if hasattr(actor, "get_username") else None
     if isinstance(obj, models.Model):
         otype, oid = obj._meta.model_name or "", str(obj.pk)
     else:
         otype, _, oid = obj.partition(":")
-    return AuditEntry.objects.create(at=at, actor=user, actor_name=name[:150], action=action, object_type=otype[:40],
-                                     object_id=oid[:100], details=details)
+    return AuditEntry(at=at, actor=user, actor_name=name[:150], action=action, object_type=otype[:40],
+                      object_id=oid[:100], details=details)
