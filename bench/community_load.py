@@ -94,38 +94,38 @@ STORED = ("SELECT (SELECT COALESCE(sum(n), 0) FROM community_vitalsminute) + "
           "(SELECT count(*) FROM community_event) + (SELECT count(*) FROM community_alert)")
 
 
-def stored(db: str) -> int:
-    """Messages the database holds (vitals by their per-minute count): PostgreSQL URL or SQLite path."""
+def _query(db: str, sql: str, args: list[Any] | None = None) -> list[Any]:
+    """Rows of one query on the case's database: a PostgreSQL URL or a SQLite path (``%s``
+    placeholders either way; SQLite's datetimes come back as text, in UTC)."""
     if db.startswith("postgresql"):
         import psycopg
 
         with psycopg.connect(db) as c:
-            row = c.execute(STORED).fetchone()
-    else:
-        import sqlite3
+            return c.execute(sql, args).fetchall()
+    import sqlite3
 
-        with sqlite3.connect(db, timeout=30) as c:
-            row = c.execute(STORED).fetchone()
-    return int(row[0]) if row else 0
+    with sqlite3.connect(db, timeout=30) as c:
+        return c.execute(sql.replace("%s", "?"), args or []).fetchall()
+
+
+def _utc(v: datetime | str) -> datetime:
+    return v if isinstance(v, datetime) else datetime.fromisoformat(v).replace(tzinfo=UTC)
+
+
+def stored(db: str) -> int:
+    """Messages the database holds (vitals by their per-minute count): PostgreSQL URL or SQLite path."""
+    rows = _query(db, STORED)
+    return int(rows[0][0]) if rows else 0
 
 
 def stored_since(db: str, raised_before: float, since: float) -> list[float]:
     """Seconds from ``since`` (unix) until each alert raised before ``raised_before`` was stored:
     the server's part of a replay's drain, without the receipts' way back to the boxes."""
-    sql = "SELECT received_at FROM community_alert WHERE raised_at < %s"
-    if db.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(db) as c:
-            rows = c.execute(sql, [datetime.fromtimestamp(raised_before, UTC)]).fetchall()
-    else:
-        import sqlite3
-
-        with sqlite3.connect(db, timeout=30) as c:
-            rows = c.execute(sql.replace("%s", "?"), [datetime.fromtimestamp(raised_before, UTC).isoformat(" ")
-                                                       .replace("+00:00", "")]).fetchall()
-    return [(r[0] if isinstance(r[0], datetime) else datetime.fromisoformat(r[0]).replace(tzinfo=UTC)).timestamp()
-            - since for r in rows]
+    at = datetime.fromtimestamp(raised_before, UTC)
+    # Django's SQLite text: "YYYY-MM-DD HH:MM:SS[.ffffff]", UTC
+    before = at if db.startswith("postgresql") else at.isoformat(" ").replace("+00:00", "")
+    rows = _query(db, "SELECT received_at FROM community_alert WHERE raised_at < %s", [before])
+    return [_utc(r[0]).timestamp() - since for r in rows]
 
 
 def raised_to_stored(db: str, ids: list[str]) -> list[float]:
@@ -134,23 +134,10 @@ def raised_to_stored(db: str, ids: list[str]) -> list[float]:
     event loop (which also reads 10,000 gateways' receipts) on the way back."""
     if not ids:
         return []
-    marks = ",".join(["%s" if db.startswith("postgresql") else "?"] * len(ids))
-    sql = f"SELECT raised_at, received_at FROM community_alert WHERE alert_id IN ({marks}) ORDER BY raised_at"
-    if db.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(db) as c:
-            rows = c.execute(sql, ids).fetchall()
-    else:
-        import sqlite3
-
-        with sqlite3.connect(db, timeout=30) as c:
-            rows = c.execute(sql, ids).fetchall()
-    out = []
-    for raised, received in rows:
-        a, b = (v if isinstance(v, datetime) else datetime.fromisoformat(v) for v in (raised, received))
-        out.append((b - a).total_seconds())
-    return out
+    marks = ",".join(["%s"] * len(ids))
+    rows = _query(db, f"SELECT raised_at, received_at FROM community_alert WHERE alert_id IN ({marks}) "
+                      "ORDER BY raised_at", ids)
+    return [(_utc(received) - _utc(raised)).total_seconds() for raised, received in rows]
 
 
 class ProbeProcess:
