@@ -282,9 +282,7 @@ def _gateways(fresh: dict[tuple[str, str], bool], now: datetime, admit: Callable
     rewriting each one's row every time was most of the ingest's writes."""
     # the gateway rows alone: their homes and communities are looked up for new alerts only
     # (new_alerts.create_all); three model objects a row cost 20 % of a PostgreSQL worker's replay
-    found: dict[tuple[str, str], Gateway | None] = {
-        (g.site, g.gateway): g for g in Gateway.objects.only(*INGEST_FIELDS)
-        .filter(gateway__in={gw for _site, gw in fresh}) if (g.site, g.gateway) in fresh}
+    found: dict[tuple[str, str], Gateway | None] = dict(_loaded(set(fresh)))
     new = []
     for key in sorted(k for k in fresh if k not in found):
         if admit(key):
@@ -303,6 +301,12 @@ def _gateways(fresh: dict[tuple[str, str], bool], now: datetime, admit: Callable
     return found
 
 
+def _loaded(keys: set[tuple[str, str]], *also: str) -> dict[tuple[str, str], Gateway]:
+    """These gateways' rows, with the columns the batch reads (and ``also``), in one query."""
+    return {(g.site, g.gateway): g for g in Gateway.objects.only(*INGEST_FIELDS, *also)
+            .filter(gateway__in={gw for _site, gw in keys}) if (g.site, g.gateway) in keys}
+
+
 def _first_seen(new: list[tuple[str, str]], fresh: dict[tuple[str, str], bool], now: datetime,
                 ) -> dict[tuple[str, str], Gateway]:
     """Gateways never seen before, created together in one order (``new`` is sorted): two ingest
@@ -314,9 +318,7 @@ def _first_seen(new: list[tuple[str, str]], fresh: dict[tuple[str, str], bool], 
     Gateway.objects.bulk_create([Gateway(site=site, gateway=gw, first_seen=now, last_test_sent=now,
                                          last_seen=now if fresh[(site, gw)] else None) for site, gw in new],
                                 ignore_conflicts=True)
-    wanted = set(new)
-    rows = {(g.site, g.gateway): g for g in Gateway.objects.only(*INGEST_FIELDS, "first_seen")
-            .filter(gateway__in={gw for _site, gw in new}) if (g.site, g.gateway) in wanted}
+    rows = _loaded(set(new), "first_seen")
     AuditEntry.objects.bulk_create([audit_entry(now, "server", "gateway_first_seen", g)
                                     for g in rows.values() if g.first_seen == now])
     return rows
