@@ -67,8 +67,16 @@ def main() -> None:
     items.append(Incoming("alerts", "s1", "gw1", alert("fall-ok")))
     store = BatchStore(cfg, ManualClock(now), Publisher())
     assert store.store_batch(items)
+    from eldergate.community.models import AlertState, AuditEntry, EscalationJob
+
+    # the new alert's own rows, written per row (ingest/rows.py): PostgreSQL's types, read back
+    fall = Alert.objects.get(alert_id="fall-ok")
+    history = sorted(AlertState.objects.filter(alert=fall).values_list("state", flat=True))
+    steps = sorted(EscalationJob.objects.filter(alert=fall).values_list("step", "target"))
+    audit = AuditEntry.objects.get(action="raised", object_id=str(fall.pk))
     print(f"events {Event.objects.count()}, alerts {Alert.objects.count()}, dead {DeadLetter.objects.count()}, "
-          f"receipts {len(receipts)}")
+          f"receipts {len(receipts)}; history {history}, steps {steps[:1]} of {len(steps)}, "
+          f"audit {json.dumps(audit.details, sort_keys=True)} at {audit.at == now}")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ DROPPED = "$SYS/broker/publish/messages/dropped"  # Mosquitto's count (mosquitto
 # each PUBACK, which follows a commit); and the server's own receipts are never held back by
 # paho's default window of 20 (receipts arrived in clumps of 20 under load)
 INFLIGHT = 1000
+# telemetry waits this long at most to fill a batch (an alert never waits: lanes.Lanes.take)
+TELEMETRY_LINGER_S = 0.25
 
 
 class MqttPublisher:
@@ -181,7 +183,7 @@ class Ingest(BatchStore):
         reached keeps the batch here, unacknowledged, and is tried again, backing off to 10 s."""
         while not self._stop.is_set():
             task.beat()
-            batch = self.lanes.take(BATCH, timeout=0.2, lanes=lanes)
+            batch = self.lanes.take(BATCH, timeout=0.2, lanes=lanes, linger=TELEMETRY_LINGER_S)
             wait = 0.5
             while batch and not self.handle_batch(batch):
                 task.beat()

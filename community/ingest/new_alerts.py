@@ -3,9 +3,10 @@ new alert per home at once, and the time it takes to drain is the time a person 
 
 One alert alone costs a lookup, an insert, its history, its escalation steps and an audit entry,
 each a round trip inside its own savepoint. A batch of them costs one query for what exists, one
-for the residents, one for the snoozes, and one INSERT each for alerts, history, steps and audit
-(``create_all``), whatever the batch's size. ``alert_row`` builds the same row for the one-by-one
-path (``store._alert``), so both make the same alert.
+for the residents, one for the snoozes, one INSERT for the alerts and one statement each, run per
+row (``rows.insert``), for their history, steps and audit (``create_all``), whatever the batch's
+size. ``alert_row`` builds the same row for the one-by-one path (``store._alert``), so both make
+the same alert.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import datetime
 
 from eldergate.community.clock import from_unix
 from eldergate.community.config import CommunityConfig
-from eldergate.community.models import Alert, AlertState, EscalationJob, Gateway, Home, Resident, Snooze
+from eldergate.community.ingest import rows
+from eldergate.community.models import Alert, AlertState, Gateway, Home, Resident, Snooze
 from eldergate.community.models.audit import AuditEntry, audit_entry
 from eldergate.community.work import escalation
 from eldergate.community.work.server_alerts import pages_nobody
@@ -91,14 +93,13 @@ def create_all(new: Sequence[tuple[Gateway, AlertMessage]], now: datetime, cfg: 
         (r.home_id, r.resident_id): r for r in Resident.objects.filter(home_id__in=homes)}
     snoozed = set(Snooze.objects.filter(home_id__in=homes, created__lte=now, until__gt=now)
                   .values_list("home_id", flat=True))
-    rows = [alert_row(gw, msg, now, cfg, residents.get((gw.home_id, msg.resident)), gw.home_id in snoozed)
-            for gw, msg in new]
-    alerts = Alert.objects.bulk_create(rows)  # primary keys come back (RETURNING on both databases)
-    AlertState.objects.bulk_create([s for a in alerts for s in history(a)])
-    EscalationJob.objects.bulk_create([j for a, (_gw, msg) in zip(alerts, new, strict=True)
-                                       if a.community_id is not None
-                                       for j in escalation.steps_for(a, cfg, escalation.hold_for(msg, now))])
-    AuditEntry.objects.bulk_create([audit_row(a, now) for a in alerts])
+    # primary keys come back (RETURNING on both databases): the alerts' rows below need them
+    alerts = Alert.objects.bulk_create([alert_row(gw, msg, now, cfg, residents.get((gw.home_id, msg.resident)),
+                                                  gw.home_id in snoozed) for gw, msg in new])
+    rows.insert([s for a in alerts for s in history(a)])
+    rows.insert([j for a, (_gw, msg) in zip(alerts, new, strict=True) if a.community_id is not None
+                 for j in escalation.steps_for(a, cfg, escalation.hold_for(msg, now))])
+    rows.insert([audit_row(a, now) for a in alerts])
     tests = [gw.pk for gw, msg in new if msg.kind == "test"]
     if tests:
         Gateway.objects.filter(pk__in=tests).update(last_test_ok=now)

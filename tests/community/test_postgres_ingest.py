@@ -29,5 +29,8 @@ def test_on_postgresql_a_silent_home_is_reported_offline(tmp_path: Path, postgre
 
 
 def test_on_postgresql_one_bad_message_costs_only_itself(tmp_path: Path, postgres: Postgres) -> None:
-    """A 41-character kind lost 300 events of another home; a NUL character in a title, another batch."""
-    assert _script("poison", postgres.create_db("poison"), tmp_path) == "events 300, alerts 1, dead 2, receipts 1"
+    """A 41-character kind lost 300 events of another home; a NUL character in a title, another batch.
+    The fall that is stored has its history, escalation steps and audit entry, as PostgreSQL typed them."""
+    assert _script("poison", postgres.create_db("poison"), tmp_path) == (
+        "events 300, alerts 1, dead 2, receipts 1; history ['raised', 'received'], steps [(0, 'assigned')] of 4, "
+        'audit {"kind": "fall", "unknown_gateway": false} at True')
