@@ -10,8 +10,10 @@ On PostgreSQL two store threads take from them: one the alert lanes (ALERT_LANES
 each with its own database connection, so a fall is never queued behind a batch of vitals being
 written; on SQLite one thread takes all three (``store_loops``). A batch
 holds at most ``most`` items and is taken from the first lane that has any, the next lane only
-filling what is left; replayed alerts are taken in smaller batches (REPLAY_BATCH), so a fresh
-fall arriving during a replay waits for one short commit at most.
+filling what is left, so a fresh fall arriving during a replay waits for one commit at most.
+Replayed alerts used to be taken 100 at a time for a shorter wait; at 10,000 homes that made more
+commits and round trips than it saved: 200 drained the replay in 11-12.5 s instead of 13.7-16.7 s,
+and the fresh falls' p99 was no worse (bench/community_load.py, docs/deploy-city.md).
 
 Bounded on purpose: when the store falls behind, ``put`` blocks the broker's network thread of the
 connection it came from (alerts and telemetry have a connection each), the broker stops sending on
@@ -34,7 +36,6 @@ LANES = ("fresh", "alerts", "telemetry")
 ALERT_LANES = ("fresh", "alerts")  # stored by a thread of their own: a batch of vitals never delays an alert
 FRESH_S = 60.0  # an alert raised within this long ago is someone's emergency now, not a replay
 _NEVER = 2**62
-REPLAY_BATCH = 100  # replayed alerts per commit (created together): the wait a fresh fall may have behind them
 
 
 def store_loops(vendor: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -154,8 +155,7 @@ class Lanes(Generic[T]):
                 lane = self._lanes[name]
                 if not lane:
                     continue
-                limit = min(most, REPLAY_BATCH) if name == "alerts" and not out else most
-                while lane and len(out) < limit:
+                while lane and len(out) < most:
                     _t, item, key = lane.popleft()
                     out.append(item)
                     self._waiting.discard(key)
