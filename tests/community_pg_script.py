@@ -1,7 +1,8 @@
 """Run as a process on a PostgreSQL database (tests/community/test_postgres_ingest.py):
 ``offline``: two gateways, one silent and one whose will fired, checked twice by the offline timer;
 ``poison``: a batch of 300 honest events and a fall with an over-long kind and a NUL in a title;
-``audit``: every way to rewrite the audit trail (tests/audit_probe.py).
+``audit``: every way to rewrite the audit trail (tests/audit_probe.py);
+``rows``: a row COPY refuses (ingest/rows.py) raises Django's error, as the ingest expects.
 Prints one line of figures."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from community_seed import community_with_a_home
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=("offline", "poison", "audit"))
+    ap.add_argument("case", choices=("offline", "poison", "audit", "rows"))
     ap.add_argument("--db", required=True)
     ap.add_argument("--folder", type=Path, required=True)
     args = ap.parse_args()
@@ -29,6 +30,18 @@ def main() -> None:
         from audit_probe import try_to_rewrite
 
         print(try_to_rewrite())
+        return
+    if args.case == "rows":
+        from django.db import IntegrityError, transaction
+
+        from eldergate.community.ingest import rows
+        from eldergate.community.models import AlertState
+
+        try:
+            with transaction.atomic():
+                rows.insert([AlertState(alert_id=10**9, state=None, at=now, by="gateway", source="gateway")])
+        except IntegrityError as err:
+            print(f"refused: {type(err).__module__}.{type(err).__name__}")
         return
     if args.case == "offline":
         from eldergate.community.work import offline

@@ -41,8 +41,9 @@ def insert(objs: Sequence[Model]) -> None:
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             # COPY: one statement for every row; run per row, 700 rows a batch kept the alerts' writer
-            # waiting on PostgreSQL for a third of a replay
-            with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # waiting on PostgreSQL for a third of a replay. psycopg's own cursor, so its errors are
+            # made Django's here (the ingest tells "unreachable" from "this batch's fault" by them)
+            with connection.wrap_database_errors, cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in values:
                     copy.write_row(row)
         else:

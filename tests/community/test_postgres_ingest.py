@@ -34,3 +34,9 @@ def test_on_postgresql_one_bad_message_costs_only_itself(tmp_path: Path, postgre
     assert _script("poison", postgres.create_db("poison"), tmp_path) == (
         "events 300, alerts 1, dead 2, receipts 1; history ['raised', 'received'], steps [(0, 'assigned')] of 4, "
         'audit {"kind": "fall", "unknown_gateway": false} at True')
+
+
+def test_on_postgresql_a_row_copy_refuses_is_a_django_error(tmp_path: Path, postgres: Postgres) -> None:
+    """New alerts' rows go in by COPY on psycopg's own cursor: its errors must still be Django's, or
+    the ingest would take a lost connection for a bad batch and dead-letter its messages one by one."""
+    assert _script("rows", postgres.create_db("rows"), tmp_path) == "refused: django.db.utils.IntegrityError"
