@@ -1,4 +1,4 @@
-"""New rows written with one prepared statement run once per row (``executemany``).
+"""New rows written without SQL built per value: one COPY on PostgreSQL, one statement run per row on SQLite.
 
 Django's ``bulk_create`` builds one statement holding every row, in Python, value by value: during a
 10,000-home replay that assembly was half of writing a new alert's history, escalation steps and
