@@ -31,12 +31,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from eldergate.contract.alert_kinds import AlertKind, Severity
 from eldergate.contract.bounds import (
     MAX_DETAILS_BYTES,
     MAX_EVIDENCE_BYTES,
     MAX_FIGURES_BYTES,
     bounded_bag,
 )
+from eldergate.contract.events import EventName
+from eldergate.contract.evidence import EVIDENCE, known
 
 SCHEMA_VERSION = 1
 
@@ -58,6 +61,11 @@ Label = Annotated[str, Field(max_length=64, pattern=_PRINTABLE)]
 ContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]
 
 
+# the evidence keys with their units, for a reader of the JSON Schema
+_EVIDENCE_SCHEMA: dict[str, Any] = {"propertyNames": {"enum": [str(k) for k in EVIDENCE]},
+                                    "x-units": {str(k): unit for k, (unit, _) in EVIDENCE.items() if unit}}
+
+
 def _bag(limit: int) -> Any:
     return AfterValidator(lambda v: bounded_bag(v, limit))
 
@@ -72,8 +80,8 @@ class Message(BaseModel):
 
 class AlertMessage(Message):
     id: Id = Field(description="stable alert id, unique within its gateway; the same across resends and replays")
-    kind: Word
-    severity: Literal["critical", "warning", "info"]
+    kind: AlertKind = Field(description="contract/alert_kinds.py: a server is updated before its boxes")
+    severity: Severity
     state: Literal["raised", "delivered", "acknowledged", "resolved"]
     resident: OptionalId = Field(description="resident id (never the name)")
     room: Label
@@ -82,8 +90,10 @@ class AlertMessage(Message):
     raised_at: UnixTime
     resolved_at: UnixTime | None = None
     acknowledged_by: Person | None = None
-    evidence: Annotated[dict[str, Any], _bag(MAX_EVIDENCE_BYTES)] = Field(
-        default_factory=dict, description="numbers that raised it (a flat or shallow JSON object, bounded)")
+    evidence: Annotated[dict[str, Any], _bag(MAX_EVIDENCE_BYTES), AfterValidator(known)] = Field(
+        default_factory=dict, json_schema_extra=_EVIDENCE_SCHEMA,
+        description="numbers that raised it (a flat or shallow JSON object, bounded); keys from "
+                    "contract/evidence.py, others are dropped by the reader")
     title_zh: Title
     title_en: Title
     paged: list[ContactRole] = Field(
@@ -99,7 +109,7 @@ class AlertMessage(Message):
 
 class EventMessage(Message):
     t: UnixTime
-    name: Word
+    name: EventName
     resident: OptionalId
     room: Label = ""
     sensor: Label = ""

@@ -65,9 +65,13 @@ class Receiver:
         except ValueError:
             return
         if msg.topic.endswith("/acked"):
-            with self.lock:
+            with self.lock:  # the confirmation is the box's acknowledged state (docs/contract.md)
                 self.db.execute("UPDATE acks SET confirmed_at = ? WHERE alert_id = ? AND confirmed_at IS NULL",
                                 (time.time(), body["alert_id"]))
+                if body.get("state") == "acknowledged":
+                    self.db.execute("INSERT OR IGNORE INTO states SELECT alert_id, 'acknowledged', kind, sensor, "
+                                    "resident, site, gateway, started, ? FROM states WHERE alert_id = ? LIMIT 1",
+                                    (time.time(), body["alert_id"]))
             return
         site, gw = body["site"], body["gateway"]
         with self.lock:  # store, commit (FULL), and only then confirm

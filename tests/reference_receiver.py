@@ -156,7 +156,12 @@ class CommunityReceiver:
             done = AckAppliedMessage.model_validate_json(payload)
             if self.pending_acks.pop(done.alert_id, None) is not None:
                 self.confirmed_acks.add(done.alert_id)
-            return None
+            known = home.alerts.get(done.alert_id)
+            if known is None or done.state != "acknowledged" or known.state == "acknowledged":
+                return None
+            # the box's word that it applied the acknowledgement is its acknowledged state
+            home.alerts[done.alert_id] = known.model_copy(update={"state": "acknowledged", "acknowledged_by": done.by})
+            return home.alerts[done.alert_id]
         if leaf == "alerts":
             a = AlertMessage.model_validate_json(payload)
             if self.receipts:

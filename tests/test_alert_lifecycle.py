@@ -247,6 +247,21 @@ def test_a_damaged_database_is_moved_aside_and_replaced(tmp_path: Path) -> None:
     assert [p.alert.id for p in again.pending_alerts()] == ["a2"]
 
 
+def test_an_acknowledgement_is_stored_but_never_sent_back(tmp_path: Path) -> None:
+    """The server gave the box its acknowledged state; the box confirms it on ``acked`` alone
+    (docs/contract.md, "Acknowledgements"): one round trip, not an alert message and its receipt."""
+    ob = Outbox(tmp_path / "eldergate.db")
+    raised = Alert("a1", AlertKind.SOS, _sev(), "r1", "hall", "sos1", T0, raised_at=T0)
+    ob.put_alert(raised)
+    assert ob.received("a1", "raised")
+    ob.put_alert(raised.advance(AlertState.ACKNOWLEDGED, T0 + 5, "li.ming"))
+    stored = ob.alert("a1")
+    assert stored is not None and stored.state == AlertState.ACKNOWLEDGED and stored.acknowledged_by == "li.ming"
+    assert ob.pending_alerts() == [] and ob.unsent_count() == 0
+    ob.put_alert(stored.advance(AlertState.RESOLVED, T0 + 9))  # what the box learns itself still travels
+    assert [(p.alert.id, p.alert.state) for p in ob.pending_alerts()] == [("a1", AlertState.RESOLVED)]
+
+
 def test_damage_while_running_loses_no_alert(tmp_path: Path) -> None:
     db = tmp_path / "eldergate.db"
     ob = Outbox(db)

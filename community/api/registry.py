@@ -33,6 +33,7 @@ from eldergate.community.models import Alert, BoxCommand, Gateway, Home, Residen
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
 from eldergate.community.work import box_commands, consent, desired_config, escalation, scoping
+from eldergate.contract.alert_kinds import AlertKind
 from eldergate.contract.desired_config import ThresholdChanges
 
 router = Router(tags=["registry"])
@@ -51,7 +52,7 @@ def _found(rows: QuerySet[T], pk: int, missing: str) -> T:
 def _gateway_out(g: Gateway, offline: bool | None = None) -> dict[str, Any]:
     """``offline``: already looked up (a list looks once for all its gateways)."""
     if offline is None:
-        offline = Alert.objects.filter(gateway=g, kind="home_offline", resolved_at__isnull=True).exists()
+        offline = Alert.objects.filter(gateway=g, kind=AlertKind.HOME_OFFLINE, resolved_at__isnull=True).exists()
     return {"id": g.pk, "site": g.site, "gateway": g.gateway, "home": g.home_id, "status": g.status,
             "online": g.status == "online" and not offline, "last_seen": g.last_seen, "version": g.version,
             "software_version": g.version, "unsent_alerts": g.unsent_alerts, "sensors": g.sensors,
@@ -156,7 +157,7 @@ def change_resident(request: HttpRequest, resident_id: int, body: ResidentPatch)
             summary="the boxes one may see, with software and configuration versions (desired, applied, refused)")
 def gateways(request: HttpRequest) -> list[dict[str, Any]]:
     gateways = list(scoping.gateways(user(request)).select_related("home").order_by("pk"))
-    offline = set(Alert.objects.filter(gateway__in=gateways, kind="home_offline", resolved_at__isnull=True)
+    offline = set(Alert.objects.filter(gateway__in=gateways, kind=AlertKind.HOME_OFFLINE, resolved_at__isnull=True)
                   .values_list("gateway_id", flat=True))
     return [_gateway_out(g, g.pk in offline) for g in gateways]
 

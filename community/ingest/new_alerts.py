@@ -22,6 +22,7 @@ from eldergate.community.models.audit import AuditEntry, audit_entry
 from eldergate.community.work import escalation
 from eldergate.community.work.server_alerts import pages_nobody
 from eldergate.community.work.workflow import changed_all
+from eldergate.contract.alert_kinds import AlertKind
 from eldergate.contract.messages import AlertMessage
 
 
@@ -46,7 +47,7 @@ def alert_row(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfi
         alert_id=msg.id, gateway=gw, community=home.community if home else None, resident=resident,
         resident_key=msg.resident, kind=msg.kind, severity=msg.severity, room=msg.room, sensor=msg.sensor,
         title_zh=msg.title_zh, title_en=msg.title_en, evidence=evidence, paged_by_gateway=sorted(set(msg.paged)),
-        test=msg.kind == "test" or pages_nobody(home, now, snoozed),
+        test=msg.kind == AlertKind.TEST or pages_nobody(home, now, snoozed),
         state="received", raised_at=raised_at, received_at=now,
         group_key=f"{gw.site}/{gw.gateway}/{msg.resident}/{msg.kind}")
 
@@ -100,7 +101,7 @@ def create_all(new: Sequence[tuple[Gateway, AlertMessage]], now: datetime, cfg: 
     rows.insert([j for a, (_gw, msg) in zip(alerts, new, strict=True) if a.community_id is not None
                  for j in escalation.steps_for(a, cfg, escalation.hold_for(msg, now))])
     rows.insert([audit_row(a, now) for a in alerts])
-    tests = [gw.pk for gw, msg in new if msg.kind == "test"]
+    tests = [gw.pk for gw, msg in new if msg.kind == AlertKind.TEST]
     if tests:
         Gateway.objects.filter(pk__in=tests).update(last_test_ok=now)
     changed_all(alerts)

@@ -41,6 +41,7 @@ from eldergate.community.models import (
 from eldergate.community.models.audit import AuditEntry, audit_entry, record
 from eldergate.community.work import acks, escalation, fanout, offline
 from eldergate.community.work.workflow import changed, gateway_state
+from eldergate.contract.alert_kinds import AlertKind
 from eldergate.contract.bounds import MAX_PAYLOAD_BYTES
 from eldergate.contract.messages import (
     AckAppliedMessage,
@@ -385,7 +386,7 @@ def _alert(gw: Gateway, msg: AlertMessage, now: datetime, cfg: CommunityConfig) 
         if home is not None:
             escalation.schedule(alert, cfg, new=True, hold_until=escalation.hold_for(msg, now))
         record(now, "gateway", "raised", alert, kind=msg.kind, unknown_gateway=home is None)
-        if msg.kind == "test":
+        if msg.kind == AlertKind.TEST:
             Gateway.objects.filter(pk=gw.pk).update(last_test_ok=now)
     t = msg.resolved_at if msg.state == "resolved" and msg.resolved_at else msg.sent_at
     new = gateway_state(alert, msg.state, new_alerts.gateway_time(t, now, cfg), msg.acknowledged_by, now) \

@@ -22,6 +22,7 @@ from eldergate.community.work import scoping
 from eldergate.community.work.lost import LOST_KINDS
 from eldergate.community.work.names import Names
 from eldergate.community.work.words import duration, since, summary_sentence, t
+from eldergate.contract.events import EventName as E
 
 
 def _progress(a: Alert, names: Names, language: str) -> str:
@@ -36,9 +37,9 @@ def _progress(a: Alert, names: Names, language: str) -> str:
 def _outing(r: Resident, language: str) -> str:
     """"外出 1 小时 20 分钟，已通知网格员" while the box says the resident is out."""
     g = r.home.gateways.first()
-    last = (Event.objects.filter(gateway=g, resident_key=r.resident_id, name__in=("went_out", "came_back"))
+    last = (Event.objects.filter(gateway=g, resident_key=r.resident_id, name__in=(E.WENT_OUT, E.CAME_BACK))
             .order_by("-t").first()) if g else None
-    if last is None or last.name != "went_out":
+    if last is None or last.name != E.WENT_OUT:
         return ""
     told = Alert.objects.filter(resident=r, kind__in=LOST_KINDS, resolved_at__isnull=True).exists()
     return t("out_told" if told else "out_for", language, t=duration((now() - last.t).total_seconds(), language))

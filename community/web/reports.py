@@ -21,7 +21,7 @@ from eldergate.community.models import Visit
 from eldergate.community.web.common import error_page, lang, page
 from eldergate.community.work import scoping, stats
 from eldergate.community.work.words import T, t
-from eldergate.contract.alert_kinds import facets
+from eldergate.contract.alert_kinds import AlertKind, facets
 
 
 def _period(request: HttpRequest) -> tuple[datetime, datetime, str]:
@@ -46,7 +46,7 @@ def offline_hours(alerts: Any, start: datetime, end: datetime, at: datetime) -> 
     outages of one box count once."""
     stop = min(end, at)
     spans: dict[int, list[tuple[datetime, datetime]]] = {}
-    outages = (alerts.filter(kind="home_offline", test=False, raised_at__lt=stop)
+    outages = (alerts.filter(kind=AlertKind.HOME_OFFLINE, test=False, raised_at__lt=stop)
                .filter(Q(cleared_at__isnull=True) | Q(cleared_at__gt=start))
                .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=start)))
     for a in outages:

@@ -15,6 +15,7 @@ from django.db.models import Q
 from eldergate.community.models import BoxCommand, Event, Gateway
 from eldergate.community.models.audit import record
 from eldergate.community.work.publisher import Publisher
+from eldergate.contract.events import EventName as E
 from eldergate.contract.messages import CommandMessage, topic
 
 ANSWER_WITHIN = timedelta(minutes=10)
@@ -60,7 +61,7 @@ def settle(now: datetime) -> int:
 def _diagnostics(cmd: BoxCommand) -> dict[str, Any] | None:
     """The box's report sent after the command (its event's time is the box's: a minute's leeway)."""
     assert cmd.sent_at is not None
-    ev = (Event.objects.filter(gateway=cmd.gateway, name="diagnostics", t__gte=cmd.sent_at - CLOCK_LEEWAY)
+    ev = (Event.objects.filter(gateway=cmd.gateway, name=E.DIAGNOSTICS, t__gte=cmd.sent_at - CLOCK_LEEWAY)
           .order_by("-t").first())
     return dict(ev.details) if ev is not None else None
 

@@ -22,7 +22,7 @@ from eldergate.community.config import CommunityConfig, Step
 from eldergate.community.models import Alert, AlertState, Contact, DutyShift, EscalationJob, Profile, Resident
 from eldergate.community.models.audit import record
 from eldergate.community.work.notify import Notifier, Push
-from eldergate.contract.alert_kinds import SEVERITY_ZH, facets
+from eldergate.contract.alert_kinds import SEVERITY_ZH, AlertKind, facets
 from eldergate.contract.messages import AlertMessage
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ RETRY = timedelta(minutes=1)
 
 
 def ladder_for(alert: Alert, cfg: CommunityConfig, at: datetime) -> list[Step]:
-    key = "offline" if alert.kind == "home_offline" else alert.severity
+    key = "offline" if alert.kind == AlertKind.HOME_OFFLINE else alert.severity
     esc = cfg.escalation
     start, end = esc.night_span()
     local = at.astimezone(ZoneInfo(cfg.server.time_zone)).time()

@@ -39,11 +39,13 @@ from eldergate.community.models.audit import record
 from eldergate.community.work.publisher import Publisher
 from eldergate.community.work.server_alerts import raise_on_server
 from eldergate.community.work.workflow import changed
+from eldergate.contract.alert_kinds import AlertKind
+from eldergate.contract.events import EventName as E
 from eldergate.contract.messages import CommandMessage, topic
 
 log = logging.getLogger(__name__)
-FOUND = "found_by_passerby"
-LOST_KINDS = ("not_back", "wandering", FOUND)
+FOUND = AlertKind.FOUND_BY_PASSERBY
+LOST_KINDS = (AlertKind.NOT_BACK, AlertKind.WANDERING, FOUND)
 SCANS_PER_CODE = (5, timedelta(minutes=10))  # a finder taps twice, a prankster forty times
 SCANS_PER_ADDRESS = (20, timedelta(hours=1))
 POSITIONS_KEPT = timedelta(hours=1)
@@ -149,7 +151,7 @@ def _finder_words(ev: dict[str, Any]) -> str:
 
 def last_left(r: Resident) -> datetime | None:
     """When the box last saw the resident go out (or the front door open)."""
-    e = (Event.objects.filter(gateway__home=r.home, resident_key=r.resident_id, name__in=("went_out", "door_opened"))
+    e = (Event.objects.filter(gateway__home=r.home, resident_key=r.resident_id, name__in=(E.WENT_OUT, E.DOOR_OPENED))
          .order_by("-t").first())
     return e.t if e else None
 

@@ -17,10 +17,11 @@ from eldergate.community.models import Alert, Gateway
 from eldergate.community.work.publisher import Publisher
 from eldergate.community.work.server_alerts import pages_nobody, raise_on_server
 from eldergate.community.work.workflow import server_resolve
+from eldergate.contract.alert_kinds import AlertKind
 from eldergate.contract.messages import CommandMessage, topic
 
 log = logging.getLogger(__name__)
-KIND = "home_offline"
+KIND = AlertKind.HOME_OFFLINE
 
 
 def touch_s(cfg: CommunityConfig) -> float:

@@ -22,17 +22,19 @@ from eldergate.community.work import consent
 from eldergate.community.work.names import Names
 from eldergate.community.work.words import duration, t
 from eldergate.community.work.words import since as since_words
+from eldergate.contract.alert_kinds import AlertKind
+from eldergate.contract.events import EventName as E
 
 STALE = timedelta(minutes=5)
 UNSEEN = timedelta(hours=6)
-STATE_EVENTS = {
-    "sleep_start": "asleep", "sleep_end": "awake_in_bed", "bed_entry": "awake_in_bed", "bed_return": "awake_in_bed",
-    "bed_exit": "up", "activity_resumed": "up", "fall_recovered": "up", "returned_home": "up",
-    "wandering": "out", "door_opened": None, "door_closed": None,
-    "went_out": "out", "came_back": "up",
+STATE_EVENTS: dict[str, str | None] = {
+    E.SLEEP_START: "asleep", E.SLEEP_END: "awake_in_bed", E.BED_ENTRY: "awake_in_bed", E.BED_RETURN: "awake_in_bed",
+    E.BED_EXIT: "up", E.ACTIVITY_RESUMED: "up", E.FALL_RECOVERED: "up", E.RETURNED_HOME: "up",
+    E.WANDERING: "out", E.DOOR_OPENED: None, E.DOOR_CLOSED: None,
+    E.WENT_OUT: "out", E.CAME_BACK: "up",
 }
 IN_BED = {"asleep", "awake_in_bed"}
-ACTIVE_EVENTS = ("bed_exit", "door_opened", "activity_resumed")
+ACTIVE_EVENTS = (E.BED_EXIT, E.DOOR_OPENED, E.ACTIVITY_RESUMED)
 
 
 def display_name(r: Resident, community: Community) -> str:
@@ -51,6 +53,7 @@ def place_label(r: Resident, lang: str) -> str:
 
 
 SENSOR_GROUPS = ("gas", "smoke", "door")  # the status names sensors by id: "kitchen_gas", "front_door"
+GROUP_ALARMS = {"gas": (AlertKind.GAS, AlertKind.CARBON_MONOXIDE), "smoke": (AlertKind.SMOKE,), "door": ()}
 
 
 def _sensor_states(g: Gateway | None, alerts: list[Alert], door: str | None, lang: str) -> list[dict[str, str]]:
@@ -63,7 +66,7 @@ def _sensor_states(g: Gateway | None, alerts: list[Alert], door: str | None, lan
         if not ids:
             continue
         label = t("smoke_s" if group == "smoke" else group, lang)
-        if group != "door" and any(a.kind in (group, "carbon_monoxide" if group == "gas" else "") for a in alerts):
+        if any(a.kind in GROUP_ALARMS[group] for a in alerts):
             state, text = "alarm", t("sensor_alarm", lang)
         elif any(sensors[sid] != "ok" for sid in ids):
             state, text = "off", t("sensor_off", lang)
@@ -127,9 +130,9 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
         k = (e.gateway_id, e.resident_key)
         today[k][e.name] += 1
         local_hour = e.t.astimezone(ZoneInfo(tz)).hour
-        if e.name == "sleep_start" and 10 <= local_hour < 19:
+        if e.name == E.SLEEP_START and 10 <= local_hour < 19:
             sleeping_since[k] = e.t
-        elif e.name == "sleep_end" and k in sleeping_since:
+        elif e.name == E.SLEEP_END and k in sleeping_since:
             naps[k] += (e.t - sleeping_since.pop(k)).total_seconds() / 60
     resting: dict[tuple[int, str], float] = {}
     for srow in (Summary.objects.filter(gateway__in=gws.values(), period_end__gte=now - timedelta(hours=36))
@@ -139,8 +142,8 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
             resting[(srow.gateway_id, srow.resident_key)] = float(rate)
     doors: dict[int, str] = {}
     for e in (Event.objects.filter(gateway__in=gws.values(), t__gte=now - timedelta(days=7),
-                                   name__in=("door_opened", "door_closed")).order_by("t")):
-        doors[e.gateway_id] = "open" if e.name == "door_opened" else "closed"
+                                   name__in=(E.DOOR_OPENED, E.DOOR_CLOSED)).order_by("t")):
+        doors[e.gateway_id] = "open" if e.name == E.DOOR_OPENED else "closed"
     zone = ZoneInfo(tz)
     names = Names(lang)
     last_state: dict[tuple[int, str], tuple[str, datetime]] = {}
@@ -191,8 +194,8 @@ def tiles(community: Community, now: datetime, tz: str, lang: str) -> list[dict[
             "vitals_at": v.t.astimezone(ZoneInfo(tz)).strftime("%H:%M") if show_vitals and v else None,
             "vitals_stale": bool(show_vitals and v and now - v.t > STALE),
             "health": health,
-            "bed_exits": today[k].get("bed_exit", 0) if health else None,
-            "turnovers": today[k].get("turnover", 0) if health else None,
+            "bed_exits": today[k].get(E.BED_EXIT, 0) if health else None,
+            "turnovers": today[k].get(E.TURNOVER, 0) if health else None,
             "nap_min": round(naps.get(k, 0)) if health else None,
             "activity": sum(n for name, n in today[k].items() if name in ACTIVE_EVENTS) if health else None,
             "alerts": [{"id": a.alert_id, "kind": a.kind, "title": a.title_zh if lang != "en" else a.title_en,

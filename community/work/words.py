@@ -6,6 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from eldergate.contract.alert_kinds import AlertKind
+from eldergate.contract.events import EventName
+from eldergate.contract.evidence import EvidenceKey as K
+
 LANGS = ("zh-hans", "en")
 
 T: dict[str, tuple[str, str]] = {
@@ -415,45 +419,48 @@ def _number(ev: dict[str, Any], key: str) -> float | None:
     return float(v)
 
 
+_VITAL_LABELS: dict[str, str] = {EventName.ABNORMAL_HEART_RATE: "hr", EventName.ABNORMAL_BREATHING_RATE: "br"}
+
+
 def evidence(kind: str, ev: Any, room_id: str, sensor: str, lang: str) -> list[str]:
     """The numbers that raised an alert, as a grid worker reads them."""
     ev = ev if isinstance(ev, dict) else {}
     out: list[str] = []
-    down = _number(ev, "down_s")  # the box's fall detector: seconds on the floor
+    down = _number(ev, K.DOWN_S)  # the box's fall detector: seconds on the floor
     if down is not None:
         out.append(t("ev_down", lang, m=max(1, round(down / 60))))
-    for key, word in (("still_min", "ev_still"), ("out_of_bed_min", "ev_out_of_bed"),
-                      ("since_door_opened_min", "ev_door")):
+    for key, word in ((K.STILL_MIN, "ev_still"), (K.OUT_OF_BED_MIN, "ev_out_of_bed"),
+                      (K.SINCE_DOOR_OPENED_MIN, "ev_door")):
         v = _number(ev, key)
         if v is not None:
             out.append(t(word, lang, m=round(v)))
-    hours = _number(ev, "hours_unseen")
+    hours = _number(ev, K.HOURS_UNSEEN)
     if hours is not None:
         out.append(t("ev_unseen", lang, h=int(hours) if hours.is_integer() else round(hours, 1)))
-    for key, label in (("heart_rate_bpm", "hr"), ("breathing_rate_bpm", "br")):
-        v = _number(ev, key)
-        if v is not None:
-            out.append(f"{t(label, lang)} {round(v)}{t('per_min', lang)}")
-    out_min = _number(ev, "out_min")
-    if out_min is not None and kind == "not_back":
+    rate = _number(ev, K.VALUE)  # an unusual vital sign: the raising event says which, its value the rate
+    label = _VITAL_LABELS.get(str(ev.get(K.EVENT, "")))
+    if rate is not None and label is not None:
+        out.append(f"{t(label, lang)} {round(rate)}{t('per_min', lang)}")
+    out_min = _number(ev, K.OUT_MIN)
+    if out_min is not None and kind == AlertKind.NOT_BACK:
         out.append(t("ev_out", lang, m=round(out_min)))
-        usual = _number(ev, "usual_min")
+        usual = _number(ev, K.USUAL_MIN)
         if usual is not None:
             out.append(t("ev_usual", lang, m=round(usual)))
-        for why in str(ev.get("why", ""))[:60].split(","):
+        for why in str(ev.get(K.WHY, ""))[:60].split(","):
             if f"ev_why_{why}" in T:
                 out.append(t(f"ev_why_{why}", lang))
-        c = _number(ev, "outdoor_c")
+        c = _number(ev, K.OUTDOOR_C)
         if c is not None:
             out.append(t("ev_outdoor", lang, c=round(c)))
-    if kind == "found_by_passerby":
+    if kind == AlertKind.FOUND_BY_PASSERBY:
         out.append(t("ev_found", lang))
-        if _number(ev, "latitude") is not None:
+        if _number(ev, K.LATITUDE) is not None:
             out.append(t("ev_found_located", lang))
-        if ev.get("finder_phone"):
+        if ev.get(K.FINDER_PHONE):
             out.append(t("ev_found_phone", lang))
-    if kind == "home_offline":
-        out.append(t("ev_offline_will" if ev.get("why") == "last will" else "ev_offline_silence", lang))
+    if kind == AlertKind.HOME_OFFLINE:
+        out.append(t("ev_offline_will" if ev.get(K.WHY) == "last will" else "ev_offline_silence", lang))
     if room_id:
         out.append(t("ev_in", lang, room=room(room_id, lang)))
     if sensor and not out:

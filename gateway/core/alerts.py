@@ -14,35 +14,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from eldergate.contract.alert_kinds import KINDS, AlertKind, Severity
 from eldergate.signal.model import Event, EventName
 
-
-class Severity(enum.StrEnum):
-    CRITICAL = "critical"
-    WARNING = "warning"
-    INFO = "info"
-
-
-class AlertKind(enum.StrEnum):
-    FALL = "fall"
-    GAS = "gas"
-    SMOKE = "smoke"
-    CARBON_MONOXIDE = "carbon_monoxide"
-    SOS = "sos"
-    WATER_LEAK = "water_leak"
-    ABNORMAL_VITALS = "abnormal_vitals"
-    APNOEA = "apnoea"
-    LONG_LIE = "long_lie"
-    OUT_OF_BED_AT_NIGHT = "out_of_bed_at_night"
-    WANDERING = "wandering"
-    NOT_BACK = "not_back"  # out by day longer than usual (signal/outings.py); urgent in the cold or at risk
-    DID_NOT_GO_TO_BED = "did_not_go_to_bed"  # at home all night and never in bed: one morning warning
-    INACTIVITY = "inactivity"
-    SENSOR_OFFLINE = "sensor_offline"
-    LOW_BATTERY = "low_battery"
-    TAMPER = "tamper"
-    STORAGE_FAULT = "storage_fault"  # the gateway's own database was damaged and replaced
-    TEST = "test"  # asked for by the community server (cmd test_alert): proves the path end to end
+__all__ = ["Alert", "AlertEngine", "AlertKind", "AlertState", "Severity", "alert_id"]
 
 
 class AlertState(enum.StrEnum):
@@ -52,54 +27,18 @@ class AlertState(enum.StrEnum):
     RESOLVED = "resolved"
 
 
-# event that raises -> (alert kind, severity); event that clears -> alert kind
+# the contract's rules (contract/alert_kinds.py): event that raises -> (alert kind, its usual
+# severity); event that clears -> alert kind
 RAISES: dict[EventName, tuple[AlertKind, Severity]] = {
-    EventName.FALL: (AlertKind.FALL, Severity.CRITICAL),
-    EventName.GAS: (AlertKind.GAS, Severity.CRITICAL),
-    EventName.SMOKE: (AlertKind.SMOKE, Severity.CRITICAL),
-    EventName.CARBON_MONOXIDE: (AlertKind.CARBON_MONOXIDE, Severity.CRITICAL),
-    EventName.SOS: (AlertKind.SOS, Severity.CRITICAL),
-    EventName.WATER_LEAK: (AlertKind.WATER_LEAK, Severity.WARNING),
-    EventName.ABNORMAL_HEART_RATE: (AlertKind.ABNORMAL_VITALS, Severity.WARNING),
-    EventName.ABNORMAL_BREATHING_RATE: (AlertKind.ABNORMAL_VITALS, Severity.WARNING),
-    EventName.APNOEA: (AlertKind.APNOEA, Severity.CRITICAL),
-    EventName.LONG_LIE: (AlertKind.LONG_LIE, Severity.CRITICAL),
-    EventName.OUT_OF_BED_AT_NIGHT: (AlertKind.OUT_OF_BED_AT_NIGHT, Severity.WARNING),
-    EventName.WANDERING: (AlertKind.WANDERING, Severity.CRITICAL),
-    EventName.NOT_BACK: (AlertKind.NOT_BACK, Severity.WARNING),  # critical when the event says urgent
-    EventName.STAYED_UP_ALL_NIGHT: (AlertKind.DID_NOT_GO_TO_BED, Severity.WARNING),
-    EventName.INACTIVITY: (AlertKind.INACTIVITY, Severity.WARNING),
-    EventName.SENSOR_SILENT: (AlertKind.SENSOR_OFFLINE, Severity.WARNING),
-    EventName.BRIDGE_OFFLINE: (AlertKind.SENSOR_OFFLINE, Severity.WARNING),
-    EventName.BATTERY_LOW: (AlertKind.LOW_BATTERY, Severity.INFO),
-    EventName.TAMPER: (AlertKind.TAMPER, Severity.WARNING),
-}
-CLEARS: dict[EventName, AlertKind] = {
-    EventName.FALL_RECOVERED: AlertKind.FALL,
-    EventName.GAS_CLEARED: AlertKind.GAS,
-    EventName.SMOKE_CLEARED: AlertKind.SMOKE,
-    EventName.CARBON_MONOXIDE_CLEARED: AlertKind.CARBON_MONOXIDE,
-    EventName.WATER_LEAK_CLEARED: AlertKind.WATER_LEAK,
-    EventName.VITALS_NORMAL: AlertKind.ABNORMAL_VITALS,
-    EventName.BREATHING_RESUMED: AlertKind.APNOEA,
-    EventName.LONG_LIE_ENDED: AlertKind.LONG_LIE,
-    EventName.BED_RETURN: AlertKind.OUT_OF_BED_AT_NIGHT,
-    EventName.BED_ENTRY: AlertKind.OUT_OF_BED_AT_NIGHT,  # after a restart the bed knows no exit: any entry ends it
-    EventName.RETURNED_HOME: AlertKind.WANDERING,
-    EventName.CAME_BACK: AlertKind.NOT_BACK,
-    EventName.ACTIVITY_RESUMED: AlertKind.INACTIVITY,
-    EventName.SENSOR_RECOVERED: AlertKind.SENSOR_OFFLINE,
-    EventName.BRIDGE_ONLINE: AlertKind.SENSOR_OFFLINE,
-    EventName.BATTERY_OK: AlertKind.LOW_BATTERY,
-    EventName.TAMPER_CLEARED: AlertKind.TAMPER,
-}
+    e: (f.kind, f.severity) for f in KINDS.values() if f.origin == "box" for e in f.raised_by}
+CLEARS: dict[EventName, AlertKind] = {e: f.kind for f in KINDS.values() if f.origin == "box" for e in f.cleared_by}
 # alerts about a whole resident (one at a time) vs about one sensor (one per sensor)
 _PER_SENSOR = {AlertKind.SENSOR_OFFLINE, AlertKind.LOW_BATTERY, AlertKind.TAMPER, AlertKind.WATER_LEAK}
 # home-wide alarms that several sensors may report at once: the alert ends when the last one clears
 _SHARED = frozenset({AlertKind.GAS, AlertKind.SMOKE, AlertKind.CARBON_MONOXIDE})
 URGENT_WHEN_SAID = frozenset({AlertKind.NOT_BACK})  # the event's details["urgent"] raises its severity
 # momentary alerts: no sensor state clears them, a person answering does (docs/alert-lifecycle.md)
-CLOSED_BY_ACK = frozenset({AlertKind.SOS, AlertKind.TEST, AlertKind.STORAGE_FAULT, AlertKind.DID_NOT_GO_TO_BED})
+CLOSED_BY_ACK = frozenset(f.kind for f in KINDS.values() if f.closed_by_ack)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,11 @@ def _update_body(db: sqlite3.Connection, seq: int, body: str) -> None:
     db.execute("UPDATE outbox SET body = ? WHERE seq = ?", (body, seq))
 
 
+def _is_news(a: Alert) -> bool:
+    """An alert state the server learns from the box. An acknowledgement came from the server."""
+    return a.state != AlertState.ACKNOWLEDGED
+
+
 def _is_damage(err: sqlite3.DatabaseError) -> bool:
     """Corruption, as opposed to a full disk, a lock or a read-only file."""
     code = getattr(err, "sqlite_errorcode", None)
@@ -139,7 +144,9 @@ class Outbox:
     # -- alerts -----------------------------------------------------------------------------
 
     def put_alert(self, a: Alert) -> None:
-        """Store an alert state change and queue it for the server: durable before returning."""
+        """Store an alert state change and queue it for the server: durable before returning.
+        An acknowledgement is the server's own news: stored, never queued (the box confirms it on
+        ``acked``; docs/contract.md, "Acknowledgements")."""
         txn = self._alert_txn(a, replace=True)
         with self._lock:
             if not self._write(txn) and not (self._make_room() and self._write(txn)):
@@ -161,8 +168,9 @@ class Outbox:
             try:
                 db.execute(f"INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?) {upsert}",
                            (a.id, str(a.kind), str(a.state), a.raised_at, now, body))
-                db.execute(f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO outbox "
-                           "(alert_id, state, body, created) VALUES (?, ?, ?, ?)", (a.id, str(a.state), body, now))
+                if _is_news(a):
+                    db.execute(f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO outbox (alert_id, state, "
+                               "body, created) VALUES (?, ?, ?, ?)", (a.id, str(a.state), body, now))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -271,7 +279,7 @@ class Outbox:
             rows = self._read("SELECT seq, body, attempts FROM outbox WHERE next_send IS NULL OR next_send <= ? "
                               "ORDER BY seq LIMIT ?", (now, limit))
             out = [PendingAlert(seq, Alert.from_json(json.loads(body)), n) for seq, body, n in rows]
-            out += [PendingAlert(-1, a, 0) for a in self._unsaved.values()]
+            out += [PendingAlert(-1, a, 0) for a in self._unsaved.values() if _is_news(a)]
         return out
 
     def mark_sent(self, seq: int, resend_in_s: float, now: float | None = None) -> None:
@@ -339,7 +347,7 @@ class Outbox:
 
     def unsent_count(self) -> int:
         with self._lock:
-            return int(self._read("SELECT count(*) FROM outbox")[0][0]) + len(self._unsaved)
+            return int(self._read("SELECT count(*) FROM outbox")[0][0]) + sum(map(_is_news, self._unsaved.values()))
 
     def open_alerts(self) -> list[Alert]:
         with self._lock:
