@@ -81,3 +81,15 @@ def test_the_wall_hides_names_and_medical_notes_unless_the_community_chooses(wor
     assert Client().get("/wall?key=wrong").status_code == 403
     other = world.sides["other"].community.wall_key
     assert "kz/gw1/r1" not in Client().get(f"/wall/tiles?key={other}").content.decode()
+
+
+def test_the_evidence_a_box_sends_is_said_in_words() -> None:
+    """What the box's alert engine writes (the raising event, its value, the detector's keys) is
+    what the page reads: an unusual heart rate is the event's value, not a key no box sends."""
+    from eldergate.community.work.words import evidence
+
+    said = evidence("abnormal_vitals", {"event": "abnormal_heart_rate", "value": 131.0}, "", "", "zh-hans")
+    assert said == ["心率 131次/分"]
+    assert evidence("abnormal_vitals", {"event": "abnormal_breathing_rate", "value": 31.0}, "", "", "en") == \
+        ["breathing 31/min"]
+    assert evidence("fall", {"event": "fall", "down_s": 250.0}, "", "", "en")[0].startswith("on the floor")
