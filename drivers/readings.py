@@ -22,7 +22,7 @@ class Reading:
     sensor: str = field(default="", kw_only=True)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": "reading", "name": self.kind}
+        out: dict[str, Any] = {"record": "reading", "name": self.kind}
         for f in dataclasses.fields(self):
             out[f.name] = _jsonable(getattr(self, f.name))
         return out

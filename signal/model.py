@@ -1,7 +1,7 @@
 """What the signal pipeline derives: observations (a value with a quality) and events.
 
 Both are immutable and serialise to the one JSON shape that ``eldergate replay --json``
-prints: ``t``, ``kind``, ``name``, ``value``, ``sensor``, ``resident`` and the rest.
+prints: ``t``, ``record`` (which of them), ``name``, ``value``, ``sensor``, ``resident`` and the rest.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Observation:
         value = round(self.value, 2) if isinstance(self.value, float) else self.value
         out: dict[str, Any] = {
             "t": round(self.t, 3),
-            "kind": "observation",
+            "record": "observation",
             "name": self.name,
             "value": value,
             "sensor": self.sensor,
@@ -62,7 +62,7 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         return {
             "t": round(self.t, 3),
-            "kind": "event",
+            "record": "event",
             "name": str(self.name),
             "value": None if self.value is None else round(self.value, 2),
             "sensor": self.sensor,

@@ -40,7 +40,7 @@ class DailySummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "t": round(self.period_end, 3), "kind": "summary", "name": "daily_summary", "value": None,
+            "t": round(self.period_end, 3), "record": "summary", "name": "daily_summary", "value": None,
             "sensor": "", "resident": self.resident,
             "period_start": round(self.period_start, 3), "period_end": round(self.period_end, 3),
             "bed_exits": self.bed_exits, "night_bed_exits": self.night_bed_exits,

@@ -150,18 +150,18 @@ def test_replay_yields_the_exact_events(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     for obj in lines:
-        assert {"t", "kind", "name", "sensor", "resident"} <= obj.keys()
-    events = [(round(o["t"] - T0, 1), o["name"]) for o in lines if o["kind"] == "event"]
+        assert {"t", "record", "sensor", "resident"} <= obj.keys()
+    events = [(round(o["t"] - T0, 1), o["name"]) for o in lines if o["record"] == "event"]
     # the room radar says nothing for its first 880 s, longer than its 10 min check-in
     assert events == [(0.0, "bed_entry"), (500.0, "bed_exit"), (600.0, "sensor_silent"), (700.0, "gas"),
                       (800.0, "gas_cleared"), (880.0, "sensor_recovered"), (901.2, "possible_fall"),
                       (946.2, "fall")]
-    alerts = [(round(o["t"] - T0, 1), o["name"], o["state"]) for o in lines if o["kind"] == "alert"]
+    alerts = [(round(o["t"] - T0, 1), o["kind"], o["state"]) for o in lines if o["record"] == "alert"]
     assert alerts == [(600.0, "sensor_offline", "raised"), (700.0, "gas", "raised"), (800.0, "gas", "resolved"),
                       (880.0, "sensor_offline", "resolved"), (946.2, "fall", "raised")]
-    fall = next(o for o in lines if o["kind"] == "alert" and o["name"] == "fall")
+    fall = next(o for o in lines if o["record"] == "alert" and o["kind"] == "fall")
     assert fall["severity"] == "critical" and fall["resident"] == "r1" and fall["room"] == "bedroom"
-    assert [o["kind"] for o in lines].count("summary") == 1
+    assert [o["record"] for o in lines].count("summary") == 1
 
 
 def test_replay_is_deterministic_and_prints_readings(tmp_path: Path) -> None:
@@ -170,7 +170,7 @@ def test_replay_is_deterministic_and_prints_readings(tmp_path: Path) -> None:
     first, second = run(*args).stdout, run(*args).stdout
     assert first == second
     with_readings = [json.loads(x) for x in run(*args, "--readings").stdout.splitlines()]
-    readings = [o for o in with_readings if o["kind"] == "reading"]
+    readings = [o for o in with_readings if o["record"] == "reading"]
     assert {o["name"] for o in readings} >= {"presence", "distance", "targets", "target_height"}
     gas = [o for o in readings if o["sensor"] == "kitchen_gas" and o["name"] == "alarm"]
     assert [o["active"] for o in gas] == [False, True, True, False]
@@ -181,7 +181,7 @@ def test_replay_with_sensor_declarations_and_no_config(tmp_path: Path) -> None:
     res = run("replay", str(capture), "--json", "--sensor", "bed_radar=mr60bha2", "--sensor", "room_radar=mr60fda2",
               "--sensor", "kitchen_gas=zigbee2mqtt")
     assert res.returncode == 0, res.stderr
-    names = [json.loads(x)["name"] for x in res.stdout.splitlines() if '"kind":"event"' in x]
+    names = [json.loads(x)["name"] for x in res.stdout.splitlines() if '"record":"event"' in x]
     assert [n for n in names if n != "sensor_silent"][:4] == ["bed_entry", "bed_exit", "gas", "gas_cleared"]
     assert "fall" in names
     res = run("replay", str(capture), "--sensor", "bed_radar=nonsense")
@@ -333,7 +333,7 @@ def test_replay_with_one_sensor_named_skips_the_others_and_says_so(tmp_path: Pat
     res = run("replay", str(path), "--sensor", "bed_radar=mr60bha2", "--readings", "--json")
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
-    assert {x["sensor"] for x in lines if x["kind"] == "reading"} == {"bed_radar"}
+    assert {x["sensor"] for x in lines if x["record"] == "reading"} == {"bed_radar"}
     assert "kitchen_gas, room_radar" in res.stderr  # said once, naming what was skipped
 
 

@@ -60,4 +60,4 @@ def test_a_quiet_capture_gives_the_same_events_live_and_in_replay(tmp_path: Path
 
 def _events(json_lines: str) -> list[tuple[str, float]]:
     return sorted((o["name"], round(o["t"], 1)) for o in map(json.loads, json_lines.splitlines())
-                  if o.get("kind") == "event" and o["name"] in WATCHED)
+                  if o.get("record") == "event" and o["name"] in WATCHED)

@@ -37,7 +37,7 @@ def test_replay_of_a_night_prints_the_summary_with_the_right_counts(tmp_path: Pa
     res = subprocess.run(eldergate_cmd("replay", "--config", str(cfg), str(capture), "--json"), capture_output=True,
                          text=True, env=clean_env(), timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
-    summaries = [json.loads(x) for x in res.stdout.splitlines() if '"kind":"summary"' in x]
+    summaries = [json.loads(x) for x in res.stdout.splitlines() if '"record":"summary"' in x]
     morning = summaries[0]  # produced at 07:30 (the end of the night, 06:30, plus an hour)
     assert dt.datetime.fromtimestamp(morning["period_end"], ZoneInfo("Asia/Shanghai")).strftime("%H:%M") == "07:30"
     truth_exits = [t for t, n in s.truth if n == "bed_exit"]

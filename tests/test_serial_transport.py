@@ -201,7 +201,7 @@ def test_replay_of_the_ti_capture_yields_one_reading_per_frame(tmp_path: Path) -
     res = subprocess.run(eldergate_cmd("replay", str(cap), "--sensor", "vs=ti-mmwave", "--readings", "--json"),
                          capture_output=True, text=True, env=clean_env(), timeout=60)
     assert res.returncode == 0, res.stderr
-    readings = [json.loads(x) for x in res.stdout.splitlines() if '"kind":"reading"' in x]
+    readings = [json.loads(x) for x in res.stdout.splitlines() if '"record":"reading"' in x]
     assert len(readings) == 300 and {r["name"] for r in readings} == {"ti_vital_signs"}
     assert [r["frame"] for r in readings] == list(range(663, 963))
     assert readings[0]["value"] == pytest.approx(39.3006, abs=1e-4) and readings[0]["unit"] == "mm"

@@ -73,27 +73,35 @@ class Alert:
         return not (self.state == AlertState.ACKNOWLEDGED and self.kind in CLOSED_BY_ACK)
 
     def to_json(self) -> dict[str, Any]:
+        """The contract's alert (contract/messages.py AlertMessage: the same names and meanings,
+        without the envelope, the titles and the hand-over the uplink adds) and the box's own
+        stamps: what the outbox stores, what ``replay --json`` prints."""
         t = self.resolved_at if self.state == AlertState.RESOLVED and self.resolved_at else self.raised_at
         return {
-            "t": round(t, 3), "kind": "alert", "name": str(self.kind), "value": None,
-            "id": self.id, "severity": str(self.severity), "state": str(self.state),
-            "sensor": self.sensor, "resident": self.resident, "room": self.room,
-            "started": round(self.started, 3), "evidence": self.evidence,
-            "raised_at": round(self.raised_at, 3),
+            "record": "alert", "t": round(t, 3),
+            "id": self.id, "kind": str(self.kind), "severity": str(self.severity), "state": str(self.state),
+            "resident": self.resident, "room": self.room, "sensor": self.sensor,
+            "started": round(self.started, 3), "raised_at": round(self.raised_at, 3), "resolved_at": self.resolved_at,
+            "acknowledged_by": self.acknowledged_by, "evidence": self.evidence, "paged": list(self.paged),
             "delivered_at": self.delivered_at, "acknowledged_at": self.acknowledged_at,
-            "acknowledged_by": self.acknowledged_by, "resolved_at": self.resolved_at,
-            "paged": list(self.paged),
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Alert:
+        # an outbox written before the one shape said "kind": "alert" and the alert's kind as "name"
+        kind = d["name"] if d.get("kind") == "alert" else d["kind"]
         return cls(
-            id=d["id"], kind=AlertKind(d["name"]), severity=Severity(d["severity"]), resident=d["resident"],
+            id=d["id"], kind=AlertKind(kind), severity=Severity(d["severity"]), resident=d["resident"],
             room=d["room"], sensor=d["sensor"], started=d["started"], evidence=d.get("evidence", {}),
             state=AlertState(d["state"]), raised_at=d["raised_at"], delivered_at=d.get("delivered_at"),
             acknowledged_at=d.get("acknowledged_at"), acknowledged_by=d.get("acknowledged_by"),
             resolved_at=d.get("resolved_at"), paged=tuple(d.get("paged", ())),
         )
+
+    def shifted(self, delta: float) -> Alert:
+        """The same alert with its times moved by ``delta`` (the clock was set after it was raised)."""
+        return dataclasses.replace(self, started=self.started + delta, raised_at=self.raised_at + delta,
+                                   resolved_at=None if self.resolved_at is None else self.resolved_at + delta)
 
     def advance(self, state: AlertState, t: float, by: str | None = None) -> Alert:
         stamps: dict[str, Any] = {"state": state}
@@ -166,7 +174,7 @@ class AlertEngine:
         """The wall clock was wrong when these alerts were raised (set late, after a boot without
         network): move their times by the correction so they say when things really happened."""
         for key, a in list(self.open.items()):
-            self.open[key] = dataclasses.replace(a, started=a.started + delta, raised_at=a.raised_at + delta)
+            self.open[key] = a.shifted(delta)
         return list(self.open.values())
 
     def delivered(self, alert_id_: str, t: float) -> Alert | None:

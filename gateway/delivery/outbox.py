@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -337,12 +338,9 @@ class Outbox:
         with self._lock:
             rows = self._read("SELECT seq, body FROM outbox WHERE last_sent IS NULL")
             for seq, body in rows:
-                d = json.loads(body)
-                for k in ("started", "raised_at", "resolved_at", "t"):
-                    if d.get(k) is not None:
-                        d[k] = d[k] + delta
-                d.setdefault("evidence", {})["clock_corrected_s"] = round(delta, 1)
-                self._write(functools.partial(_update_body, seq=seq, body=json.dumps(d)))
+                a = Alert.from_json(json.loads(body)).shifted(delta)
+                noted = dataclasses.replace(a, evidence={**a.evidence, "clock_corrected_s": round(delta, 1)})
+                self._write(functools.partial(_update_body, seq=seq, body=json.dumps(noted.to_json())))
         return len(rows)
 
     def unsent_count(self) -> int:
@@ -406,9 +404,8 @@ class Outbox:
         with self._lock:
             rows = self._read("SELECT seq, body FROM outbox WHERE alert_id = ?", (a.id,))
             for seq, body in rows:
-                d = json.loads(body)
-                d["paged"] = list(a.paged)
-                self._write(functools.partial(_update_body, seq=seq, body=json.dumps(d)))
+                queued = dataclasses.replace(Alert.from_json(json.loads(body)), paged=a.paged)
+                self._write(functools.partial(_update_body, seq=seq, body=json.dumps(queued.to_json())))
         self.update_alert(a)
         self.changed.set()
 

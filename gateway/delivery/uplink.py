@@ -138,7 +138,7 @@ class CommunitySink:
                                           details=clean_bag(dict(item.details), MAX_DETAILS_BYTES))
             self.outbox.put_lane("events", msg.model_dump())
         elif isinstance(item, DailySummary):
-            figures = {k: v for k, v in item.to_json().items() if k not in ("t", "kind", "name", "value", "sensor")}
+            figures = {k: v for k, v in item.to_json().items() if k not in ("t", "record", "name", "value", "sensor")}
             msg = SummaryMessage(site=self.site, gateway=self.gw, sent_at=now, resident=item.resident,
                                  period_start=item.period_start, period_end=item.period_end,
                                  figures=clean_bag(figures, MAX_FIGURES_BYTES))

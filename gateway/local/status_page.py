@@ -64,7 +64,7 @@ class StatusModel:
                 self.targets = [{"x": tg.x, "y": tg.y, "z": tg.z} for tg in r.targets]
                 entry["targets"] = len(r.targets)
             else:
-                entry |= {k: v for k, v in r.to_json().items() if k not in ("t", "kind", "name", "sensor")}
+                entry |= {k: v for k, v in r.to_json().items() if k not in ("t", "record", "name", "sensor")}
             self.last[r.sensor] = entry
             said = _said(r)
             if said is not None:  # what the installer checks: the door, the alarm, the battery, presence
