@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from eldergate.drivers.registry import PROTOCOLS
+from eldergate.drivers.protocols import PROTOCOLS
 
 Role = Literal["bed_radar", "room_radar", "presence", "door", "gas", "smoke", "sos", "water_leak"]
 ContactRole = Literal["grid_worker", "relative", "volunteer", "duty_desk"]

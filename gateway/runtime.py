@@ -23,8 +23,8 @@ from eldergate.config.preflight import preflight
 from eldergate.config.schema import Config
 from eldergate.contract.desired_config import ConfigMessage
 from eldergate.contract.messages import AckMessage, CommandMessage
+from eldergate.drivers.protocols import protocol
 from eldergate.drivers.readings import Reading
-from eldergate.drivers.registry import protocol
 from eldergate.gateway.core.alerts import Alert
 from eldergate.gateway.core.clock import TRUSTED_AFTER, Clock, SteadyClock
 from eldergate.gateway.core.health import GarbageWatch, LinkHealth, SensorHealth, sensor_health

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eldergate.drivers.base import StreamParser
-from eldergate.drivers.registry import PROTOCOLS, message_parser, stream_parser
+from eldergate.drivers.protocols import PROTOCOLS, message_parser, stream_parser
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STREAMS = sorted(FIXTURES.glob("*/*.bin"))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from eldergate.drivers.readings import Alarm, Availability, Battery, ButtonPress, Contact, LinkQuality, Tamper
 from eldergate.drivers.zigbee2mqtt import Zigbee2MqttParser
-from eldergate.signal.home import HomeSensorEvents
+from eldergate.signal.home_sensors import HomeSensorEvents
 from eldergate.signal.model import EventName
 
 

@@ -7,7 +7,7 @@ from eldergate.community.models.fleet import BoxCommand
 from eldergate.community.models.identity import BoxIdentity
 from eldergate.community.models.lost import Badge, Locator, Position
 from eldergate.community.models.people import ApiToken, DutyShift, LoginLink, Profile, Snooze, Visit
-from eldergate.community.models.registry import Community, Consent, Contact, Gateway, Home, Resident, Street
+from eldergate.community.models.places import Community, Consent, Contact, Gateway, Home, Resident, Street
 from eldergate.community.models.releases import Release, Rollout, RolloutTarget
 from eldergate.community.models.telemetry import Event, Summary, VitalsLatest, VitalsMinute
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from eldergate.community.models.registry import Community, Gateway, Resident
+from eldergate.community.models.places import Community, Gateway, Resident
 
 # The workflow, in order. A gateway's "delivered" is kept in the history but moves nothing.
 STATES = ("raised", "received", "acknowledged", "on_the_way", "arrived", "resolved")

@@ -13,7 +13,7 @@ import hashlib
 from django.db import models
 
 from eldergate.community.models.crypto import EncryptedTextField
-from eldergate.community.models.registry import Gateway
+from eldergate.community.models.places import Gateway
 from eldergate.contract.claims import normal_code
 
 

@@ -8,7 +8,7 @@ import secrets
 
 from django.db import models
 
-from eldergate.community.models.registry import Resident
+from eldergate.community.models.places import Resident
 
 # a short code a person can also type: no 0/O, 1/I/L (as the claim codes)
 BADGE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from eldergate.community.models.registry import Community, Home, Resident, Street
+from eldergate.community.models.places import Community, Home, Resident, Street
 
 ROLES = ("platform-operator", "street-admin", "community-admin", "grid-worker", "volunteer", "relative", "installer")
 MEDICAL_ROLES = frozenset({"community-admin", "grid-worker"})  # least privilege (PIPL Art. 51)

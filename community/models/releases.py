@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from eldergate.community.models.registry import Gateway
+from eldergate.community.models.places import Gateway
 
 ROLLOUT_STATES = ("running", "halted", "done")
 TARGET_STATES = ("waiting", "sent", "confirmed", "failed")

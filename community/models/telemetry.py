@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from eldergate.community.models.registry import Gateway
+from eldergate.community.models.places import Gateway
 
 
 class Event(models.Model):

@@ -35,7 +35,7 @@ from eldergate.gateway.core.output import Output
 from eldergate.signal.activity import ActivityMonitor, ActivitySettings
 from eldergate.signal.bed import BedMonitor
 from eldergate.signal.falls import FallDetector, FallSettings
-from eldergate.signal.home import HomeSensorEvents
+from eldergate.signal.home_sensors import HomeSensorEvents
 from eldergate.signal.model import Event, EventName, Observation
 from eldergate.signal.night import NightSettings, NightWatch
 from eldergate.signal.outings import OutingSettings, OutingWatch

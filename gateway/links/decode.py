@@ -6,8 +6,8 @@ from typing import Any
 
 from eldergate.config.schema import Config, Sensor
 from eldergate.drivers.base import MessageParser, ParserStats, StreamParser
+from eldergate.drivers.protocols import message_parser, protocol, stream_parser
 from eldergate.drivers.readings import Reading, stamp
-from eldergate.drivers.registry import message_parser, protocol, stream_parser
 
 
 def parser_options(sensor: Sensor) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from eldergate.config.loader import ConfigError, load_config, parse_config
 from eldergate.config.schema import Config
 from eldergate.drivers.errors import InputError
-from eldergate.drivers.registry import PROTOCOLS, describe
+from eldergate.drivers.protocols import PROTOCOLS, describe
 from eldergate.gateway.core.logsetup import setup_logging
 from eldergate.gateway.core.version import version
 from eldergate.gateway.tools.capture import CaptureError

@@ -11,8 +11,8 @@ import pytest
 
 from eldergate.config.loader import ConfigError, parse_config
 from eldergate.drivers.base import ParserStats
+from eldergate.drivers.protocols import PROTOCOLS, ProtocolInfo, describe, register
 from eldergate.drivers.readings import Presence, Reading
-from eldergate.drivers.registry import PROTOCOLS, ProtocolInfo, describe, register
 from eldergate.gateway.links.decode import decoders_for
 from eldergate.gateway.tools.cli import adhoc_config
 

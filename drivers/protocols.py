@@ -4,7 +4,7 @@ An entry says how the protocol arrives (serial or MQTT), what it is, the role a 
 plays by default (``eldergate replay --sensor ID=PROTOCOL``), what the configuration must give
 its parser, and how to build the parser. The configuration's validation, the sensor decoders,
 the command line and its help all read this table: adding a protocol is one entry here (and
-its parser module); ``tests/test_registry.py`` shows that this is enough.
+its parser module); ``tests/test_protocols.py`` shows that this is enough.
 """
 
 from __future__ import annotations
