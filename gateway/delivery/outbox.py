@@ -1,20 +1,13 @@
-"""The durable outbox: SQLite in WAL mode, on the gateway's state directory.
+"""The alerts' durable outbox, in the box's database (state_db.py).
 
-* **Alerts** are written before anything tries to send them, in one transaction with
-  ``synchronous=FULL`` (SIGKILL tests say nothing about power loss: FULL is what survives
-  a power cut). Each alert state change (raised, resolved...) is an outbox message that
-  stays until the community server acknowledges receiving it. Alert messages are never
-  evicted; if the disk refuses a write they are kept in memory, still sent, retried on disk,
-  and the gateway says so.
-* **The telemetry lane** (events, vitals, summaries for the server) is bounded: past its
-  cap the oldest rows go, counted. Its writes are batched (about one commit a second) to
-  spare SD cards, and it never delays an alert: the uplink drains alerts first.
-* **Local history** of events and summaries, pruned by age.
-* **A damaged database is replaced, never fatal**: an integrity check at open, and any
-  "malformed" error later, move the file aside (kept for diagnosis, ``*.corrupt-<time>``),
-  salvage the alert messages that can still be read into a new one, and say so: the gateway
-  raises a ``storage_fault`` alert to the grid worker. An alert that cannot be written is
-  kept in memory and retried; it is never dropped.
+Alerts are written before anything tries to send them, in one transaction with
+``synchronous=FULL`` (SIGKILL tests say nothing about power loss: FULL is what survives a power
+cut). Each alert state the server learns from the box (raised, resolved) is an outbox message
+that stays until the community server receipts it. Alert messages are never evicted; if the disk
+refuses a write they are kept in memory, still sent, retried on disk, and the gateway says so.
+
+``Outbox`` is the whole database as the runtime uses it: these alerts, the telemetry lane
+(telemetry_lane.py) and the home's history (history.py).
 """
 
 from __future__ import annotations
@@ -24,35 +17,22 @@ import functools
 import json
 import logging
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from eldergate.gateway.core.alerts import Alert, AlertState
 from eldergate.gateway.core.output import Output
+from eldergate.gateway.delivery.history import HomeHistory
+from eldergate.gateway.delivery.state_db import Txn
+from eldergate.gateway.delivery.telemetry_lane import LaneItem, TelemetryLane
 from eldergate.signal.model import Event
 from eldergate.signal.summary import DailySummary
 
-log = logging.getLogger(__name__)
+__all__ = ["LaneItem", "Outbox", "PendingAlert"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    id TEXT PRIMARY KEY, kind TEXT, state TEXT, raised_at REAL, updated_at REAL, body TEXT);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT, state TEXT, body TEXT, created REAL,
-    attempts INTEGER DEFAULT 0, last_sent REAL, next_send REAL, UNIQUE (alert_id, state));
-CREATE TABLE IF NOT EXISTS lane (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, leaf TEXT, body TEXT, created REAL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, t REAL, name TEXT, resident TEXT, body TEXT);
-CREATE TABLE IF NOT EXISTS summaries (
-    resident TEXT, period_end REAL, body TEXT, PRIMARY KEY (resident, period_end));
-CREATE INDEX IF NOT EXISTS events_t ON events (t);
-"""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,35 +40,6 @@ class PendingAlert:
     seq: int
     alert: Alert
     attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class LaneItem:
-    seq: int
-    leaf: str  # events | vitals | summary
-    body: dict[str, Any]
-
-
-Txn = Callable[[sqlite3.Connection], object]
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open and check the database; raises sqlite3.DatabaseError when it is damaged."""
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-    try:
-        verdict = db.execute("PRAGMA quick_check").fetchone()
-        if verdict is None or verdict[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {verdict[0] if verdict else 'no answer'}")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
-        if "next_send" not in columns:  # a database from before the resend schedule
-            db.execute("ALTER TABLE outbox ADD COLUMN next_send REAL")
-    except sqlite3.DatabaseError:
-        db.close()
-        raise
-    return db
 
 
 def _update_body(db: sqlite3.Connection, seq: int, body: str) -> None:
@@ -100,47 +51,19 @@ def _is_news(a: Alert) -> bool:
     return a.state != AlertState.ACKNOWLEDGED
 
 
-def _is_damage(err: sqlite3.DatabaseError) -> bool:
-    """Corruption, as opposed to a full disk, a lock or a read-only file."""
-    code = getattr(err, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-
-
-class Outbox:
+class Outbox(TelemetryLane, HomeHistory):
     def __init__(self, path: Path, lane_max: int = 20_000, batch_s: float = 1.0,
                  history_days: float = 30.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.recovered: list[str] = []  # damaged files moved aside, not yet reported as alerts
-        self._closed = False
-        try:
-            self._db = _connect(path)
-        except sqlite3.DatabaseError as err:
-            self._db = self._replace(str(err), salvage=[])
-        self._lock = threading.RLock()
-        self.lane_max = lane_max
-        self._batch_s = batch_s
-        self._history_s = history_days * 86400
-        self._pending_lane: list[tuple[str, str, float]] = []
-        self._pending_events: list[tuple[float, str, str, str]] = []
-        self._last_flush = time.monotonic()
+        super().__init__(path, lane_max, batch_s, history_days)
         self._unsaved: dict[tuple[str, str], Alert] = {}  # alert messages the disk refused
-        self.disk_error: str | None = None
-        self.changed = threading.Event()  # set when there is something new to send
 
     # -- sink interface ---------------------------------------------------------------------
 
     def emit(self, item: Output) -> None:
         if isinstance(item, Alert):
             self.put_alert(item)
-        elif isinstance(item, Event):
-            with self._lock:
-                self._pending_events.append((item.t, str(item.name), item.resident, json.dumps(item.to_json())))
-            self._maybe_flush()
-        elif isinstance(item, DailySummary):
-            with self._lock:
-                self._write(lambda db: db.execute("INSERT OR REPLACE INTO summaries VALUES (?, ?, ?)",
-                                                  (item.resident, item.period_end, json.dumps(item.to_json()))))
+        elif isinstance(item, Event | DailySummary):
+            self.remember(item)
 
     # -- alerts -----------------------------------------------------------------------------
 
@@ -199,78 +122,6 @@ class Outbox:
                 return
             del self._unsaved[key]
 
-    def _write(self, fn: Txn) -> bool:
-        """Run a write; on a full or failing disk say so (once per new error) and return False.
-        A damaged database is replaced (see the module's docstring) and the write tried once more.
-        Closed (the home is stopping): nothing is written, as a late timer's call may come after."""
-        if self._closed:
-            return False
-        try:
-            try:
-                fn(self._db)
-            except sqlite3.DatabaseError as err:
-                if not _is_damage(err):
-                    raise
-                self._recover(str(err))
-                fn(self._db)
-        except sqlite3.DatabaseError as err:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            msg = str(err)
-            if msg != self.disk_error:
-                log.critical("outbox write failed: %s — alerts are kept in memory and still sent", msg)
-            self.disk_error = msg
-            return False
-        if self.disk_error is not None:
-            log.warning("outbox writes work again")
-            self.disk_error = None
-        return True
-
-    # -- damage -------------------------------------------------------------------------------
-
-    def _recover(self, reason: str) -> None:
-        """The database is damaged while in use: keep what can be read of the unsent alert
-        messages and the open alerts, move the file aside, start a new one with them."""
-        salvage: list[tuple[str, tuple[Any, ...]]] = []
-        for sql, insert in (("SELECT id, kind, state, raised_at, updated_at, body FROM alerts "
-                             "WHERE state != 'resolved'", "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)"),
-                            ("SELECT alert_id, state, body, created FROM outbox",
-                             "INSERT OR IGNORE INTO outbox (alert_id, state, body, created) VALUES (?, ?, ?, ?)")):
-            try:
-                salvage += [(insert, tuple(row)) for row in self._db.execute(sql)]
-            except sqlite3.DatabaseError:
-                log.error("outbox: part of the damaged database could not be read (%s)", sql.split()[-4])
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
-        self._db.close()
-        self._db = self._replace(reason, salvage)
-
-    def _replace(self, reason: str, salvage: list[tuple[str, tuple[Any, ...]]]) -> sqlite3.Connection:
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            src = self.path.with_name(self.path.name + suffix)
-            if src.exists():
-                src.replace(aside.with_name(aside.name + suffix))
-        log.critical("outbox database %s is damaged (%s): moved aside to %s, a new one started with %d "
-                     "salvaged row(s)", self.path, reason, aside.name, len(salvage))
-        try:
-            db = _connect(self.path)
-        except sqlite3.DatabaseError as err:  # nowhere to write at all: keep going in memory, say so
-            log.critical("outbox: no new database could be started (%s): alerts are kept in memory only", err)
-            db = _connect(Path(":memory:"))
-        db.execute("BEGIN")
-        for sql, row in salvage:
-            db.execute(sql, row)
-        db.execute("COMMIT")
-        self.recovered.append(aside.name)
-        return db
-
-    def take_recovered(self) -> list[str]:
-        """Damaged files moved aside since the last call: each one is raised as an alert."""
-        with self._lock:
-            out, self.recovered = self.recovered, []
-        return out
-
     # -- sending --------------------------------------------------------------------------------
 
     def pending_alerts(self, now: float | None = None, limit: int = 200) -> list[PendingAlert]:
@@ -298,16 +149,6 @@ class Outbox:
         with self._lock:
             self._write(lambda db: db.execute("UPDATE outbox SET next_send = NULL, attempts = 0"))
         self.changed.set()
-
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        """A read that survives damage: the database is replaced and the read tried once more."""
-        try:
-            return self._db.execute(sql, args).fetchall()
-        except sqlite3.DatabaseError as err:
-            if not _is_damage(err):
-                raise
-            self._recover(str(err))
-            return self._db.execute(sql, args).fetchall()
 
     def received(self, alert_id: str, state: str | None, paged: Collection[str] = ()) -> bool:
         """The server has the alert message: it leaves the outbox. Returns True if it was there.
@@ -365,33 +206,6 @@ class Outbox:
             rows = self._read("SELECT body FROM alerts WHERE id = ?", (alert_id,))
         return Alert.from_json(json.loads(rows[0][0])) if rows else None
 
-    def resting_heart_rates(self, since: float) -> dict[str, float]:
-        """Each resident's latest resting heart rate among the summaries kept that end after
-        ``since``: after a restart, the heart estimator's usual rate (gateway/core/home.py)."""
-        with self._lock:
-            rows = self._read("SELECT resident, body FROM summaries WHERE period_end >= ? ORDER BY period_end",
-                              (since,))
-        rates: dict[str, float] = {}
-        for resident, body in rows:
-            bpm = json.loads(body).get("resting_heart_rate_bpm")
-            if isinstance(bpm, (int, float)):
-                rates[resident] = float(bpm)
-        return rates
-
-    def outings(self, since: float) -> dict[str, list[tuple[float, float]]]:
-        """Each resident's outings (start, seconds out) among the events kept since ``since``: after
-        a restart, what the outing watch learns the usual length from (signal/outings.py)."""
-        with self._lock:
-            rows = self._read("SELECT resident, body FROM events WHERE name = 'came_back' AND t >= ? ORDER BY t",
-                              (since,))
-        out: dict[str, list[tuple[float, float]]] = {}
-        for resident, body in rows:
-            details = json.loads(body).get("details", {})
-            start, minutes = details.get("started"), details.get("out_min")
-            if isinstance(start, (int, float)) and isinstance(minutes, (int, float)):
-                out.setdefault(resident, []).append((float(start), float(minutes) * 60.0))
-        return out
-
     def update_alert(self, a: Alert) -> None:
         """A change to the stored alert that is not itself news for the server (delivered; whom the box paged)."""
         with self._lock:
@@ -408,78 +222,3 @@ class Outbox:
                 self._write(functools.partial(_update_body, seq=seq, body=json.dumps(queued.to_json())))
         self.update_alert(a)
         self.changed.set()
-
-    # -- telemetry lane ---------------------------------------------------------------------
-
-    def put_lane(self, leaf: str, body: dict[str, Any]) -> None:
-        with self._lock:
-            self._pending_lane.append((leaf, json.dumps(body, ensure_ascii=False), time.time()))
-        self._maybe_flush()
-
-    def lane_batch(self, limit: int = 100) -> list[LaneItem]:
-        with self._lock:
-            rows = self._read("SELECT seq, leaf, body FROM lane ORDER BY seq LIMIT ?", (limit,))
-        return [LaneItem(seq, leaf, json.loads(body)) for seq, leaf, body in rows]
-
-    def lane_done(self, seqs: list[int]) -> None:
-        if seqs:
-            with self._lock:
-                self._write(lambda db: db.executemany("DELETE FROM lane WHERE seq = ?", [(s,) for s in seqs]))
-
-    def lane_dropped(self) -> int:
-        with self._lock:
-            rows = self._read("SELECT value FROM counters WHERE name = 'lane_dropped'")
-        return int(rows[0][0]) if rows else 0
-
-    def lane_size(self) -> int:
-        with self._lock:
-            return int(self._read("SELECT count(*) FROM lane")[0][0])
-
-    # -- batching -----------------------------------------------------------------------------
-
-    def _maybe_flush(self) -> None:
-        if time.monotonic() - self._last_flush >= self._batch_s:
-            self.flush()
-
-    def flush_due(self) -> None:
-        """Write what has waited a batch's time (the core loop's tick): the last event of a quiet
-        evening is not held until the next one comes."""
-        with self._lock:
-            waiting = bool(self._pending_lane or self._pending_events)
-        if waiting:
-            self._maybe_flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            lane, self._pending_lane = self._pending_lane, []
-            events, self._pending_events = self._pending_events, []
-            self._last_flush = time.monotonic()
-            if not lane and not events:
-                return
-
-            def txn(db: sqlite3.Connection) -> None:
-                db.execute("BEGIN")
-                db.executemany("INSERT INTO lane (leaf, body, created) VALUES (?, ?, ?)", lane)
-                db.executemany("INSERT INTO events (t, name, resident, body) VALUES (?, ?, ?, ?)", events)
-                over = db.execute("SELECT count(*) FROM lane").fetchone()[0] - self.lane_max
-                if over > 0:  # bounded: the oldest telemetry goes first, counted
-                    db.execute("DELETE FROM lane WHERE seq IN (SELECT seq FROM lane ORDER BY seq LIMIT ?)", (over,))
-                    db.execute("INSERT INTO counters VALUES ('lane_dropped', ?) ON CONFLICT(name) DO UPDATE SET "
-                               "value = value + excluded.value", (over,))
-                if events:
-                    db.execute("DELETE FROM events WHERE t < ?", (events[-1][0] - self._history_s,))
-                db.execute("COMMIT")
-
-            self._write(txn)
-        if lane:
-            self.changed.set()
-
-    def event_count(self) -> int:
-        with self._lock:
-            return int(self._read("SELECT count(*) FROM events")[0][0])
-
-    def close(self) -> None:
-        self.flush()
-        with self._lock:
-            self._closed = True
-            self._db.close()
