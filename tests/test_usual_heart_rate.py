@@ -36,7 +36,7 @@ def test_the_morning_summary_gives_the_next_night_its_usual_heart_rate() -> None
     assert summaries, "no morning summary came"
     resting = summaries[0].resting_heart_rate_bpm
     assert resting is not None and abs(resting - 61) <= 3
-    assert home._vitals["bed_radar"].usual_heart_bpm == resting
+    assert home.bed_radars.vitals["bed_radar"].usual_heart_bpm == resting
 
 
 def test_the_usual_heart_rate_survives_a_restart(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_the_usual_heart_rate_survives_a_restart(tmp_path: Path) -> None:
     gw = Gateway(cfg, [], store=store, mqtt=False)
     try:
         gw.home.process(ChestDisplacement(value=0.0, unit="mm", t=now, sensor="bed_radar"))
-        assert gw.home._vitals["bed_radar"].usual_heart_bpm == 58.0  # the latest night with a rate
+        assert gw.home.bed_radars.vitals["bed_radar"].usual_heart_bpm == 58.0  # the latest night with a rate
     finally:
         store.close()
     # a week-old rate is no longer the resident's usual one
