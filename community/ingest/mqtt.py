@@ -102,9 +102,9 @@ class Ingest(BatchStore):
         """Connect both, and run the store loops (under ``supervise`` when given: serve's supervisor)."""
         for name, lanes in store_loops(connection.vendor):  # alerts in a thread of their own (PostgreSQL)
             (supervise or Task.start)(Task(name, functools.partial(self._drain, lanes=lanes), self._stop))
-        host, port = self.nodes[0]
+        first = self.nodes[0]
         for c in (self.client, self.telemetry):
-            c.connect_async(host, port, 30, **connect_kwargs(self.cfg.broker, self.persistent))
+            c.connect_async(first.host, first.port, 30, **connect_kwargs(self.cfg.broker, self.persistent))
             c.loop_start()
 
     def stop(self) -> None:

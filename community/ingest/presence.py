@@ -110,8 +110,8 @@ class ServerPresence:
             held = self.ready() and self.lock.try_hold()
             if held and not self.owner.is_set():
                 self.owner.set()
-                host, port = self.urls[0]
-                self.client.connect_async(host, port, 30, **connect_kwargs(self.cfg.broker, persistent=False))
+                first, session = self.urls[0], connect_kwargs(self.cfg.broker, persistent=False)
+                self.client.connect_async(first.host, first.port, 30, **session)
                 self.client.loop_start()
             elif not held and self.owner.is_set():
                 self.owner.clear()  # another worker speaks now; leave without a will

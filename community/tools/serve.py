@@ -53,7 +53,7 @@ def serve(cfg: CommunityConfig, role: str = "all") -> int:
         if publisher is None:  # acknowledgements and test commands go out over MQTT, at QoS 1
             extra_client, nodes = make_client(cfg.broker, f"{cfg.broker.client_id}-timers-{_pid()}", persistent=False)
             fail_over(extra_client, nodes)
-            extra_client.connect_async(*nodes[0], 30, **connect_kwargs(cfg.broker, persistent=False))
+            extra_client.connect_async(nodes[0].host, nodes[0].port, 30, **connect_kwargs(cfg.broker, persistent=False))
             extra_client.loop_start()
             publisher = MqttPublisher(extra_client)
             if ingest is None:
@@ -134,7 +134,7 @@ def _identities(cfg: CommunityConfig, stop: threading.Event) -> Any:
     fail_over(client, nodes)
     identities = Identities(client, cfg.broker.prefix)
     client.on_connect = lambda *_a: identities.subscribe()
-    client.connect_async(*nodes[0], 30, **connect_kwargs(cfg.broker, persistent=False))
+    client.connect_async(nodes[0].host, nodes[0].port, 30, **connect_kwargs(cfg.broker, persistent=False))
     client.loop_start()
     liveness.supervise(liveness.Task("eg-identities", lambda task: identities.run(stop, task), stop))
     return client

@@ -1,4 +1,5 @@
-"""Building a paho-mqtt 2 client from a broker URL, credentials and TLS files.
+"""Building a paho-mqtt 2 client from a broker URL, credentials and TLS files (the client itself
+and the fail-over come from contract/broker_client.py, which the community server uses too).
 
 Shared by the local source (the home's broker) and the community uplink. MQTT v5 gets a
 persistent session with an expiry interval (conventions.md: without one, nothing was
@@ -7,31 +8,18 @@ queued across a reconnect); 3.1.1 gets ``clean_session=False``.
 
 from __future__ import annotations
 
-import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from eldergate.config.secrets import read_credentials
+from eldergate.contract import broker_client
+from eldergate.contract.broker_client import BrokerAddress, parse_url
 
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool
-
-
-def parse_url(url: str) -> BrokerAddress:
-    parts = urlsplit(url)
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls)
+__all__ = ["BrokerAddress", "ClientSettings", "fail_over", "make_client", "parse_url", "run_network"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,26 +40,12 @@ def make_client(s: ClientSettings, manual_ack: bool = False) -> tuple[mqtt.Clien
     ``manual_ack`` a QoS 1 message is confirmed to the broker only by ``client.ack()``."""
     addr = parse_url(s.url)
     v5 = s.protocol == "v5"
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=s.client_id,
-        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-        clean_session=None if v5 else False,
-        reconnect_on_failure=True,
-        manual_ack=manual_ack,
-    )
-    if s.credentials_file is not None:
-        creds = read_credentials(s.credentials_file)
-        client.username_pw_set(creds.username, creds.password)
-    if addr.tls:
-        ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
-        if s.cert_file is not None and s.key_file is not None:
-            ctx.load_cert_chain(str(s.cert_file), str(s.key_file))
-        client.tls_set_context(ctx)
-    props = None
-    if v5:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = s.session_expiry_s
+    creds = read_credentials(s.credentials_file) if s.credentials_file is not None else None
+    client = broker_client.new_client(
+        s.client_id, v5=v5, persistent=True, tls=addr.tls, manual_ack=manual_ack,
+        credentials=(creds.username, creds.password) if creds is not None else None,
+        ca_file=s.ca_file, cert_file=s.cert_file, key_file=s.key_file)
+    props = broker_client.connect_kwargs(v5, s.session_expiry_s).get("properties")
     return client, addr, props
 
 
@@ -97,17 +71,5 @@ def run_network(client: mqtt.Client, addr: BrokerAddress, props: Properties | No
 
 
 def fail_over(client: mqtt.Client, urls: list[str]) -> None:
-    """On a failed (re)connection, the next node of the broker's cluster; paho's own reconnect loop
-    then tries that one. One URL: nothing changes."""
-    if len(urls) < 2:
-        return
-    nodes = [parse_url(u) for u in urls]
-    turn = [0]
-
-    def next_node(c: mqtt.Client, _userdata: object) -> None:
-        turn[0] = (turn[0] + 1) % len(nodes)
-        # paho's public setters refuse while it is still "connecting", which is exactly when a
-        # failed attempt calls this; its reconnect reads these two on the next try
-        c._host, c._port = nodes[turn[0]].host, nodes[turn[0]].port
-
-    client.on_connect_fail = next_node
+    """On a failed (re)connection, the next node of the broker's cluster (contract/broker_client.py)."""
+    broker_client.fail_over(client, [parse_url(u) for u in urls])
