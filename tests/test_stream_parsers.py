@@ -15,7 +15,16 @@ from hypothesis import strategies as st
 
 from eldergate.drivers import ld2410, seeed_5359, seeed_tinyframe, ti_mmwave, winsen
 from eldergate.drivers.base import StreamParser
-from eldergate.drivers.readings import DeviceFall, DeviceVitals, Distance, Motion, Presence, Target, Targets
+from eldergate.drivers.readings import (
+    DeviceFall,
+    DeviceVitals,
+    Distance,
+    GasConcentration,
+    Motion,
+    Presence,
+    Target,
+    Targets,
+)
 
 P = Callable[[], StreamParser]
 
@@ -93,3 +102,14 @@ def test_garbage_never_raises_and_parser_recovers(name: str) -> None:
         assert p.stats.bytes_in == len(garbage) + 2 * len(frame)
 
     check()
+
+
+def test_a_stray_ff_before_winsen_frames_ending_in_ff_misaligns_none_of_them() -> None:
+    """Found by the fuzzing above: FF then frames whose checksum is FF. Shifted by one byte, each
+    candidate frame's 8-bit checksum matched by chance, so every frame decoded wrong (26.8 ppm
+    for 315.5). A start byte followed by FF is no frame."""
+    make, _frames = FRAMES["winsen-gas"]
+    frame = bytes.fromhex("ff0402010c531388ff")
+    p = make()
+    got = _feed_chunks(p, b"\xff" + frame + frame, [10_000])
+    assert [round(r.value, 1) for r in got if isinstance(r, GasConcentration)] == [315.5, 315.5]
