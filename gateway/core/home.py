@@ -2,7 +2,7 @@
 
 This is the wiring of the signal/ estimators for the sensors in the configuration: each reading
 goes to its sensor's role (bed_radar.py, room_radar.py, the home sensors), supervision watches
-every sensor (supervision.py), timers run the watches, and alerts come from the events. The
+every sensor (sensor_supervision.py), timers run the watches, and alerts come from the events. The
 same object runs live (fed by the runtime's drivers) and in ``eldergate replay`` (fed
 from a capture), so both produce the same events for the same bytes.
 """
@@ -26,7 +26,7 @@ from eldergate.gateway.core.resident_state import (
     limit_watch,
 )
 from eldergate.gateway.core.room_radar import RoomRadars
-from eldergate.gateway.core.supervision import SensorSupervision
+from eldergate.gateway.core.sensor_supervision import SensorSupervision
 from eldergate.signal.activity import ActivityMonitor, ActivitySettings
 from eldergate.signal.bed import BedMonitor
 from eldergate.signal.home_sensors import HomeSensorEvents
