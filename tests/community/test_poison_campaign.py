@@ -101,7 +101,7 @@ async def _caught_up(server: CommunityServer, dead_lettered: int, within_s: floa
         _status, health = await asyncio.to_thread(_health, server)
         if health.get("ingest", {}).get("dead_lettered", 0) >= dead_lettered:
             return True
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
     return False
 
 
