@@ -49,6 +49,7 @@ urlpatterns = [
     path("console/claim", claims.claim_view, name="claim"),
     path("console/fleet", fleet.fleet_view, name="fleet"),
     path("releases/eldergate-<str:version>.zip", fleet.release_bundle, name="release-bundle"),
+    path("captures/<int:command>/<str:token>", fleet.capture_upload, name="capture-upload"),
     path("family", family.family_view, name="family"),
     path("reports", reports.reports_view, name="reports"),
     path("reports.xlsx", reports.reports_xlsx, name="reports-xlsx"),

@@ -374,6 +374,14 @@ class Updates(Strict):
         return self
 
 
+class Diagnostics(Strict):
+    """The last minutes of what the sensors sent, kept in memory for a diagnostic capture the
+    community server may ask for (docs/install.md, "Diagnostics from afar"); 0 MB keeps none."""
+
+    capture_window: Seconds = 600.0
+    capture_max_mb: float = Field(8.0, ge=0, le=64)
+
+
 class HomeAssistant(Strict):
     """Entities in Home Assistant through MQTT discovery on the home's broker (optional)."""
 
@@ -397,6 +405,7 @@ class Config(Strict):
     telemetry: Telemetry = Field(default_factory=Telemetry)
     notifications: Notifications = Field(default_factory=Notifications)
     updates: Updates = Field(default_factory=Updates)
+    diagnostics: Diagnostics = Field(default_factory=Diagnostics)
     status_page: StatusPage = Field(default_factory=StatusPage)
     home_assistant: HomeAssistant = Field(default_factory=HomeAssistant)
 

@@ -192,6 +192,10 @@ class CommandMessage(BaseModel):
     # update: install this release from this signed bundle (contract/releases.py checks it on the box)
     release: Annotated[str, Field(pattern=r"^[0-9][0-9A-Za-z.+-]{0,39}$")] | None = None
     bundle_url: Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s]+$")] | None = None
+    # diagnostics: post the last minutes of capture here (a one-time address on the community
+    # server); raw waveforms in it only when raw_waveforms (sent only with the residents' consent)
+    upload_url: Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s]+$")] | None = None
+    raw_waveforms: bool = False
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {

@@ -6,6 +6,7 @@ input; it drops what it cannot use and counts it, so health reporting can say wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import ClassVar, Protocol
 
@@ -42,6 +43,10 @@ class MessageParser(Protocol):
     def feed_message(self, topic: str, payload: bytes) -> list[Reading]: ...
 
 
+# told of every frame a stream parser decoded: its bytes, and the readings they made
+# (a diagnostic capture keeps or withholds whole frames by what they carry)
+FrameTap = Callable[[bytes, list[Reading]], None]
+
 MORE = -1  # cut: the frame is not all here yet
 SKIP = -2  # cut: no frame starts here (the parser has counted why): skip one byte, hunt again
 
@@ -57,6 +62,7 @@ class BufferedParser:
     def __init__(self) -> None:
         self.stats = ParserStats()
         self._buf = bytearray()
+        self.on_frame: FrameTap | None = None
 
     def feed(self, chunk: bytes) -> list[Reading]:
         self.stats.bytes_in += len(chunk)
@@ -68,6 +74,7 @@ class BufferedParser:
             start, pos = hunt(buf, pos, self.markers, self.stats)
             if start < 0 or len(buf) - pos < self.header_len:
                 break
+            before = len(out)
             end = self.cut(buf, pos, out)
             if end == MORE:
                 break
@@ -75,6 +82,8 @@ class BufferedParser:
                 self.stats.dropped_bytes += 1
                 pos += 1
                 continue
+            if self.on_frame is not None:
+                self.on_frame(bytes(buf[pos:end]), out[before:])
             pos = end
         del buf[:pos]
         return out

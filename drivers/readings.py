@@ -18,6 +18,10 @@ class Reading:
     """Base of every reading. ``kind`` names the reading in JSON output."""
 
     kind: ClassVar[str] = "reading"
+    # a sample of a body's motion (chest displacement, a breathing or heart waveform): it leaves
+    # the box only with the resident's recorded consent (telemetry.send_waveforms, a diagnostic
+    # capture asked for with raw_waveforms)
+    raw_waveform: ClassVar[bool] = False
     t: float = field(default=0.0, kw_only=True)
     sensor: str = field(default="", kw_only=True)
 
@@ -91,6 +95,7 @@ class ChestDisplacement(Reading):
     """
 
     kind: ClassVar[str] = "chest_displacement"
+    raw_waveform: ClassVar[bool] = True
     value: float
     unit: Literal["mm", "rad", "au"]
     breath: float | None = None

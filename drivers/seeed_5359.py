@@ -42,6 +42,7 @@ class Waveform(Reading):
     """Five samples a second of the device's breathing or heart waveform, centred on 128."""
 
     kind: ClassVar[str] = "waveform"
+    raw_waveform: ClassVar[bool] = True
     signal: Literal["breath", "heart"]
     samples: tuple[int, ...]
 

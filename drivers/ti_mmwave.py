@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from eldergate.drivers.base import ParserStats, hunt
+from eldergate.drivers.base import FrameTap, ParserStats, hunt
 from eldergate.drivers.readings import (
     ChestDisplacement,
     DeviceVitals,
@@ -179,6 +179,7 @@ class TiMmwaveParser:
         self._buf = bytearray()
         self.truncated_frames = 0  # frames cut short by the next magic word (TI's AN capture)
         self.tracking = False  # a people-tracking stream (a tracking TLV has been seen)
+        self.on_frame: FrameTap | None = None
 
     def feed(self, chunk: bytes) -> list[Reading]:
         self.stats.bytes_in += len(chunk)
@@ -220,7 +221,11 @@ class TiMmwaveParser:
                     break
                 end = len(buf)
                 self.truncated_frames += 1
-            out.extend(self._decode_frame(header, bytes(buf[pos:end])))
+            frame = bytes(buf[pos:end])
+            readings = self._decode_frame(header, frame)
+            if self.on_frame is not None:
+                self.on_frame(frame, readings)
+            out.extend(readings)
             pos = end
         del buf[:pos]
         return out

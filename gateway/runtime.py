@@ -38,6 +38,7 @@ from eldergate.gateway.core.version import version
 from eldergate.gateway.delivery.annunciator import Annunciator
 from eldergate.gateway.delivery.claim import Claimer
 from eldergate.gateway.delivery.desired_config import DesiredConfig
+from eldergate.gateway.delivery.diagnostic_capture import CaptureSender
 from eldergate.gateway.delivery.notify import Notifier, Send, apprise_send
 from eldergate.gateway.delivery.outbox import Outbox
 from eldergate.gateway.delivery.updates import Updater
@@ -45,6 +46,7 @@ from eldergate.gateway.delivery.uplink import STARTED_AT, CommunitySink, Uplink
 from eldergate.gateway.links.decode import SensorDecoder, decoders_for
 from eldergate.gateway.links.mqtt_link import ClientSettings
 from eldergate.gateway.links.mqtt_source import MqttSource
+from eldergate.gateway.links.recent_capture import RecentCapture
 from eldergate.gateway.links.ti_cli import send_chirp_config
 from eldergate.gateway.links.transports import MessageBus, RawTap, SerialTransport
 from eldergate.gateway.local.homeassistant import HomeAssistantBridge
@@ -113,8 +115,11 @@ class Gateway:
         self._garbage = {sid: GarbageWatch() for sid in self.decoders}
         self.health_window_s = health_window_s
         self._next_health = time.monotonic() + health_window_s
-        self.bus = MessageBus(self.clock, self.queue)
-        self.raw_tap = raw_tap
+        d = cfg.diagnostics
+        self.recent = RecentCapture(d.capture_window, int(d.capture_max_mb * 2**20))
+        self.capture_sender = CaptureSender(self.recent, cfg)
+        self.bus = MessageBus(self.clock, self.queue, self.recent.message if self.recent.enabled else None)
+        self.raw_tap = self._serial_tap(raw_tap)
         self.tick_s = tick_s
         self.loop_heartbeat = time.monotonic()
         self.processed = 0
@@ -363,6 +368,19 @@ class Gateway:
                                        f"checksums, {c.get('malformed', 0)} malformed, {h.restarts} restarts")[:200]
         return report
 
+    def _serial_tap(self, also: RawTap | None) -> RawTap | None:
+        """The serial transports' raw bytes: into the recent capture, and to ``also`` (recording)."""
+        if not self.recent.enabled:
+            return also
+        keep = self.recent.serial
+        if also is None:
+            return keep
+
+        def both(t: float, sensor: str, data: bytes) -> None:
+            keep(t, sensor, data)
+            also(t, sensor, data)
+        return both
+
     def metrics(self) -> dict[str, float | int | bool]:
         """The gateway's own figures: for telemetry, the status page and systemd's STATUS."""
         m: dict[str, float | int | bool] = {
@@ -428,7 +446,10 @@ class Gateway:
                 self.stop()
                 return
             elif m.command == "diagnostics":  # asked by the community (audited there): one event answers
-                self._emit_all([Event(now, EventName.DIAGNOSTICS, details=self.diagnostics())])
+                report = self.diagnostics()
+                if m.upload_url:
+                    report["capture"] = self.capture_sender.send(m.upload_url, m.raw_waveforms, now)
+                self._emit_all([Event(now, EventName.DIAGNOSTICS, details=report)])
                 return
             elif m.command == "update":  # asked by the community (audited there); installed in a thread
                 self.updater.offer(m.release, m.bundle_url)

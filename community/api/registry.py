@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 from ninja.errors import HttpError
 from pydantic import ValidationError
@@ -18,6 +18,8 @@ from eldergate.community.api.schemas import (
     AdoptIn,
     CommandIn,
     CommandOut,
+    ConsentIn,
+    ConsentOut,
     GatewayOut,
     HomeOut,
     MedicalOut,
@@ -29,10 +31,20 @@ from eldergate.community.api.schemas import (
 )
 from eldergate.community.clock import now
 from eldergate.community.config import active
-from eldergate.community.models import Alert, BoxCommand, Gateway, Home, Resident, Snooze, Visit
+from eldergate.community.models import (
+    Alert,
+    BoxCommand,
+    Consent,
+    DiagnosticCapture,
+    Gateway,
+    Home,
+    Resident,
+    Snooze,
+    Visit,
+)
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import decrypt
-from eldergate.community.work import box_commands, consent, desired_config, escalation, scoping
+from eldergate.community.work import box_commands, consent, desired_config, diagnostic_captures, escalation, scoping
 from eldergate.contract.alert_kinds import AlertKind
 from eldergate.contract.desired_config import ThresholdChanges
 
@@ -163,9 +175,12 @@ def gateways(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 def _command_out(c: BoxCommand) -> dict[str, Any]:
+    up = DiagnosticCapture.objects.filter(command=c).only("received_at", "size", "span_s").first() if (
+        c.capture) else None
     return {"id": c.pk, "gateway": c.gateway_id, "command": c.command, "by": c.by.get_username() if c.by else None,
             "created_at": c.created_at, "sent_at": c.sent_at, "done_at": c.done_at, "ok": c.ok, "result": c.result,
-            "report": c.report}
+            "report": c.report, "capture": c.capture, "capture_received_at": up.received_at if up else None,
+            "capture_bytes": up.size if up else None, "capture_span_s": up.span_s if up else None}
 
 
 @router.post("/gateways/{gateway_id}/commands", response={202: CommandOut, 403: Problem, 404: Problem},
@@ -176,14 +191,74 @@ def command(request: HttpRequest, gateway_id: int, body: CommandIn) -> Status[di
     g = _found(scoping.gateways(u), gateway_id, "no such gateway")
     if not scoping.may_administer(u):
         raise HttpError(403, "commands to a box are for community admins and the platform operator")
+    capture = "raw_waveforms" if body.raw_waveforms else "no_waveforms" if body.capture else ""
+    if capture and body.command != "diagnostics":
+        raise HttpError(422, "a capture comes with the diagnostics command only")
+    if capture == "raw_waveforms" and (why := diagnostic_captures.raw_waveforms_refused(g, now())):
+        record(now(), u, "raw_waveforms_refused", g)
+        raise HttpError(403, why)
     with transaction.atomic():
-        return Status(202, _command_out(box_commands.ask(g, body.command, u, now())))
+        return Status(202, _command_out(box_commands.ask(g, body.command, u, now(), capture)))
 
 
 @router.get("/gateways/{gateway_id}/commands", response={200: list[CommandOut], 404: Problem})
 def commands(request: HttpRequest, gateway_id: int) -> list[dict[str, Any]]:
     g = _found(scoping.gateways(user(request)), gateway_id, "no such gateway")
     return [_command_out(c) for c in BoxCommand.objects.filter(gateway=g).select_related("by")[:50]]
+
+
+@router.get("/gateways/{gateway_id}/commands/{command_id}/capture",
+            response={200: None, 403: Problem, 404: Problem}, openapi_extra={"responses": {200: {
+                "description": "the capture, gzip'd JSON lines: `eldergate replay FILE --config the box's TOML`",
+                "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}}}}},
+            summary="the last minutes of capture a diagnostics command asked for (community admins and the "
+                    "platform operator; every read audited)")
+def capture(request: HttpRequest, gateway_id: int, command_id: int) -> HttpResponse:
+    u = user(request)
+    g = _found(scoping.gateways(u), gateway_id, "no such gateway")
+    if not scoping.may_administer(u):
+        raise HttpError(403, "a box's capture is for community admins and the platform operator")
+    up = DiagnosticCapture.objects.filter(command_id=command_id, command__gateway=g).select_related(
+        "command__gateway").first()
+    if up is None:
+        raise HttpError(404, "no capture has arrived for this command")
+    with transaction.atomic():
+        body = diagnostic_captures.read(up, u, now())
+    if body is None:
+        raise HttpError(404, "this capture cannot be opened with this server's data key")
+    response = HttpResponse(body, content_type="application/gzip")
+    response["Content-Disposition"] = f'attachment; filename="{g.site}-{g.gateway}-{command_id}.capture.jsonl.gz"'
+    return response
+
+
+@router.post("/residents/{resident_id}/consents", response={201: ConsentOut, 403: Problem, 404: Problem},
+             summary="record a consent the resident or their guardian gave (PIPL Art. 29; audited)")
+def give_consent(request: HttpRequest, resident_id: int, body: ConsentIn) -> Status[dict[str, Any]]:
+    u = user(request)
+    r = _found(scoping.residents(u), resident_id, "no such resident")
+    if not scoping.may_administer(u):
+        raise HttpError(403, "consents are recorded by community admins")
+    c = consent.give(r, body.scope, body.given_by, u, now())
+    return Status(201, _consent_out(c))
+
+
+@router.delete("/residents/{resident_id}/consents/{scope}", response={200: list[ConsentOut], 403: Problem,
+                                                                         404: Problem},
+               summary="the resident or their guardian withdrew a consent: it ends now (audited)")
+def withdraw_consent(request: HttpRequest, resident_id: int, scope: str) -> list[dict[str, Any]]:
+    u = user(request)
+    r = _found(scoping.residents(u), resident_id, "no such resident")
+    if not scoping.may_administer(u):
+        raise HttpError(403, "consents are recorded by community admins")
+    if scope not in consent.SCOPES:
+        raise HttpError(404, f"no such consent scope: one of {', '.join(consent.SCOPES)}")
+    consent.withdraw(r, scope, u, now())
+    return [_consent_out(c) for c in r.consents.filter(scope=scope)]
+
+
+def _consent_out(c: Consent) -> dict[str, Any]:
+    return {"resident": c.resident_id, "scope": c.scope, "given_by": c.given_by, "given_at": c.given_at,
+            "withdrawn_at": c.withdrawn_at}
 
 
 @router.get("/residents/{resident_id}/medical", response={200: MedicalOut, 403: Problem, 404: Problem},

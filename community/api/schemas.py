@@ -106,6 +106,10 @@ class ResidentOut(Schema):
 
 class CommandIn(Schema):
     command: Literal["test_alert", "status", "restart", "diagnostics"]
+    capture: bool = Field(False, description="diagnostics: the box also sends its last 10 minutes of capture "
+                          "(replayable with `eldergate replay`), raw waveforms withheld by the box")
+    raw_waveforms: bool = Field(False, description="diagnostics: the capture keeps the radars' raw breathing and "
+                                "heart waveforms; needs every resident's recorded consent (scope raw_waveforms)")
 
 
 class CommandOut(Schema):
@@ -120,6 +124,24 @@ class CommandOut(Schema):
     result: str
     report: dict[str, Any] = Field(default_factory=dict, description="diagnostics: the box's report (states and "
                                    "figures: sensors, configuration findings, uplink, clock, storage, software)")
+    capture: str = Field("", description="diagnostics: the capture asked for: '', no_waveforms or raw_waveforms")
+    capture_received_at: datetime | None = Field(None, description="when the box's capture arrived "
+                                                 "(GET …/commands/{id}/capture)")
+    capture_bytes: int | None = None
+    capture_span_s: float | None = Field(None, description="the time the capture covers")
+
+
+class ConsentIn(Schema):
+    scope: Literal["monitoring", "raw_waveforms"]
+    given_by: str = Field(min_length=1, max_length=100, description="the resident or their guardian")
+
+
+class ConsentOut(Schema):
+    resident: int
+    scope: str
+    given_by: str
+    given_at: datetime
+    withdrawn_at: datetime | None
 
 
 class ContactIn(Schema):

@@ -3,7 +3,7 @@
 from eldergate.community.models.alerts import Alert, AlertState, Comment, EscalationJob, OutgoingAck
 from eldergate.community.models.audit import AuditEntry, AuditPurge
 from eldergate.community.models.deadletter import DeadLetter
-from eldergate.community.models.fleet import BoxCommand
+from eldergate.community.models.fleet import BoxCommand, DiagnosticCapture
 from eldergate.community.models.identity import BoxIdentity
 from eldergate.community.models.lost import Badge, Locator, Position
 from eldergate.community.models.people import ApiToken, DutyShift, LoginLink, Profile, Snooze, Visit
@@ -15,7 +15,8 @@ __all__ = [
     "Alert",
     "AlertState",
     "ApiToken",
-    "AuditEntry", "AuditPurge",
+    "AuditEntry",
+    "AuditPurge",
     "Badge",
     "BoxCommand",
     "BoxIdentity",
@@ -24,6 +25,7 @@ __all__ = [
     "Consent",
     "Contact",
     "DeadLetter",
+    "DiagnosticCapture",
     "DutyShift",
     "EscalationJob",
     "Event",

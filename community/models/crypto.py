@@ -48,6 +48,26 @@ def decrypt(token: str) -> str:
         return "[cannot be decrypted with this server's data key]"
 
 
+def seal_bytes(data: bytes) -> bytes:
+    """A whole file (a diagnostic capture) encrypted with the newest key."""
+    return _fernet(settings.DATA_KEY).encrypt(data)
+
+
+def open_bytes(token: bytes | memoryview) -> bytes | None:
+    """None when no key of ours opens it."""
+    try:
+        return _fernet(settings.DATA_KEY).decrypt(bytes(token))
+    except InvalidToken:
+        return None
+
+
+def rotate_bytes(token: bytes | memoryview) -> bytes | None:
+    try:
+        return _fernet(settings.DATA_KEY).rotate(bytes(token))
+    except InvalidToken:
+        return None
+
+
 def rotate(token: str) -> Sealed | None:
     """``token`` encrypted again with the newest key; None when no key of ours opens it."""
     if not token:

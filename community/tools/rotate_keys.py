@@ -1,6 +1,6 @@
 """`eldergate community rotate-keys --new-key`, then (after restarting `serve`) `eldergate community
 rotate-keys [--batch N]`: every encrypted value (medical notes,
-key-safe codes, box passwords) encrypted again with the data key's newest key, in batches of N rows
+key-safe codes, box passwords, diagnostic captures) encrypted again with the data key's newest key, in batches of N rows
 per transaction, so a large registry never holds one long lock. Safe to interrupt and run again:
 a value already under the newest key is rotated again, harmlessly. Audited."""
 
@@ -27,7 +27,8 @@ def rotate_all(batch: int = 500) -> tuple[int, int]:
     """(values re-encrypted, values no key of ours opens: left as they are, and counted)."""
     from django.db import transaction
 
-    from eldergate.community.models.crypto import Sealed, encrypted_fields, rotate
+    from eldergate.community.models import DiagnosticCapture
+    from eldergate.community.models.crypto import Sealed, encrypted_fields, rotate, rotate_bytes
 
     done = unreadable = 0
     for model, name in encrypted_fields():
@@ -46,6 +47,15 @@ def rotate_all(batch: int = 500) -> tuple[int, int]:
                     model._default_manager.filter(pk=pk).update(**{name: Sealed(fresh)})
                     done += 1
                 last = rows[-1][0]
+    for pk in list(DiagnosticCapture.objects.values_list("pk", flat=True)):  # up to 16 MB each: one at a time
+        with transaction.atomic():
+            sealed = DiagnosticCapture.objects.select_for_update().values_list("sealed", flat=True).get(pk=pk)
+            fresh_bytes = rotate_bytes(sealed)
+            if fresh_bytes is None:
+                unreadable += 1
+                continue
+            DiagnosticCapture.objects.filter(pk=pk).update(sealed=fresh_bytes)
+            done += 1
     return done, unreadable
 
 

@@ -3,7 +3,8 @@ report), each audited, sent by the timers on the box's ``cmd`` leaf, and answere
 then does: its test alert stored, a status newer than the command, a status from a process started
 after it, its ``diagnostics`` event (the commissioning checks that run unattended: every sensor
 alive, the configuration's findings, uplink, clock, storage). No answer within ANSWER_WITHIN is a
-result too ("no answer")."""
+result too ("no answer"). A diagnostics command may also ask for the box's last minutes of capture,
+which it posts to the one-time address the command carries (work/diagnostic_captures.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db.models import Q
 
 from eldergate.community.models import BoxCommand, Event, Gateway
 from eldergate.community.models.audit import record
+from eldergate.community.work import diagnostic_captures
 from eldergate.community.work.publisher import Publisher
 from eldergate.contract.events import EventName as E
 from eldergate.contract.messages import CommandMessage, topic
@@ -23,13 +25,22 @@ CLOCK_LEEWAY = timedelta(minutes=1)
 RESEND = timedelta(seconds=30)
 
 
-def ask(gateway: Gateway, command: str, by: Any, now: datetime) -> BoxCommand:
-    cmd = BoxCommand.objects.create(gateway=gateway, command=command, by=by, created_at=now)
-    record(now, by, "box_command", gateway, command=command, id=cmd.pk)
+def ask(gateway: Gateway, command: str, by: Any, now: datetime, capture: str = "") -> BoxCommand:
+    """``capture`` (diagnostics): "no_waveforms" or "raw_waveforms"; the caller has checked the
+    consent the second needs (diagnostic_captures.raw_waveforms_refused)."""
+    cmd = BoxCommand.objects.create(gateway=gateway, command=command, by=by, created_at=now, capture=capture)
+    record(now, by, "box_command", gateway, command=command, id=cmd.pk, **({"capture": capture} if capture else {}))
     return cmd
 
 
-def send_due(publisher: Publisher, prefix: str, now: datetime) -> int:
+def message(cmd: BoxCommand, public_url: str) -> CommandMessage:
+    if cmd.command == "diagnostics" and cmd.capture:
+        return CommandMessage(command="diagnostics", upload_url=diagnostic_captures.upload_url(cmd, public_url),
+                              raw_waveforms=cmd.capture == "raw_waveforms")
+    return CommandMessage(command=cmd.command)
+
+
+def send_due(publisher: Publisher, prefix: str, now: datetime, public_url: str) -> int:
     """Send what is new, in the order it was asked, and again what has had no answer for RESEND
     (a box restarting drops the commands it had not yet taken; every command is answered by its
     effect, so a second copy of an answered one is never sent)."""
@@ -37,8 +48,8 @@ def send_due(publisher: Publisher, prefix: str, now: datetime) -> int:
     due = (Q(sent_at__isnull=True) | Q(sent_at__lt=now - RESEND))
     for cmd in BoxCommand.objects.filter(due, done_at__isnull=True).select_related("gateway").order_by("pk")[:500]:
         g = cmd.gateway
-        if not publisher.publish(topic(prefix, g.site, g.gateway, "cmd"),
-                                 CommandMessage(command=cmd.command).model_dump_json(), qos=1):
+        if not publisher.publish(topic(prefix, g.site, g.gateway, "cmd"), message(cmd, public_url).model_dump_json(),
+                                 qos=1):
             break
         BoxCommand.objects.filter(pk=cmd.pk).update(sent_at=now)
         sent += 1
@@ -79,6 +90,8 @@ def report_result(report: dict[str, Any]) -> tuple[bool, str]:
         parts.append(f"configuration: {report['findings']}")
     if report.get("stuck"):
         parts.append(str(report["stuck"]))
+    if report.get("capture"):
+        parts.append(f"capture: {report['capture']}")
     return ok, "; ".join(parts)
 
 

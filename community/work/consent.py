@@ -3,8 +3,10 @@ recorded consent): who gave it, when, for what, recorded by whom; withdrawal end
 
 Scopes: MONITORING (vitals, nightly figures and trends shown to the people who care for the
 resident), WALL (the resident on the community's wall screen: state, alerts, and vitals under
-MONITORING too). Alerts are raised and routed whatever is recorded: a fall is handled to protect
-the resident's life (PIPL Art. 13(4)), which needs no consent."""
+MONITORING too), RAW_WAVEFORMS (a box's diagnostic capture may carry the radar's raw breathing
+and heart waveforms: work/diagnostic_captures.py). Alerts are raised and routed whatever is
+recorded: a fall is handled to protect the resident's life (PIPL Art. 13(4)), which needs no
+consent."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from eldergate.community.models import Consent, Resident
 from eldergate.community.models.audit import record
 
 MONITORING = "monitoring"
-SCOPES = (MONITORING,)
+RAW_WAVEFORMS = "raw_waveforms"
+SCOPES = (MONITORING, RAW_WAVEFORMS)
 
 
 def live(resident_ids: Iterable[int], scope: str, at: datetime) -> set[int]:

@@ -20,6 +20,7 @@ from eldergate.community.work import (
     acks,
     box_commands,
     desired_config,
+    diagnostic_captures,
     escalation,
     lost,
     offline,
@@ -48,7 +49,8 @@ class Timers:
         if publisher is not None:
             self._job(done, "acks", now, lambda: acks.send_due(now, self.cfg.broker.prefix, publisher))
             self._job(done, "config", now, lambda: desired_config.publish_due(publisher, self.cfg.broker.prefix))
-            self._job(done, "commands", now, lambda: box_commands.send_due(publisher, self.cfg.broker.prefix, now))
+            self._job(done, "commands", now, lambda: box_commands.send_due(publisher, self.cfg.broker.prefix, now,
+                                                                                self.cfg.public_url()))
         self._job(done, "escalated", now, lambda: escalation.tick(now, self.cfg, self.notifier))
         if self._last_offline is None or now - self._last_offline >= timedelta(seconds=2):
             self._last_offline = now
@@ -64,6 +66,7 @@ class Timers:
                 self._job(done, "tests", now, lambda: offline.test_round(now, self.cfg, publisher))
             self._job(done, "retention", now, lambda: sum(retention.enforce(now, self.cfg.retention).values()))
             self._job(done, "positions", now, lambda: lost.prune(now))  # a search's positions, not a history
+            self._job(done, "captures", now, lambda: diagnostic_captures.prune(now))
         return done
 
     def _job(self, done: dict[str, int], name: str, now: datetime, job: Callable[[], int]) -> None:

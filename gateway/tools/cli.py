@@ -18,7 +18,7 @@ from eldergate.drivers.errors import InputError
 from eldergate.drivers.protocols import PROTOCOLS, describe
 from eldergate.gateway.core.logsetup import setup_logging
 from eldergate.gateway.core.version import version
-from eldergate.gateway.tools.capture import CaptureError
+from eldergate.gateway.links.capture import CaptureError
 from eldergate.gateway.tools.console_client import cmd_console
 from eldergate.gateway.tools.release import add_release_parser, cmd_release
 from eldergate.gateway.tools.signals import stop_on_signals
@@ -253,8 +253,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from eldergate.gateway.core.sinks import JsonLinesSink
+    from eldergate.gateway.links.capture import CaptureWriter
     from eldergate.gateway.runtime import Gateway
-    from eldergate.gateway.tools.capture import CaptureWriter
 
     cfg = load_config(args.config)
     with args.out.open("w", encoding="utf-8") as fh:
@@ -312,7 +312,7 @@ def adhoc_config(sensors: list[str], capture: Path, timezone: str) -> Config:
 
 def _first_topics(capture: Path) -> dict[str, str]:
     """For MQTT sensors declared ad hoc: the device's state topic, as first seen."""
-    from eldergate.gateway.tools.capture import read_capture
+    from eldergate.gateway.links.capture import read_capture
 
     topics: dict[str, str] = {}
     _meta, items = read_capture(capture)

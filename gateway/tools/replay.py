@@ -15,8 +15,8 @@ from pathlib import Path
 from eldergate.config.schema import Config
 from eldergate.gateway.core.home import Home
 from eldergate.gateway.core.output import Output
+from eldergate.gateway.links.capture import CaptureError, read_capture
 from eldergate.gateway.links.decode import decoders_for
-from eldergate.gateway.tools.capture import CaptureError, read_capture
 
 log = logging.getLogger(__name__)
 

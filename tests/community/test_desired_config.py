@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from community_world import Receipts, World, api
 
+URL = "http://127.0.0.1:8000"  # the server's public address, for the upload addresses it sends
+
 
 def _resident_pk(world: World, code: str = "kz") -> int:
     return int(world.sides[code].resident.pk)
@@ -158,13 +160,13 @@ def test_commands_go_in_order_come_again_unanswered_and_are_answered_by_their_ef
 
     t0 = datetime.now(UTC)
     sent = Receipts()
-    assert box_commands.send_due(sent, "eldergate/v1", t0) == 2
+    assert box_commands.send_due(sent, "eldergate/v1", t0, URL) == 2
     assert [p["command"] for _t, p in sent.sent] == ["test_alert", "restart"]  # as they were asked
-    assert box_commands.send_due(sent, "eldergate/v1", t0 + timedelta(seconds=5)) == 0
+    assert box_commands.send_due(sent, "eldergate/v1", t0 + timedelta(seconds=5), URL) == 0
     assert box_commands.settle(t0 + timedelta(seconds=5)) == 0  # nothing happened at the box yet
     Gateway.objects.filter(pk=gid).update(last_test_ok=t0 + timedelta(seconds=6))
     assert box_commands.settle(t0 + timedelta(seconds=7)) == 1
-    assert box_commands.send_due(sent, "eldergate/v1", t0 + timedelta(seconds=40)) == 1  # the restart, again
+    assert box_commands.send_due(sent, "eldergate/v1", t0 + timedelta(seconds=40), URL) == 1  # the restart, again
     assert sent.sent[-1][1]["command"] == "restart"
     assert box_commands.settle(t0 + timedelta(minutes=11)) == 1  # never restarted: "no answer"
     results = {c.command: (c.ok, c.result) for c in BoxCommand.objects.all()}

@@ -13,6 +13,7 @@ from django.urls import reverse
 from community_world import World
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+URL = "http://127.0.0.1:8000"  # the server's public address, for the upload addresses it sends
 
 
 class Publisher:
@@ -101,7 +102,7 @@ def test_a_diagnostics_command_is_answered_by_the_boxs_report(world: World, db: 
                       {"command": "diagnostics"})
     assert status == 202
     pub = Publisher()
-    assert box_commands.send_due(pub, "eldergate/v1", T0) == 1 and '"diagnostics"' in pub.sent[0][1]
+    assert box_commands.send_due(pub, "eldergate/v1", T0, URL) == 1 and '"diagnostics"' in pub.sent[0][1]
     report = {"checks_ok": False, "version": "0.3.0", "uplink": True, "findings": "",
               "sensor:bed_radar": "silent, 0 frames, 0 bad checksums, 0 malformed, 0 restarts",
               "sensor:door": "ok, 12 frames, 0 bad checksums, 0 malformed, 0 restarts"}

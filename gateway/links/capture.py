@@ -85,9 +85,10 @@ def read_capture(path: Path) -> tuple[CaptureMeta, Iterator[CaptureItem]]:
 class CaptureWriter:
     """Appends capture lines; times are written relative to ``t0``."""
 
-    def __init__(self, fh: IO[str], t0: float, timezone: str | None = None) -> None:
+    def __init__(self, fh: IO[str], t0: float, timezone: str | None = None, **about: Any) -> None:
+        """``about``: more of the meta line (a diagnostic capture says what it withheld)."""
         self.fh, self.t0 = fh, t0
-        self._write({"meta": {"version": 1, "t0": t0, "timezone": timezone}})
+        self._write({"meta": {"version": 1, "t0": t0, "timezone": timezone, **about}})
 
     def _write(self, obj: dict[str, Any]) -> None:
         self.fh.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
