@@ -1,13 +1,19 @@
-"""A software release for the boxes: one zip (the bundle) holding the eldergate wheel, its manifest
-and the manifest's ed25519 signature by the platform operator's release key.
+"""A software release for the boxes: one zip (the bundle) holding the eldergate wheel, the wheels
+of any dependency the release needs that the boxes' installation lacks (or needs newer), its
+manifest and the manifest's ed25519 signature by the platform operator's release key.
 
 The box installs only a bundle whose signature verifies against the public key it was installed
-with, whose wheel has the manifest's size and SHA-256, and whose version is the one it was asked
-for; the server checks the same before it offers a bundle to anyone. The bundle is read member by
-member into memory, bounded, and never extracted: a zip's paths cannot write anywhere.
+with, whose every wheel has the manifest's size and SHA-256, and whose version is the one it was
+asked for; the server checks the same before it offers a bundle to anyone. The bundle is read
+member by member into memory, bounded, and never extracted: a zip's paths cannot write anywhere.
 
     eldergate release keygen  /secure/release.key            # once: the operator keeps it offline
-    eldergate release build   dist/eldergate-0.2.0-py3-none-any.whl --key /secure/release.key
+    eldergate release build   dist/eldergate-0.2.0-py3-none-any.whl --key /secure/release.key \
+        [--with wheels/tzdata-2026.1-py2.py3-none-any.whl ...]   # wheels for the boxes' platform
+
+A manifest without dependencies is written exactly as before they existed (no ``dependencies``
+key), so boxes of earlier versions still read it; one with them is refused by those boxes as
+unreadable, which is right: they could not install it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import io
 import json
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -28,8 +35,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
-MAX_WHEEL_BYTES = 20 * 1024 * 1024  # the wheel alone (the project's is ~0.5 MB); its dependencies stay on the box
-MAX_BUNDLE_BYTES = MAX_WHEEL_BYTES + 64 * 1024
+MAX_WHEEL_BYTES = 20 * 1024 * 1024  # any one wheel (the project's is ~0.5 MB; numpy's for aarch64 ~14 MB)
+MAX_DEPENDENCIES = 16
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # all its wheels: a Pi holds the bundle in memory while it checks it
+
+
+class Dependency(BaseModel):
+    """A wheel the release needs beside its own (PEP 427 file name: name-version[-build]-tags.whl)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    wheel: str = Field(pattern=r"^[A-Za-z0-9_.]{1,80}-[0-9][0-9A-Za-z.+_!]{0,39}(-[0-9A-Za-z_.]{1,40}){3,4}\.whl$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(gt=0, le=MAX_WHEEL_BYTES)
 
 
 class Manifest(BaseModel):
@@ -40,6 +57,20 @@ class Manifest(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(gt=0, le=MAX_WHEEL_BYTES)
     created_at: float = Field(ge=0, le=4_102_444_800)
+    dependencies: tuple[Dependency, ...] = Field(default=(), max_length=MAX_DEPENDENCIES)
+
+    def signed_body(self) -> bytes:
+        """The manifest as signed; without dependencies, as boxes before them wrote and read it."""
+        return self.model_dump_json(exclude=None if self.dependencies else {"dependencies"}).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A bundle that verified: its manifest, its wheel's bytes and each dependency's, by file name."""
+
+    manifest: Manifest
+    wheel: bytes
+    dependencies: dict[str, bytes]
 
 
 class BadRelease(ValueError):
@@ -55,30 +86,45 @@ def new_key() -> tuple[bytes, bytes]:
     return private, public
 
 
-def build(wheel: Path, private_pem: bytes, out: Path) -> Manifest:
-    """Sign ``wheel`` into a bundle at ``out``; the version is the wheel's own (its file name)."""
+def build(wheel: Path, private_pem: bytes, out: Path, dependencies: tuple[Path, ...] = ()) -> Manifest:
+    """Sign ``wheel`` (and the ``dependencies``' wheels) into a bundle at ``out``; the version is the
+    wheel's own (its file name)."""
     data = wheel.read_bytes()
     parts = wheel.name.split("-")
     if len(parts) != 5 or parts[0] != "eldergate":
         raise BadRelease(f"{wheel.name}: not an eldergate wheel (eldergate-<version>-py3-none-any.whl)")
+    deps = {d.name: d.read_bytes() for d in dependencies}
+    if len(deps) != len(dependencies) or wheel.name in deps:
+        raise BadRelease("a wheel is given twice")
+    signed = []
+    for name, dep in deps.items():
+        try:
+            signed.append(Dependency(wheel=name, sha256=hashlib.sha256(dep).hexdigest(), size=len(dep)))
+        except ValidationError:
+            raise BadRelease(f"{name}: not a wheel (name-version-python-abi-platform.whl, at most "
+                             f"{MAX_WHEEL_BYTES} bytes)") from None
     try:
         manifest = Manifest(version=parts[1], wheel=wheel.name, sha256=hashlib.sha256(data).hexdigest(),
-                            size=len(data), created_at=round(time.time(), 3))
+                            size=len(data), created_at=round(time.time(), 3), dependencies=tuple(signed))
     except ValidationError as err:
         raise BadRelease(f"{wheel.name}: {err.errors(include_url=False)[0]['msg']}") from None
+    if len(data) + sum(map(len, deps.values())) > MAX_BUNDLE_BYTES - 64 * 1024:
+        raise BadRelease(f"the wheels come to more than a bundle may hold ({MAX_BUNDLE_BYTES} bytes)")
     key = serialization.load_pem_private_key(private_pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise BadRelease("the release key is not an ed25519 key")
-    body = manifest.model_dump_json().encode()
+    body = manifest.signed_body()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
         z.writestr(MANIFEST, body)
         z.writestr(SIGNATURE, base64.b64encode(key.sign(body)))
         z.writestr(manifest.wheel, data)
+        for name, dep in deps.items():
+            z.writestr(name, dep)
     return manifest
 
 
-def verify(bundle: bytes, public_pem: bytes, version: str | None = None) -> tuple[Manifest, bytes]:
-    """(manifest, wheel bytes) of a bundle that verifies; BadRelease saying why otherwise."""
+def verify(bundle: bytes, public_pem: bytes, version: str | None = None) -> Verified:
+    """The manifest and wheels of a bundle that verifies; BadRelease saying why otherwise."""
     if len(bundle) > MAX_BUNDLE_BYTES:
         raise BadRelease(f"the bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
@@ -105,9 +151,16 @@ def verify(bundle: bytes, public_pem: bytes, version: str | None = None) -> tupl
         raise BadRelease("the signed manifest is not readable") from None
     if version is not None and manifest.version != version:
         raise BadRelease(f"the bundle is version {manifest.version}, not {version}")
-    if sizes.get(manifest.wheel) != manifest.size:
-        raise BadRelease("the wheel is missing or not the size the manifest says")
-    wheel = z.read(manifest.wheel)
-    if hashlib.sha256(wheel).hexdigest() != manifest.sha256:
-        raise BadRelease("the wheel is not the one the manifest was signed for (SHA-256)")
-    return manifest, wheel
+    wheel = _member(z, sizes, manifest.wheel, manifest.size, manifest.sha256, "the wheel")
+    deps = {d.wheel: _member(z, sizes, d.wheel, d.size, d.sha256, f"the dependency {d.wheel}")
+            for d in manifest.dependencies}
+    return Verified(manifest, wheel, deps)
+
+
+def _member(z: zipfile.ZipFile, sizes: dict[str, int], name: str, size: int, sha256: str, what: str) -> bytes:
+    if sizes.get(name) != size:
+        raise BadRelease(f"{what} is missing or not the size the manifest says")
+    data = z.read(name)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise BadRelease(f"{what} is not the one the manifest was signed for (SHA-256)")
+    return data

@@ -29,8 +29,9 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def retag(wheel: Path, version: str, out: Path, broken: bool = False) -> Path:
-    """The same wheel as ``version`` (its metadata, dist-info and RECORD rewritten)."""
+def retag(wheel: Path, version: str, out: Path, broken: bool = False, needs: str | None = None) -> Path:
+    """The same wheel as ``version`` (its metadata, dist-info and RECORD rewritten); ``needs``: a
+    module its command line imports first, so that it cannot even say its version without it."""
     old = wheel.name.split("-")[1]
     target = out / f"eldergate-{version}-py3-none-any.whl"
     files: dict[str, bytes] = {}
@@ -44,13 +45,35 @@ def retag(wheel: Path, version: str, out: Path, broken: bool = False) -> Path:
                 head = b"def cmd_run(args: argparse.Namespace) -> int:\n"
                 assert head in data
                 data = data.replace(head, head + BROKEN_RUN.encode())
+            if needs and name == "eldergate/gateway/tools/cli.py":
+                future = b"from __future__ import annotations\n"
+                assert future in data
+                data = data.replace(future, future + f"import {needs}  # noqa: F401  (tests/releases.py)\n".encode())
             files[name] = data
+    _write_wheel(target, files)
+    return target
+
+
+def _write_wheel(target: Path, files: dict[str, bytes]) -> None:
     record = next(n for n in files if n.endswith(".dist-info/RECORD"))
     lines = [_record_line(n, d) for n, d in files.items() if n != record] + [f"{record},,"]
     files[record] = ("\n".join(lines) + "\n").encode()
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in files.items():
             z.writestr(name, data)
+
+
+def dependency_wheel(out: Path, name: str, version: str = "1.0") -> Path:
+    """A pure-Python wheel of one module ``name`` (``VERSION = version``): a dependency the
+    installation lacks, for a release to bring."""
+    info = f"{name}-{version}.dist-info"
+    target = out / f"{name}-{version}-py3-none-any.whl"
+    _write_wheel(target, {
+        f"{name}.py": f"VERSION = {version!r}\n".encode(),
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests/releases.py\nRoot-Is-Purelib: true\n"
+                          b"Tag: py3-none-any\n",
+        f"{info}/RECORD": b""})
     return target
 
 

@@ -8,6 +8,7 @@ goes only to the community server's host."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def _stream(frames: list[bytes], noise: list[bytes], cuts: list[int]) -> list[by
     """Frames with noise between them, cut into reads at ``cuts``."""
     data = b"".join(n + f for f, n in zip(frames, noise + [b""] * len(frames), strict=False))
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
+    return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
 def _readings(protocol: str, chunks: list[bytes]) -> list[Reading]:

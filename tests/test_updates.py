@@ -4,8 +4,10 @@ signed into bundles, served over loopback HTTP, and asked for by `cmd` messages 
 Mosquitto, as the community server does. What the box says is read from its retained status.
 
 One box lives through: an update refused while an alert is open; a bundle signed by another key
-refused; a good release installed beside the running one, started and kept once healthy; a release
-that cannot start rolled back by the box itself to the one before, and reported.
+refused; a release that needs a dependency the installation lacks refused when its bundle does not
+bring it; the same release with the dependency in its bundle installed beside the running one,
+started and kept once healthy; a release that cannot start rolled back by the box itself to the one
+before, and reported.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from releases import BundleServer, project_wheel, retag
+from releases import BundleServer, dependency_wheel, project_wheel, retag
 
 from eldergate.contract.releases import build, new_key
 from eldergate.gateway.core.version import version
@@ -35,6 +37,7 @@ from testutil import clean_env, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 PREFIX = "eldergate/v1/s1/gw1"
+DEPENDENCY = "eg_sample_dependency"  # what release 0.1.2 needs and the installation lacks
 
 
 class Service:
@@ -120,7 +123,10 @@ def test_a_box_refuses_what_it_must_keeps_a_healthy_release_and_rolls_back_one_t
     wheels, bundles = tmp_path / "wheels", tmp_path / "bundles"
     bundles.mkdir()
     wheel = project_wheel(wheels)
-    build(retag(wheel, "0.1.2", wheels), private, bundles / "eldergate-0.1.2.zip")
+    # 0.1.2 imports a module the installation lacks: its bundle brings the wheel (or not)
+    needing = retag(wheel, "0.1.2", wheels, needs=DEPENDENCY)
+    build(needing, private, bundles / "eldergate-0.1.2.zip", (dependency_wheel(wheels, DEPENDENCY, "1.2"),))
+    build(needing, private, bundles / "without-dependency-0.1.2.zip")
     build(retag(wheel, "0.1.3", wheels, broken=True), private, bundles / "eldergate-0.1.3.zip")
     build(retag(wheel, "0.1.2", wheels), new_key()[0], bundles / "forged-0.1.2.zip")
     http = BundleServer(bundles)
@@ -156,10 +162,20 @@ def test_a_box_refuses_what_it_must_keeps_a_healthy_release_and_rolls_back_one_t
                         30, 0.1), server.status
         assert not (state / "releases" / "current").exists()
 
+        server.update("0.1.2", http.url("without-dependency-0.1.2.zip"))
+        assert wait_for(lambda: server.says(update_state="refused") and
+                        f"No module named '{DEPENDENCY}'" in server.status["update_reason"], 60, 0.1), server.status
+        assert not (state / "releases" / "current").exists()
+
         server.update("0.1.2", http.url("eldergate-0.1.2.zip"))
         assert wait_for(lambda: server.says(version="0.1.2", update_version="0.1.2", update_state="confirmed"),
                         90, 0.1), server.status
         assert (state / "releases" / "current").resolve().name == "0.1.2"
+        release_python = state / "releases" / "0.1.2" / "bin" / "python"
+        found = subprocess.run([str(release_python), "-c", f"import {DEPENDENCY}; print({DEPENDENCY}.VERSION)"],
+                               capture_output=True, text=True)
+        assert found.stdout.strip() == "1.2"  # in the release's own environment
+        assert subprocess.run([sys.executable, "-c", f"import {DEPENDENCY}"], capture_output=True).returncode != 0
 
         asked = time.monotonic()
         server.update("0.1.3", http.url("eldergate-0.1.3.zip"))  # installs, says its version, cannot run

@@ -78,7 +78,7 @@ def _release(args: argparse.Namespace, cfg: CommunityConfig) -> int:
         raise ValueError("[fleet] release_public_key_file is not set: the server checks a bundle as the boxes will")
     data = args.bundle.read_bytes()
     try:
-        manifest, _wheel = verify(data, cfg.resolve(cfg.fleet.release_public_key_file).read_bytes())
+        manifest = verify(data, cfg.resolve(cfg.fleet.release_public_key_file).read_bytes()).manifest
     except BadRelease as err:
         raise ValueError(f"{args.bundle}: {err}") from None
     folder = releases_dir(cfg)

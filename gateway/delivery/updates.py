@@ -9,8 +9,9 @@ Asked by the community server (``cmd`` ``update``, audited there), in a thread o
 2. the bundle is fetched (bounded, with a timeout) and checked against the release key the box was
    installed with (``contract/releases.py``): signature, size, SHA-256, the version asked for;
 3. a virtual environment for the version is made in ``<state_dir>/releases/<version>``, sharing the
-   dependencies of the installation (a release carries eldergate only), the wheel installed into it,
-   and ``eldergate --version`` run from it: a release that cannot even start is refused here;
+   dependencies of the installation, its wheel and the dependency wheels it carries (new ones, or
+   newer versions) installed into it, and ``eldergate --version`` run from it: a release that
+   cannot even start is refused here;
 4. ``current`` points at it, ``update.json`` says *pending* with its deadline, and the gateway
    starts the launcher again, which runs the new release.
 
@@ -37,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eldergate.config.schema import Updates
-from eldergate.contract.releases import MAX_BUNDLE_BYTES, BadRelease, verify
+from eldergate.contract.releases import MAX_BUNDLE_BYTES, BadRelease, Verified, verify
 from eldergate.gateway.core.update_state import LAUNCH_ENV, point, read_state, write_state
 from eldergate.gateway.core.version import version
 
@@ -107,8 +108,8 @@ class Updater:
     def _install(self, release: str, url: str) -> None:
         try:
             assert self.cfg.public_key_file is not None
-            manifest, wheel = verify(_fetch(url), self.cfg.public_key_file.read_bytes(), release)
-            target = self._venv(manifest.version, manifest.wheel, wheel)
+            bundle = verify(_fetch(url), self.cfg.public_key_file.read_bytes(), release)
+            target = self._venv(bundle)
             if self.open_alerts():  # an alert raised while installing: not now
                 raise Refused("an alert is open in this home")
             current = self.releases / "current"
@@ -124,10 +125,13 @@ class Updater:
         finally:
             self._busy.release()
 
-    def _venv(self, release: str, wheel_name: str, wheel: bytes) -> Path:
+    def _venv(self, bundle: Verified) -> Path:
         """The release's virtual environment, made beside the others, where it will run (a virtual
-        environment cannot be moved: its scripts name its interpreter). Nothing runs it until the
-        ``current`` link is switched to it, after it has said its version."""
+        environment cannot be moved: its scripts name its interpreter). Its own site holds its wheel
+        and the dependencies it brought, found before the installation's (the .pth line comes after
+        the site on sys.path): a newer version of one shadows the installation's. Nothing runs it
+        until the ``current`` link is switched to it, after it has said its version."""
+        release = bundle.manifest.version
         self.releases.mkdir(parents=True, exist_ok=True)
         tmp = self.releases / release
         if tmp.resolve() == (self.releases / "current").resolve():
@@ -137,11 +141,13 @@ class Updater:
         py = tmp / "bin" / "python"
         site = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], "find its site")
         Path(site.strip(), DEPS_PTH).write_text(_dependencies() + "\n")
-        whl = tmp / wheel_name
-        whl.write_bytes(wheel)
+        wheels = [tmp / bundle.manifest.wheel] + [tmp / name for name in bundle.dependencies]
+        for path, data in zip(wheels, [bundle.wheel, *bundle.dependencies.values()], strict=True):
+            path.write_bytes(data)
         _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "-q",
-              "--no-cache-dir", "--disable-pip-version-check", str(whl)], "install the wheel")
-        whl.unlink()
+              "--no-cache-dir", "--disable-pip-version-check", *map(str, wheels)], "install its wheels")
+        for path in wheels:
+            path.unlink()
         said = _run([str(tmp / "bin" / "eldergate"), "--version"], "start").strip()
         if said.split()[-1:] != [release]:
             raise Refused(f"the new version says it is {said!r}, not {release}")

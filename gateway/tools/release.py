@@ -1,7 +1,8 @@
 """``eldergate release``: the platform operator's side of software updates (contract/releases.py).
 
     eldergate release keygen /secure/release.key          # the signing key (0600) and release.key.pub
-    eldergate release build dist/eldergate-0.2.0-py3-none-any.whl --key /secure/release.key
+    eldergate release build dist/eldergate-0.2.0-py3-none-any.whl --key /secure/release.key \
+        [--with wheels/some_dependency-1.2-py3-none-any.whl ...]
     eldergate release verify eldergate-0.2.0.zip --public-key /etc/eldergate/release.pub
 
 The public key goes to every box at installation (``[updates] public_key_file``) and to the
@@ -27,6 +28,10 @@ def add_release_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     b.add_argument("wheel", type=Path)
     b.add_argument("--key", type=Path, required=True, help="the private release key")
     b.add_argument("--out", type=Path, help="the bundle to write (default: beside the wheel)")
+    b.add_argument("--with", dest="with_wheel", type=Path, action="append", default=[], metavar="WHEEL",
+                   help="a dependency's wheel the boxes' installation lacks or needs newer, built for the "
+                        "boxes' platform (e.g. pip download --only-binary=:all: --platform "
+                        "manylinux2014_aarch64); repeatable")
     v = rs.add_parser("verify", help="check a bundle as a box would")
     v.add_argument("bundle", type=Path)
     v.add_argument("--public-key", type=Path, required=True)
@@ -38,11 +43,13 @@ def cmd_release(args: argparse.Namespace) -> int:
             return _keygen(args.key)
         if args.release_command == "build":
             out = args.out or args.wheel.with_name(f"eldergate-{args.wheel.name.split('-')[1]}.zip")
-            m = build(args.wheel, args.key.read_bytes(), out)
-            print(f"{out}: eldergate {m.version}, wheel sha256 {m.sha256}")
+            m = build(args.wheel, args.key.read_bytes(), out, tuple(args.with_wheel))
+            print(f"{out}: eldergate {m.version}, wheel sha256 {m.sha256}"
+                  + "".join(f"\n  with {d.wheel} sha256 {d.sha256}" for d in m.dependencies))
             return 0
-        m, _wheel = verify(args.bundle.read_bytes(), args.public_key.read_bytes())
-        print(f"{args.bundle}: eldergate {m.version}, signed by this key")
+        m = verify(args.bundle.read_bytes(), args.public_key.read_bytes()).manifest
+        deps = "".join(f"\n  with {d.wheel}" for d in m.dependencies)
+        print(f"{args.bundle}: eldergate {m.version}, signed by this key{deps}")
         return 0
     except BadRelease as err:
         raise InputError(str(err)) from None
