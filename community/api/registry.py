@@ -234,10 +234,7 @@ def capture(request: HttpRequest, gateway_id: int, command_id: int) -> HttpRespo
 @router.post("/residents/{resident_id}/consents", response={201: ConsentOut, 403: Problem, 404: Problem},
              summary="record a consent the resident or their guardian gave (PIPL Art. 29; audited)")
 def give_consent(request: HttpRequest, resident_id: int, body: ConsentIn) -> Status[dict[str, Any]]:
-    u = user(request)
-    r = _found(scoping.residents(u), resident_id, "no such resident")
-    if not scoping.may_administer(u):
-        raise HttpError(403, "consents are recorded by community admins")
+    u, r = _consent_of(request, resident_id)
     c = consent.give(r, body.scope, body.given_by, u, now())
     return Status(201, _consent_out(c))
 
@@ -246,14 +243,20 @@ def give_consent(request: HttpRequest, resident_id: int, body: ConsentIn) -> Sta
                                                                          404: Problem},
                summary="the resident or their guardian withdrew a consent: it ends now (audited)")
 def withdraw_consent(request: HttpRequest, resident_id: int, scope: str) -> list[dict[str, Any]]:
-    u = user(request)
-    r = _found(scoping.residents(u), resident_id, "no such resident")
-    if not scoping.may_administer(u):
-        raise HttpError(403, "consents are recorded by community admins")
+    u, r = _consent_of(request, resident_id)
     if scope not in consent.SCOPES:
         raise HttpError(404, f"no such consent scope: one of {', '.join(consent.SCOPES)}")
     consent.withdraw(r, scope, u, now())
     return [_consent_out(c) for c in r.consents.filter(scope=scope)]
+
+
+def _consent_of(request: HttpRequest, resident_id: int) -> tuple[Any, Resident]:
+    """(who asks, the resident) when they may record the resident's consents."""
+    u = user(request)
+    r = _found(scoping.residents(u), resident_id, "no such resident")
+    if not scoping.may_administer(u):
+        raise HttpError(403, "consents are recorded by community admins")
+    return u, r
 
 
 def _consent_out(c: Consent) -> dict[str, Any]:

@@ -52,7 +52,8 @@ def place_label(r: Resident, lang: str) -> str:
     return "-".join(x for x in (h.building, h.unit, h.house_number) if x)
 
 
-SENSOR_GROUPS = ("gas", "smoke", "door")  # the status names sensors by id: "kitchen_gas", "front_door"
+# the sensor groups at a glance, in order, with the alerts that are theirs (the status names sensors
+# by id, and a group is the sensors whose id holds its name: "kitchen_gas", "front_door")
 GROUP_ALARMS = {"gas": (AlertKind.GAS, AlertKind.CARBON_MONOXIDE), "smoke": (AlertKind.SMOKE,), "door": ()}
 
 
@@ -61,12 +62,12 @@ def _sensor_states(g: Gateway | None, alerts: list[Alert], door: str | None, lan
     shut by its last event. A group the home has no sensor of is left out."""
     out = []
     sensors = (g.sensors or {}) if g else {}
-    for group in SENSOR_GROUPS:
+    for group, alarms in GROUP_ALARMS.items():
         ids = [sid for sid in sensors if group in sid.lower()]
         if not ids:
             continue
         label = t("smoke_s" if group == "smoke" else group, lang)
-        if any(a.kind in GROUP_ALARMS[group] for a in alerts):
+        if any(a.kind in alarms for a in alerts):
             state, text = "alarm", t("sensor_alarm", lang)
         elif any(sensors[sid] != "ok" for sid in ids):
             state, text = "off", t("sensor_off", lang)
