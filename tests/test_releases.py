@@ -80,7 +80,7 @@ def test_build_refuses_what_no_box_could_install(tmp_path: Path) -> None:
         build(wheel, KEY, tmp_path / "b.zip", (wheel,))
     bad = tmp_path / "not a wheel.zip"
     bad.write_bytes(b"x")
-    with pytest.raises(BadRelease, match="not a wheel.zip: not a wheel"):
+    with pytest.raises(BadRelease, match=r"not a wheel\.zip: not a wheel"):
         build(wheel, KEY, tmp_path / "b.zip", (bad,))
 
 
