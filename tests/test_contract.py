@@ -53,3 +53,15 @@ def test_an_alert_stored_before_the_one_shape_still_reads() -> None:
            "acknowledged_by": None, "resolved_at": None, "paged": []}
     a = Alert.from_json(old)
     assert a.kind == AlertKind.GAS and a.id == "g1" and a.sensor == "kitchen_gas"
+
+
+def test_the_box_configuration_names_contact_roles_as_the_contract_does() -> None:
+    """config/ may not import contract/ (the import contracts), so the contact roles are written on
+    both sides of that line: the server's desired configuration must carry only roles a box's
+    TOML accepts, and the other way round."""
+    from typing import get_args
+
+    from eldergate.config import schema
+    from eldergate.contract import messages
+
+    assert get_args(schema.ContactRole) == get_args(messages.ContactRole)
