@@ -104,6 +104,7 @@ class Gateway:
         self.update = ("", "", "")  # the last software update: version, state, reason
         self.broken_releases: set[str] = set()  # releases this box rolls back (it cannot run them)
         self.update_commands: list[str] = []  # the releases the server asked it to install
+        self.qos1_sent = self.pubacks = 0  # QoS 1 publishes written, and the broker's PUBACKs for them
         self._pending = asyncio.Event()
         self._heard = time.monotonic()  # when the broker last sent anything
         self._tasks: set[asyncio.Task[None]] = set()  # there are alerts awaiting their receipt
@@ -211,6 +212,8 @@ class Gateway:
         sent = self._send(publish_packet(self.topic(leaf), payload, qos, self._next_mid() if qos else 0, retain, dup))
         if sent and leaf in self.fig.sent:
             self.fig.sent[leaf] += 1
+        if sent and qos:
+            self.qos1_sent += 1
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:
@@ -227,6 +230,8 @@ class Gateway:
             body = await reader.readexactly(n) if n else b""
             if first >> 4 == 3:
                 self._on_publish(first, body)
+            elif first >> 4 == 4:
+                self.pubacks += 1
             elif first >> 4 == 9 and any(code == 0x80 for code in body[2:]):
                 task = asyncio.create_task(self._subscribe_again())
                 self._tasks.add(task)
