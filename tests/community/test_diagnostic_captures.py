@@ -136,3 +136,22 @@ def test_any_upload_is_a_clear_answer_never_a_crash(world: World, body: bytes, t
     code = Client().post(f"/captures/1/{token}", data=body, content_type="application/gzip",
                          HTTP_X_CAPTURE_SPAN_S=span).status_code
     assert code in (400, 404, 405)
+
+
+def test_rotate_keys_re_encrypts_a_capture(world: World, monkeypatch: Any) -> None:
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    from eldergate.community.models import DiagnosticCapture
+    from eldergate.community.tools.rotate_keys import rotate_all
+    from eldergate.community.work import diagnostic_captures
+
+    _, cmd = _ask(world, {"capture": True})
+    assert _post(_upload_url(cmd["id"]), _capture(lines=3))[0] == 201
+    new = Fernet.generate_key().decode()
+    monkeypatch.setattr(settings, "DATA_KEY", f"{new}\n{settings.DATA_KEY}")  # a new key first, the old one kept
+    done, unreadable = rotate_all()
+    assert unreadable == 0 and done >= 1
+    monkeypatch.setattr(settings, "DATA_KEY", new)  # the old key removed: the capture still opens
+    up = DiagnosticCapture.objects.select_related("command__gateway").get()
+    assert diagnostic_captures.read(up, "test", up.received_at) == _capture(lines=3)
