@@ -1,9 +1,11 @@
 """The poison campaign (#29), counted from the senders' side: 1,000 simulated gateways on a real
 Mosquitto (default settings), and again on the 3-node NATS cluster (JetStream ingest), and
 `eldergate community serve` send their normal traffic and one
-fall each, while hostile boxes send fuzzed contract messages (NaN and infinities, huge and unicode
-strings, wrong types, honest boxes' alert ids, back-dated and future times, oversized payloads,
-junk) and ten boxes flood vitals at far beyond the contract's rate.
+fall each while ten boxes flood vitals at far beyond the contract's rate; then, with the honest
+boxes connected and quiet, hostile boxes send fuzzed contract messages (NaN and infinities, huge
+and unicode strings, wrong types, honest boxes' alert ids, back-dated and future times, oversized
+payloads, junk), each paced by the server's progress: what Mosquitto drops on its defaults when the
+server falls behind is #37's, and every poison message sent must be accounted for here.
 
 Every honest alert is receipted and stored exactly once, unchanged by anyone else; every message
 that is not the contract is dead-lettered or refused and counted; no task restarts; health is 200
@@ -191,12 +193,14 @@ def test_poison_campaign_costs_no_honest_alert(tmp_path: Path, broker_urls: tupl
             # and only once the flood is behind the server (with both cores busy the flood's tail
             # still filled Mosquitto's 1,000-message queue, which dropped poison the test had counted)
             victims = raised[:50]
+            for g in honest:  # connected, quiet: on a busy machine their telemetry alone could fill the
+                g.telemetry = False  # server's queue for a moment, and the broker dropped poison in flight then
             assert await _after_the_flood(server, bad[HOSTILE:]), "the server never got through the flood"
             _status, health = await asyncio.to_thread(_health, server)
             before = int(health["ingest"].get("dead_lettered", 0))
-            for g in bad[:HOSTILE]:  # each round once the last is all handled: 60 % of it goes the alerts'
-                # way, which outran the telemetry connection's queue when 50 were allowed outstanding
-                assert await _caught_up(server, before + sent_bad, 120), f"the server handled too little of {sent_bad}"
+            for g in bad[:HOSTILE]:  # at most 50 outstanding (and the last round's 28): far within the queue
+                assert await _caught_up(server, before + sent_bad - 50, 120), \
+                    f"the server handled too little of {sent_bad}"
                 for _ in range(25):
                     leaf, payload = poison(rng, g.site, g.gid, oversize=not nats)
                     g._publish(leaf, payload, qos=1)
