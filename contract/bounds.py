@@ -18,6 +18,9 @@ MAX_EVIDENCE_BYTES = 4_096
 MAX_DETAILS_BYTES = 4_096
 MAX_FIGURES_BYTES = 16_384
 MAX_DEPTH = 3  # {"a": {"b": [1, 2]}} is depth 3
+# a diagnostic capture as the box posts it (gzip'd): the box leaves its oldest items out to keep
+# under it, the server refuses more (gateway/delivery/diagnostic_capture.py, community/work/diagnostic_captures.py)
+MAX_CAPTURE_BYTES = 16 << 20
 MAX_KEYS = 64  # per object
 MAX_KEY_CHARS = 64
 MAX_TEXT_CHARS = 500

@@ -28,8 +28,9 @@ from eldergate.community.models import BoxCommand, DiagnosticCapture, Gateway
 from eldergate.community.models.audit import record
 from eldergate.community.models.crypto import open_bytes, seal_bytes
 from eldergate.community.work import consent
+from eldergate.contract.bounds import MAX_CAPTURE_BYTES
 
-MAX_UPLOAD = 16 << 20  # gzip'd; the box keeps its capture under this (diagnostic_capture.MAX_UPLOAD)
+MAX_UPLOAD = MAX_CAPTURE_BYTES  # gzip'd, as the box keeps it
 MAX_UNPACKED = 128 << 20
 UPLOAD_WITHIN = timedelta(minutes=30)
 KEPT_DAYS = 7
@@ -58,7 +59,8 @@ def raw_waveforms_refused(gateway: Gateway, at: datetime) -> str | None:
     residents = list(gateway.home.residents.values_list("pk", flat=True)) if gateway.home is not None else []
     if not residents:
         return "raw waveforms need their resident's consent, and this box is in no resident's home"
-    missing = [pk for pk in residents if pk not in consent.live(residents, consent.RAW_WAVEFORMS, at)]
+    given = consent.live(residents, consent.RAW_WAVEFORMS, at)
+    missing = [pk for pk in residents if pk not in given]
     if missing:
         return (f"raw waveforms need every resident's recorded consent ({consent.RAW_WAVEFORMS}): none for "
                 f"resident {', '.join(map(str, missing))}")

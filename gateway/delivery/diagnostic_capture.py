@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from eldergate.config.schema import Config
+from eldergate.contract.bounds import MAX_CAPTURE_BYTES
 from eldergate.drivers.protocols import protocol, stream_parser
 from eldergate.drivers.readings import Reading
 from eldergate.gateway.links.capture import CaptureItem, CaptureWriter
@@ -33,7 +34,6 @@ from eldergate.gateway.links.recent_capture import RecentCapture
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD = 16 << 20  # bytes after gzip; the server refuses more (community/work/box_commands.py)
 UPLOAD_TIMEOUT_S = 60.0
 
 
@@ -47,10 +47,10 @@ class Built:
 
 
 def build(items: list[CaptureItem], cfg: Config, now: float, raw_waveforms: bool) -> Built:
-    """The capture of ``items``; the oldest are left out until it fits ``MAX_UPLOAD``."""
+    """The capture of ``items``; the oldest are left out until it fits ``MAX_CAPTURE_BYTES``."""
     while True:
         built = _build(items, cfg, now, raw_waveforms)
-        if len(built.body) <= MAX_UPLOAD or len(items) <= 1:
+        if len(built.body) <= MAX_CAPTURE_BYTES or len(items) <= 1:
             return built
         items = items[len(items) // 2:]
 
